@@ -1,0 +1,1 @@
+"""Accounts: who may send faxes, where their reports go."""

@@ -1,0 +1,158 @@
+"""Account records: add, change, remove, look up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from faxout.db.engine import transaction
+from faxout.db.tables import accounts, submissions
+from faxout.jobs.numbers import normalize_username
+
+# Deliberately loose: the mail relay is the judge; this only catches typos like a missing '@'.
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$|^[^@\s<>\"',;]+@localhost$")
+
+
+class AccountError(ValueError):
+    """An account operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A sender."""
+
+    id: int
+    username: str
+    email: str
+    name: str
+    password_hash: str
+    fax_prohibited: bool
+    created_at: datetime
+
+
+def validate_email(email: str) -> str:
+    """Return the trimmed address or raise ``AccountError``."""
+    value = email.strip()
+    if not _EMAIL.match(value) or len(value) > 320:
+        raise AccountError(f"{email!r} is not an email address")
+    return value
+
+
+def _row_to_account(row: object) -> Account:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Account(
+        id=m["id"],
+        username=m["username"],
+        email=m["email"],
+        name=m["name"],
+        password_hash=m["password_hash"],
+        fax_prohibited=bool(m["fax_prohibited"]),
+        created_at=m["created_at"],
+    )
+
+
+class AccountRepo:
+    """Accounts in the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, username: str) -> Account | None:
+        """The account with this (already normalised) username."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.username == username)).first()
+        return _row_to_account(row) if row else None
+
+    def list(self) -> list[Account]:
+        """Every account, by username."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(accounts).order_by(accounts.c.username)).all()
+        return [_row_to_account(r) for r in rows]
+
+    def count(self) -> int:
+        """How many accounts exist."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+    def add(
+        self,
+        username: str,
+        *,
+        email: str,
+        password_hash: str,
+        now: datetime,
+        name: str = "",
+        fax_prohibited: bool = False,
+    ) -> Account:
+        """Create an account; raises ``AccountError`` if the username is taken or invalid."""
+        user = normalize_username(username)
+        values = {
+            "username": user,
+            "email": validate_email(email),
+            "name": name.strip(),
+            "password_hash": password_hash,
+            "fax_prohibited": fax_prohibited,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with transaction(self._engine) as conn:
+            taken = conn.execute(select(accounts.c.id).where(accounts.c.username == user)).first()
+            if taken is not None:
+                raise AccountError(f"account {user} already exists")
+            conn.execute(insert(accounts).values(**values))
+        account = self.get(user)
+        assert account is not None
+        return account
+
+    def update(
+        self,
+        username: str,
+        *,
+        now: datetime,
+        email: str | None = None,
+        name: str | None = None,
+        password_hash: str | None = None,
+        fax_prohibited: bool | None = None,
+    ) -> Account:
+        """Change the given fields; raises ``AccountError`` when there is no such account."""
+        user = normalize_username(username)
+        values: dict[str, object] = {"updated_at": now}
+        if email is not None:
+            values["email"] = validate_email(email)
+        if name is not None:
+            values["name"] = name.strip()
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if fax_prohibited is not None:
+            values["fax_prohibited"] = fax_prohibited
+        with transaction(self._engine) as conn:
+            result = conn.execute(
+                update(accounts).where(accounts.c.username == user).values(**values)
+            )
+        if result.rowcount == 0:
+            raise AccountError(f"there is no account {user}")
+        account = self.get(user)
+        assert account is not None
+        return account
+
+    def remove(self, username: str) -> None:
+        """Delete an account that has never submitted; otherwise say to prohibit it instead."""
+        user = normalize_username(username)
+        with transaction(self._engine) as conn:
+            row = conn.execute(select(accounts.c.id).where(accounts.c.username == user)).first()
+            if row is None:
+                raise AccountError(f"there is no account {user}")
+            used = conn.execute(
+                select(func.count())
+                .select_from(submissions)
+                .where(submissions.c.account_id == row.id)
+            ).scalar_one()
+            if used:
+                raise AccountError(
+                    f"account {user} has {used} submission(s) on record; keep its history and "
+                    f"stop it with `faxout user set {user} --fax-prohibited` instead"
+                )
+            conn.execute(delete(accounts).where(accounts.c.id == row.id))

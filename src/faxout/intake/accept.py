@@ -1,0 +1,110 @@
+"""Acceptance: the one place a request becomes a durable submission.
+
+Guarantee (docs/guarantees.md): when ``accept`` returns, (1) every document's bytes are fsynced in
+the document store under their content key, and (2) the submission, its documents and one job per
+recipient are committed in a single database transaction (SQLite: WAL, ``synchronous=FULL``).
+The caller answers ``0`` only after that, so a crash one millisecond after the answer loses
+nothing. A failure at any step raises and nothing is committed: blobs stored before a failed
+commit are unreferenced and harmless (content-addressed, reused by a later identical upload).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert
+
+from faxout.blobs.store import Upload
+from faxout.db.engine import transaction
+from faxout.db.tables import documents, jobs, submissions
+from faxout.jobs.model import JobState, Resolution, SubmissionState
+from faxout.jobs.numbers import Recipient
+
+
+@dataclass
+class NewDocument:
+    """A document to keep with the submission."""
+
+    filename: str
+    content_type: str
+    upload: Upload
+
+
+@dataclass
+class NewSubmission:
+    """Everything an accepted request consists of."""
+
+    account_id: int
+    recipients: list[Recipient]
+    documents: list[NewDocument]
+    resolution: Resolution
+    cover_page: str
+    cover_text: str
+    send_at: datetime
+    sendtime_raw: str | None
+    notes: list[str]
+    request_id: str
+    client_addr: str
+
+
+def accept(engine: Engine, sub: NewSubmission, now: datetime) -> int:
+    """Make ``sub`` durable (blobs fsynced, rows committed) and return the submission id.
+
+    Blocking (disk and database): call it from a worker thread, not the event loop.
+    """
+    keys = [doc.upload.commit() for doc in sub.documents]
+    with transaction(engine) as conn:
+        sub_id = conn.execute(
+            insert(submissions)
+            .values(
+                account_id=sub.account_id,
+                state=SubmissionState.ACCEPTED.value,
+                resolution=sub.resolution.value,
+                cover_page=sub.cover_page,
+                cover_text=sub.cover_text,
+                send_at=sub.send_at,
+                sendtime_raw=sub.sendtime_raw,
+                notes=json.dumps(sub.notes),
+                request_id=sub.request_id,
+                client_addr=sub.client_addr,
+                created_at=now,
+            )
+            .returning(submissions.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(documents),
+            [
+                {
+                    "submission_id": sub_id,
+                    "seq": seq,
+                    "filename": doc.filename,
+                    "content_type": doc.content_type,
+                    "blob_key": key,
+                    "size": doc.upload.size,
+                }
+                for seq, (doc, key) in enumerate(zip(sub.documents, keys, strict=True), 1)
+            ],
+        )
+        conn.execute(
+            insert(jobs),
+            [
+                {
+                    "submission_id": sub_id,
+                    "seq": seq,
+                    "number": rcpt.number,
+                    "name": rcpt.name,
+                    "state": JobState.ACCEPTED.value,
+                    "send_at": sub.send_at,
+                    "next_attempt_at": None,
+                    "dials": 0,
+                    "tries": 0,
+                    "version": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for seq, rcpt in enumerate(sub.recipients, 1)
+            ],
+        )
+    return int(sub_id)

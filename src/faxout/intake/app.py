@@ -1,0 +1,77 @@
+"""The ASGI application: the FaxOut endpoint and the health check."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from faxout import __version__
+from faxout.errors import FaxoutError
+from faxout.intake.faxout.endpoint import PATHS, faxout_endpoint
+from faxout.ops.gateway import Gateway
+
+FAXOUT_METHODS = ["POST", "PUT", "GET"]
+
+
+def _ping(gw: Gateway) -> None:
+    with gw.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    gw.store.check()
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    """The app for one gateway."""
+    app = FastAPI(
+        title="faxout",
+        version=__version__,
+        summary="Self-hosted fax gateway speaking the RingCentral FaxOut API",
+    )
+    app.state.gateway = gateway
+
+    for path in PATHS:
+        app.add_api_route(
+            path,
+            faxout_endpoint,
+            methods=FAXOUT_METHODS,
+            include_in_schema=path == PATHS[0],
+            summary="Submit a fax (RingCentral FaxOut API); answers one digit 0-5",
+            response_class=Response,
+            openapi_extra={
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "Username": {"type": "string"},
+                                    "Password": {"type": "string"},
+                                    "Recipient": {"type": "array", "items": {"type": "string"}},
+                                    "Coverpage": {"type": "string"},
+                                    "Coverpagetext": {"type": "string"},
+                                    "Resolution": {"type": "string", "enum": ["Low", "High"]},
+                                    "Sendtime": {"type": "string"},
+                                    "Attachment": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    },
+                                },
+                            }
+                        }
+                    }
+                }
+            },
+        )
+
+    @app.get("/healthz", summary="200 once the gateway can take faxes")
+    async def healthz(request: Request) -> Response:
+        gw: Gateway = request.app.state.gateway
+        try:
+            await anyio.to_thread.run_sync(_ping, gw)
+        except (FaxoutError, Exception) as exc:  # any failure means "not ready"
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return app

@@ -1,0 +1,151 @@
+"""Credential checks shared by every API: argon2id, a verification cache, a login throttle.
+
+- Hashing costs tens of milliseconds by design, so a successful verification is remembered for
+  ``auth.cache_seconds`` under an HMAC of (username, password, stored hash) with a key that
+  lives only in this process: the cache holds no password, and changing the password (a new
+  stored hash) invalidates the entry at once.
+- After ``auth.throttle_failures`` failures within ``auth.throttle_window_seconds`` for one
+  username from one client address, that pair is answered "authorization failed" without a
+  password check for ``auth.throttle_lock_seconds``. Other addresses are not affected, so an
+  attacker cannot lock the real user out from elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from faxout.accounts.passwords import Passwords
+from faxout.accounts.repo import Account, AccountRepo
+from faxout.clock import Clock
+from faxout.jobs.numbers import InvalidNumberError, normalize_username
+from faxout.ops.settings import Auth
+
+MAX_TRACKED_PAIRS = 100_000
+
+
+class AuthStatus(enum.Enum):
+    """What a credential check concluded."""
+
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"
+    THROTTLED = "throttled"
+    PROHIBITED = "prohibited"
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """The verdict and, when the credentials were right, the account."""
+
+    status: AuthStatus
+    account: Account | None = None
+    username: str = ""
+
+
+class _Throttle:
+    """Failures per (username, address) in a sliding window, with a lock-out."""
+
+    def __init__(self, cfg: Auth, clock: Clock) -> None:
+        self._cfg = cfg
+        self._clock = clock
+        self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+        self._locked: dict[tuple[str, str], float] = {}
+
+    def locked(self, pair: tuple[str, str]) -> bool:
+        until = self._locked.get(pair)
+        if until is None:
+            return False
+        if self._clock.monotonic() < until:
+            return True
+        del self._locked[pair]
+        self._failures.pop(pair, None)
+        return False
+
+    def fail(self, pair: tuple[str, str]) -> None:
+        now = self._clock.monotonic()
+        window = self._failures.pop(pair, None) or deque()
+        window.append(now)
+        while window and window[0] <= now - self._cfg.throttle_window_seconds:
+            window.popleft()
+        self._failures[pair] = window  # most recent last, for eviction
+        if len(window) >= self._cfg.throttle_failures:
+            self._locked[pair] = now + self._cfg.throttle_lock_seconds
+        while len(self._failures) > MAX_TRACKED_PAIRS:
+            old, _ = self._failures.popitem(last=False)
+            self._locked.pop(old, None)
+
+    def succeed(self, pair: tuple[str, str]) -> None:
+        self._failures.pop(pair, None)
+
+
+class Authenticator:
+    """Checks FaxOut credentials; thread-safe (handlers call it from worker threads)."""
+
+    def __init__(self, repo: AccountRepo, passwords: Passwords, cfg: Auth, clock: Clock) -> None:
+        self._repo = repo
+        self._passwords = passwords
+        self._cfg = cfg
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self._throttle = _Throttle(cfg, clock)
+        self._lock = threading.Lock()
+        # Verified against when the username is unknown, so both paths cost the same.
+        self._dummy_hash = passwords.hash(secrets.token_urlsafe(16))
+
+    def _cache_key(self, username: str, password: str, stored: str) -> bytes:
+        msg = b"\0".join(s.encode("utf-8", "surrogatepass") for s in (username, password, stored))
+        return hmac.new(self._key, msg, hashlib.sha256).digest()
+
+    def _cached(self, key: bytes) -> bool:
+        with self._lock:
+            expires = self._cache.get(key)
+            if expires is None:
+                return False
+            if self._clock.monotonic() >= expires:
+                del self._cache[key]
+                return False
+            return True
+
+    def _remember(self, key: bytes) -> None:
+        if self._cfg.cache_entries == 0 or self._cfg.cache_seconds == 0:
+            return
+        with self._lock:
+            self._cache[key] = self._clock.monotonic() + self._cfg.cache_seconds
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cfg.cache_entries:
+                self._cache.popitem(last=False)
+
+    def authenticate(self, username: str, password: str, client_addr: str) -> AuthResult:
+        """Check a username/password pair sent from ``client_addr``."""
+        try:
+            user = normalize_username(username)
+        except InvalidNumberError:
+            user = username.strip()
+        pair = (user, client_addr)
+        with self._lock:
+            if self._throttle.locked(pair):
+                return AuthResult(AuthStatus.THROTTLED, username=user)
+        account = self._repo.get(user) if user else None
+        ok = False
+        if account is not None and password:
+            key = self._cache_key(user, password, account.password_hash)
+            ok = self._cached(key) or self._passwords.verify(account.password_hash, password)
+            if ok:
+                self._remember(key)
+        else:
+            self._passwords.verify(self._dummy_hash, password or "-")
+        with self._lock:
+            if not ok:
+                self._throttle.fail(pair)
+                return AuthResult(AuthStatus.BAD_CREDENTIALS, username=user)
+            self._throttle.succeed(pair)
+        assert account is not None
+        if account.fax_prohibited:
+            return AuthResult(AuthStatus.PROHIBITED, account, user)
+        return AuthResult(AuthStatus.OK, account, user)

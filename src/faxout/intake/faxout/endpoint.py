@@ -1,0 +1,167 @@
+"""``POST /faxapi.asp`` (also ``/faxapi``, ``/faxout``): the legacy RingCentral FaxOut endpoint.
+
+The answer is always HTTP 200, ``text/plain``, one digit (see ``codes.py``): for malformed and
+oversized bodies too, never HTML, never a 5xx. The body is parsed as it streams in; attachments go
+straight to the document store.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import anyio
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.intake.auth import AuthStatus
+from faxout.intake.faxout import fields as names
+from faxout.intake.faxout.codes import Reply
+from faxout.intake.faxout.parser import Attachment, FormParser, ParsedForm
+from faxout.intake.faxout.request import interpret
+from faxout.ops.gateway import Gateway
+
+log = logging.getLogger("faxout.intake")
+PATHS = ("/faxapi.asp", "/faxapi", "/faxout")
+
+
+@dataclass
+class _Outcome:
+    reply: Reply
+    reason: str = ""
+    username: str = ""
+    recipients: int = 0
+    attachments: int = 0
+    submission_id: int | None = None
+    close: bool = False
+    body_bytes: int = 0
+
+
+def _plain_name(att: Attachment, seq: int) -> str:
+    if att.filename:
+        return att.filename
+    head = bytes(att.head[:1024]).lstrip().lower()
+    is_html = head.startswith((b"<!doctype html", b"<html")) or b"<body" in head
+    if att.plain_value:
+        return f"attachment-{seq}.{'html' if is_html else 'txt'}"
+    return f"attachment-{seq}"
+
+
+async def _read_body(request: Request, gw: Gateway, parser: FormParser) -> bool:
+    """Feed the body to the parser; False when reading stopped early (drain cap reached)."""
+    if request.method == "GET":
+        parser.feed(request.url.query.encode("latin-1", "replace"))
+        return True
+    async for chunk in request.stream():
+        parser.feed(chunk)
+        if parser.form.body_bytes > gw.settings.limits.max_drain_bytes:
+            return False
+    return True
+
+
+async def _decide(request: Request, gw: Gateway, request_id: str) -> _Outcome:
+    limits = gw.settings.limits
+    declared = request.headers.get("content-length", "")
+    expects = request.headers.get("expect", "").lower() == "100-continue"
+    if declared.isdigit() and int(declared) > limits.max_body_bytes and expects:
+        # Answer before the client sends the body: uvicorn only says "100 Continue" on a read.
+        return _Outcome(Reply.GENERIC_ERROR, "declared body over the size limit", close=True)
+    ctype = request.headers.get("content-type")
+    if request.method == "GET":
+        ctype = "application/x-www-form-urlencoded"
+    parser = FormParser(ctype, gw.store, limits)
+    try:
+        complete = await _read_body(request, gw, parser)
+    except ClientDisconnect:
+        parser.finish().discard()
+        return _Outcome(Reply.GENERIC_ERROR, "client went away mid-body", close=True)
+    form = parser.finish()
+    try:
+        outcome = await _judge(request, gw, form, request_id)
+    finally:
+        # Uploads of a request that was not accepted are removed; committed ones are kept
+        # (discarding a committed upload does nothing).
+        form.discard()
+    outcome.body_bytes = form.body_bytes
+    outcome.close = outcome.close or not complete
+    return outcome
+
+
+async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: str) -> _Outcome:
+    username = form.first(names.USERNAME) or ""
+    password = form.first(names.PASSWORD) or ""
+    client = request.client.host if request.client else ""
+    n_att = len(form.attachments)
+    if form.problem and not (username or password):
+        return _Outcome(Reply.GENERIC_ERROR, form.problem)
+    auth = await anyio.to_thread.run_sync(gw.authenticator.authenticate, username, password, client)
+    if auth.status in {AuthStatus.BAD_CREDENTIALS, AuthStatus.THROTTLED}:
+        return _Outcome(Reply.AUTHORIZATION_FAILED, auth.status.value, auth.username)
+    if auth.status is AuthStatus.PROHIBITED or auth.account is None:
+        return _Outcome(Reply.FAXING_PROHIBITED, "faxing prohibited", auth.username)
+    now = gw.clock.now()
+    fax = interpret(form, now, gw.installed_covers())
+    n_rcpt = len(fax.recipients)
+    if not fax.recipients:
+        return _Outcome(Reply.NO_RECIPIENTS, "no usable recipient", auth.username, 0, n_att)
+    docs = [a for a in form.attachments if a.received > 0]
+    if not docs:
+        return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", auth.username, n_rcpt, n_att)
+    limits = gw.settings.limits
+    problem = form.problem
+    if problem is None and n_rcpt > limits.max_recipients:
+        problem = f"more than {limits.max_recipients} recipients"
+    if problem is None and len(fax.cover_text) > limits.max_cover_text_chars:
+        problem = f"cover text longer than {limits.max_cover_text_chars} characters"
+    if problem:
+        return _Outcome(Reply.GENERIC_ERROR, problem, auth.username, n_rcpt, n_att)
+    sub = NewSubmission(
+        account_id=auth.account.id,
+        recipients=fax.recipients,
+        documents=[
+            NewDocument(_plain_name(a, seq), a.content_type, a.upload)
+            for seq, a in enumerate(docs, 1)
+        ],
+        resolution=fax.resolution,
+        cover_page=fax.cover_page,
+        cover_text=fax.cover_text,
+        send_at=fax.send_at,
+        sendtime_raw=fax.sendtime_raw,
+        notes=fax.notes,
+        request_id=request_id,
+        client_addr=client,
+    )
+    sub_id = await anyio.to_thread.run_sync(accept, gw.engine, sub, now)
+    # Committed: the uploads now belong to the store; discarding them is a no-op.
+    return _Outcome(Reply.ACCEPTED, "accepted", auth.username, n_rcpt, len(docs), sub_id)
+
+
+async def faxout_endpoint(request: Request) -> Response:
+    """Answer a FaxOut request with one digit."""
+    gw: Gateway = request.app.state.gateway
+    started = gw.clock.monotonic()
+    request_id = uuid.uuid4().hex[:16]
+    try:
+        outcome = await _decide(request, gw, request_id)
+    except Exception:
+        log.exception("FaxOut request failed", extra={"fields": {"request_id": request_id}})
+        outcome = _Outcome(Reply.GENERIC_ERROR, "internal error (logged)", close=True)
+    fields = {
+        "request_id": request_id,
+        "code": int(outcome.reply),
+        "reason": outcome.reason,
+        "username": outcome.username,
+        "recipients": outcome.recipients,
+        "attachments": outcome.attachments,
+        "bytes": outcome.body_bytes,
+        "ms": round((gw.clock.monotonic() - started) * 1000, 1),
+    }
+    if outcome.submission_id is not None:
+        fields["submission"] = outcome.submission_id
+    log.info("faxout request", extra={"fields": fields})
+    headers = {"X-Request-Id": request_id}
+    if outcome.close:
+        headers["Connection"] = "close"
+    return Response(outcome.reply.body, media_type="text/plain", headers=headers)

@@ -1,0 +1,394 @@
+"""A streaming parser for FaxOut request bodies that tolerates what real clients send.
+
+Bodies are fed chunk by chunk as they arrive. Attachments stream straight into the document store
+(``BlobStore.new_upload``), so memory stays flat whatever their size; other fields are small and
+kept (each capped by ``limits.max_field_bytes``). Nothing here raises on bad input: a body that is
+malformed or over a limit is recorded in ``ParsedForm.problem`` while parsing goes on where it
+can, so the endpoint can still check the credentials first, as the reply codes demand.
+
+Accepted shapes: ``multipart/form-data`` (boundary quoted or not, or missing from the header and
+taken from the body; a preamble; parts with or without ``Content-Type`` and
+``Content-Transfer-Encoding``; no CRLF after the closing boundary), and
+``application/x-www-form-urlencoded``. A body with neither content type is recognised by its
+first bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import MultipartParseError, QuerystringParseError
+from python_multipart.multipart import MultipartParser, QuerystringParser
+
+from faxout.blobs.store import BlobStore, Upload
+from faxout.errors import StorageError
+from faxout.intake.faxout import fields as names
+from faxout.intake.faxout.disposition import disposition, header_param, main_value
+from faxout.intake.faxout.transfer import TransferDecodeError, decoder_for
+from faxout.ops.settings import Limits
+
+HEAD_BYTES = 4096  # kept of each attachment for content sniffing
+SNIFF_BYTES = 64 * 1024  # how far a preamble or a boundary line may be looked for
+MAX_PART_HEADERS = 32
+MAX_PART_HEADER_BYTES = 16 * 1024
+_BOUNDARY_LINE = re.compile(rb"^\s*--([!-~ ]{1,200}?)[ \t]*\r?\n")
+
+
+@dataclass
+class Attachment:
+    """One document of the request, stored (not yet committed) in the document store."""
+
+    filename: str
+    content_type: str
+    upload: Upload
+    plain_value: bool = False  # sent as a plain form value rather than a file
+    received: int = 0  # decoded bytes seen, also those dropped once over a limit
+    head: bytearray = field(default_factory=bytearray)  # the first bytes, for sniffing
+
+    def note(self, data: bytes) -> None:
+        """Count bytes and keep the first ``HEAD_BYTES`` of them."""
+        self.received += len(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+
+
+@dataclass
+class ParsedForm:
+    """What a body held. ``problem`` is set when it cannot be accepted (reply 5)."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    problem: str | None = None
+    body_bytes: int = 0
+
+    def first(self, name: str) -> str | None:
+        """The first non-empty value of a single-valued field."""
+        for value in self.fields.get(name, []):
+            if value:
+                return value
+        return None
+
+    def discard(self) -> None:
+        """Forget every stored attachment (the request was not accepted)."""
+        for att in self.attachments:
+            att.upload.discard()
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+class _FieldSink:
+    """Collects a small field's bytes, stopping at the per-field cap."""
+
+    def __init__(self, parser: FormParser, name: str) -> None:
+        self.parser = parser
+        self.name = name
+        self.buf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        if len(self.buf) + len(data) > self.parser.limits.max_field_bytes:
+            self.parser.fail(
+                f"field {self.name!r} is longer than {self.parser.limits.max_field_bytes} bytes"
+            )
+            return
+        self.buf += data
+
+    def close(self) -> None:
+        self.parser.form.fields.setdefault(self.name, []).append(_text(bytes(self.buf)).strip())
+
+
+class _AttachmentSink:
+    """Streams an attachment's decoded bytes into the store."""
+
+    def __init__(self, parser: FormParser, att: Attachment) -> None:
+        self.parser = parser
+        self.att = att
+
+    def write(self, data: bytes) -> None:
+        self.att.note(data)
+        if self.parser.files_off:
+            return
+        try:
+            self.att.upload.write(data)
+        except StorageError as exc:
+            self.parser.fail(f"storage failed: {exc}")
+
+    def close(self) -> None:
+        """Nothing to do: the endpoint commits attachments once the request is accepted."""
+
+
+class _NullSink:
+    def write(self, data: bytes) -> None:
+        """Unknown fields are dropped."""
+
+    def close(self) -> None:
+        """Nothing was kept."""
+
+
+_Sink = _FieldSink | _AttachmentSink | _NullSink
+
+
+class FormParser:
+    """Feed it a body chunk by chunk, then ``finish()``."""
+
+    def __init__(self, content_type: str | None, store: BlobStore, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+        self.form = ParsedForm()
+        self.files_off = False  # set once over a limit: parsing goes on, file bytes are dropped
+        self._dead = False  # nothing more can be parsed
+        self._ctype = main_value("content-type", content_type or "")
+        self._boundary = (
+            header_param("content-type", content_type, "boundary") if content_type else None
+        )
+        self._head = bytearray()  # bytes held until the format (or the first boundary) is known
+        self._feed: Callable[[bytes], object] | None = None
+        self._ended = False
+        self._query: QuerystringParser | None = None
+        # multipart part state
+        self._parts = 0
+        self._hname = bytearray()
+        self._hvalue = bytearray()
+        self._headers: dict[str, str] = {}
+        self._sink: _Sink = _NullSink()
+        self._decoder: Callable[[bytes], None] = self._sink.write
+        self._decoder_finish: Callable[[], None] = lambda: None
+        # urlencoded field state
+        self._qname = bytearray()
+        self._qvalue = bytearray()
+        self._qcarry = b""
+        self._qsink: _Sink | None = None
+
+    # -- problems -------------------------------------------------------------------------
+
+    def fail(self, reason: str) -> None:
+        """Record why the body cannot be accepted; the first reason wins. File bytes stop."""
+        if self.form.problem is None:
+            self.form.problem = reason
+        if not self.files_off:
+            self.files_off = True
+            for att in self.form.attachments:
+                att.upload.discard()
+
+    def _kill(self, reason: str) -> None:
+        self.fail(reason)
+        self._dead = True
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next bytes of the body."""
+        self.form.body_bytes += len(chunk)
+        if self.form.body_bytes > self.limits.max_body_bytes and not self.files_off:
+            self.fail(f"body is larger than {self.limits.max_body_bytes} bytes")
+        if self._dead or not chunk:
+            return
+        if self._feed is None:
+            self._head += chunk
+            self._choose(final=False)
+            return
+        self._safe_feed(chunk)
+
+    def _safe_feed(self, data: bytes) -> None:
+        assert self._feed is not None
+        try:
+            self._feed(data)
+        except (MultipartParseError, QuerystringParseError) as exc:
+            self._kill(f"malformed body: {exc}")
+        except TransferDecodeError as exc:
+            self._kill(f"malformed attachment: {exc}")
+
+    def _choose(self, *, final: bool) -> None:
+        """Pick the format once enough of the body is here, then parse what was held."""
+        head = bytes(self._head)
+        if self._ctype == "application/x-www-form-urlencoded":
+            self._start_urlencoded(head)
+            return
+        if self._ctype.startswith("multipart/") and self._boundary:
+            marker = b"--" + self._boundary.encode("latin-1", "replace")
+            at = head.find(marker)
+            if at == -1:
+                if final or len(head) > SNIFF_BYTES:
+                    self._kill("malformed body: the multipart boundary never appears")
+                return
+            self._start_multipart(self._boundary, head[at:])
+            return
+        # No usable content type or boundary: recognise the body by its first line.
+        if b"\n" not in head and not final and len(head) <= SNIFF_BYTES:
+            return
+        match = _BOUNDARY_LINE.match(head)
+        if match:
+            boundary = match.group(1).decode("latin-1").rstrip()
+            self._start_multipart(boundary, head[head.find(b"--") :])
+        elif self._ctype.startswith("multipart/"):
+            self._kill("malformed body: multipart without a boundary")
+        elif b"=" in head[:SNIFF_BYTES]:
+            self._start_urlencoded(head)
+        else:
+            self._kill(f"unsupported body type {self._ctype or '(none)'}")
+
+    # -- multipart ------------------------------------------------------------------------
+
+    def _start_multipart(self, boundary: str, data: bytes) -> None:
+        self._head.clear()
+        try:
+            parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": self._part_begin,
+                    "on_header_field": self._header_field,
+                    "on_header_value": self._header_value,
+                    "on_header_end": self._header_end,
+                    "on_headers_finished": self._headers_finished,
+                    "on_part_data": self._part_data,
+                    "on_part_end": self._part_end,
+                    "on_end": self._end,
+                },
+                max_header_count=MAX_PART_HEADERS,
+                max_header_size=MAX_PART_HEADER_BYTES,
+            )
+        except (ValueError, MultipartParseError) as exc:
+            self._kill(f"malformed body: {exc}")
+            return
+        self._feed = parser.write
+        self._safe_feed(data)
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        self._headers = {}
+        self._sink = _NullSink()
+        if self._parts > self.limits.max_parts:
+            self._kill(f"more than {self.limits.max_parts} parts")
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._hname += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._hvalue += data[start:end]
+
+    def _header_end(self) -> None:
+        name = bytes(self._hname).decode("latin-1").strip().lower()
+        self._headers[name] = _text(bytes(self._hvalue)).strip()
+        self._hname.clear()
+        self._hvalue.clear()
+
+    def _headers_finished(self) -> None:
+        name, filename = disposition(self._headers.get("content-disposition", ""))
+        key = names.canonical(name) if name else None
+        if key == names.ATTACHMENT:
+            self._sink = self._new_attachment(
+                filename, self._headers.get("content-type", ""), filename is None
+            )
+        elif key is not None:
+            self._sink = _FieldSink(self, key)
+        decoder = decoder_for(self._headers.get("content-transfer-encoding", ""), self._sink.write)
+        self._decoder = decoder.write
+        self._decoder_finish = decoder.finish
+
+    def _new_attachment(self, filename: str | None, ctype: str, plain: bool) -> _Sink:
+        if self.files_off or self._dead:
+            return _NullSink()
+        if len(self.form.attachments) >= self.limits.max_attachments:
+            self.fail(f"more than {self.limits.max_attachments} attachments")
+            return _NullSink()
+        try:
+            upload = self.store.new_upload()
+        except StorageError as exc:
+            self.fail(f"storage failed: {exc}")
+            return _NullSink()
+        att = Attachment(filename or "", main_value("content-type", ctype), upload, plain)
+        self.form.attachments.append(att)
+        return _AttachmentSink(self, att)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self._decoder(data[start:end])
+
+    def _part_end(self) -> None:
+        self._decoder_finish()
+        self._sink.close()
+        self._sink = _NullSink()
+
+    def _end(self) -> None:
+        self._ended = True
+
+    # -- urlencoded -----------------------------------------------------------------------
+
+    def _start_urlencoded(self, data: bytes) -> None:
+        self._head.clear()
+        parser = QuerystringParser(
+            {
+                "on_field_start": self._q_start,
+                "on_field_name": self._q_name,
+                "on_field_data": self._q_data,
+                "on_field_end": self._q_end,
+            }
+        )
+        self._query = parser
+        self._feed = parser.write
+        self._ended = True  # a urlencoded body has no terminator: whatever arrived is it
+        self._safe_feed(data)
+
+    def _q_start(self) -> None:
+        self._qname.clear()
+        self._qcarry = b""
+        self._qsink = None
+
+    def _q_name(self, data: bytes, start: int, end: int) -> None:
+        self._qname += data[start:end]
+
+    def _q_open(self) -> _Sink:
+        if self._qsink is None:
+            name = urllib.parse.unquote_plus(_text(bytes(self._qname)))
+            key = names.canonical(name)
+            if key == names.ATTACHMENT:
+                self._qsink = self._new_attachment(None, "", True)
+            elif key is not None:
+                self._qsink = _FieldSink(self, key)
+            else:
+                self._qsink = _NullSink()
+        return self._qsink
+
+    def _q_data(self, data: bytes, start: int, end: int) -> None:
+        sink = self._q_open()
+        buf = self._qcarry + data[start:end]
+        # A %XX escape may be split across chunks: hold back an incomplete one.
+        cut = len(buf)
+        pct = buf.rfind(b"%", max(0, len(buf) - 2))
+        if pct != -1:
+            cut = pct
+        self._qcarry = buf[cut:]
+        sink.write(urllib.parse.unquote_to_bytes(buf[:cut].replace(b"+", b" ")))
+
+    def _q_end(self) -> None:
+        sink = self._q_open()
+        if self._qcarry:
+            sink.write(urllib.parse.unquote_to_bytes(self._qcarry.replace(b"+", b" ")))
+            self._qcarry = b""
+        sink.close()
+
+    # -- end ------------------------------------------------------------------------------
+
+    def finish(self) -> ParsedForm:
+        """Close the parse and return what the body held."""
+        if not self._dead:
+            if self._feed is None:
+                if not self._head.strip():
+                    self._kill("empty body")
+                else:
+                    self._choose(final=True)
+            if self._feed is not None and not self._dead:
+                if self._query is not None:
+                    self._query.finalize()
+                if not self._ended:
+                    self.fail("body ends before the closing multipart boundary")
+        if self.files_off:
+            for att in self.form.attachments:
+                att.upload.discard()
+        return self.form

@@ -1,0 +1,174 @@
+"""Reading jobs and submissions back (``faxout jobs list/show``, later the status API)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from faxout.db.tables import accounts, documents, jobs, submissions
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A stored document of a submission."""
+
+    seq: int
+    filename: str
+    content_type: str
+    size: int
+    blob_key: str
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One recipient's fax with what the operator needs to see."""
+
+    id: int
+    submission_id: int
+    seq: int
+    number: str
+    name: str
+    state: str
+    send_at: datetime
+    next_attempt_at: datetime | None
+    dials: int
+    tries: int
+    username: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    """A submission with its documents, jobs and notes."""
+
+    id: int
+    state: str
+    username: str
+    email: str
+    resolution: str
+    cover_page: str
+    cover_text: str
+    send_at: datetime
+    sendtime_raw: str | None
+    notes: list[str]
+    request_id: str
+    client_addr: str
+    created_at: datetime
+    documents: list[DocumentView]
+    jobs: list[JobView]
+
+
+def to_json(value: Any) -> Any:
+    """A dataclass view as JSON-ready data (times in ISO 8601 UTC)."""
+
+    def convert(obj: Any) -> Any:
+        if isinstance(obj, datetime):
+            return obj.isoformat()
+        if isinstance(obj, dict):
+            return {k: convert(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [convert(v) for v in obj]
+        return obj
+
+    return convert(asdict(value))
+
+
+_JOB_COLUMNS = (
+    jobs.c.id,
+    jobs.c.submission_id,
+    jobs.c.seq,
+    jobs.c.number,
+    jobs.c.name,
+    jobs.c.state,
+    jobs.c.send_at,
+    jobs.c.next_attempt_at,
+    jobs.c.dials,
+    jobs.c.tries,
+    accounts.c.username,
+    jobs.c.created_at,
+)
+
+
+def _job_query() -> Any:
+    return (
+        select(*_JOB_COLUMNS)
+        .select_from(jobs)
+        .join(submissions, submissions.c.id == jobs.c.submission_id)
+        .join(accounts, accounts.c.id == submissions.c.account_id)
+    )
+
+
+class JobRepo:
+    """Queries over jobs and submissions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list_jobs(
+        self, *, limit: int = 50, state: str | None = None, submission_id: int | None = None
+    ) -> list[JobView]:
+        """The newest jobs first."""
+        query = _job_query().order_by(jobs.c.id.desc()).limit(limit)
+        if state:
+            query = query.where(jobs.c.state == state)
+        if submission_id is not None:
+            query = query.where(jobs.c.submission_id == submission_id)
+        with self._engine.connect() as conn:
+            return [JobView(**row._mapping) for row in conn.execute(query)]
+
+    def get_job(self, job_id: int) -> JobView | None:
+        """One job."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_job_query().where(jobs.c.id == job_id)).first()
+        return JobView(**row._mapping) if row else None
+
+    def get_submission(self, submission_id: int) -> SubmissionView | None:
+        """A submission with its documents and jobs."""
+        query = (
+            select(submissions, accounts.c.username, accounts.c.email)
+            .join(accounts, accounts.c.id == submissions.c.account_id)
+            .where(submissions.c.id == submission_id)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            docs = conn.execute(
+                select(documents)
+                .where(documents.c.submission_id == submission_id)
+                .order_by(documents.c.seq)
+            ).all()
+            job_rows = conn.execute(
+                _job_query().where(jobs.c.submission_id == submission_id).order_by(jobs.c.seq)
+            ).all()
+        m = row._mapping
+        return SubmissionView(
+            id=m["id"],
+            state=m["state"],
+            username=m["username"],
+            email=m["email"],
+            resolution=m["resolution"],
+            cover_page=m["cover_page"],
+            cover_text=m["cover_text"],
+            send_at=m["send_at"],
+            sendtime_raw=m["sendtime_raw"],
+            notes=list(json.loads(m["notes"])),
+            request_id=m["request_id"],
+            client_addr=m["client_addr"],
+            created_at=m["created_at"],
+            documents=[
+                DocumentView(
+                    seq=d.seq,
+                    filename=d.filename,
+                    content_type=d.content_type,
+                    size=d.size,
+                    blob_key=d.blob_key,
+                )
+                for d in docs
+            ],
+            jobs=[JobView(**j._mapping) for j in job_rows],
+        )

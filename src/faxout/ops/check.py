@@ -1,0 +1,76 @@
+"""``faxout check``: is this installation able to take and send faxes? Says what is missing."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import sys
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from faxout.db import migrate
+from faxout.errors import FaxoutError
+from faxout.ops.gateway import Gateway
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verified item."""
+
+    what: str
+    ok: bool
+    detail: str
+
+
+def _database(gw: Gateway) -> Finding:
+    try:
+        with gw.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current, head = migrate.current_revision(gw.engine), migrate.head_revision()
+    except Exception as exc:
+        return Finding("database", False, f"{gw.settings.db_url}: {exc}")
+    if current != head:
+        return Finding(
+            "database",
+            False,
+            f"schema at {current or 'nothing'}, needs {head}: run `faxout migrate`",
+        )
+    return Finding("database", True, f"{gw.settings.db_url} (schema {head})")
+
+
+def _storage(gw: Gateway) -> Finding:
+    try:
+        gw.store.check()
+    except FaxoutError as exc:
+        return Finding("document store", False, str(exc))
+    return Finding("document store", True, str(gw.settings.store_dir))
+
+
+def _library(soname: str, package: str, purpose: str) -> Finding:
+    try:
+        ctypes.CDLL(soname)
+    except OSError:
+        return Finding(soname, False, f"missing ({purpose}): apt-get install {package}")
+    return Finding(soname, True, purpose)
+
+
+def _program(name: str, package: str, purpose: str) -> Finding:
+    found = shutil.which(name)
+    if not found:
+        return Finding(name, False, f"missing ({purpose}): apt-get install {package}")
+    return Finding(name, True, f"{found} ({purpose})")
+
+
+def run_checks(gw: Gateway) -> list[Finding]:
+    """Every check, in the order they are shown."""
+    python_ok = sys.version_info[:2] == (3, 11)
+    return [
+        Finding("python", python_ok, sys.version.split()[0]),
+        _database(gw),
+        _storage(gw),
+        _library("libspandsp.so.2", "libspandsp2", "fax engine"),
+        _library("libtiff.so.6", "libtiff6", "fax pages"),
+        _program("gs", "ghostscript", "PostScript and difficult PDFs"),
+        _program("soffice", "libreoffice-core", "office documents"),
+    ]

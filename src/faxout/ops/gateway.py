@@ -1,0 +1,63 @@
+"""The assembled services one process runs on: settings, database, document store, auth, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from faxout.accounts.passwords import Passwords
+from faxout.accounts.repo import AccountRepo
+from faxout.blobs.local import LocalBlobStore
+from faxout.blobs.store import BlobStore
+from faxout.clock import Clock, SystemClock
+from faxout.db.engine import make_engine
+from faxout.intake.auth import Authenticator
+from faxout.jobs.repo import JobRepo
+from faxout.ops.settings import Settings
+
+
+@dataclass
+class Gateway:
+    """What the HTTP app and the CLI commands work with."""
+
+    settings: Settings
+    engine: Engine
+    store: BlobStore
+    clock: Clock
+    accounts: AccountRepo
+    jobs: JobRepo
+    passwords: Passwords
+    authenticator: Authenticator
+
+    def installed_covers(self) -> list[str]:
+        """Names of the cover pages installed in the cover-page directory (file stems)."""
+        folder: Path = self.settings.coverpages_path
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+
+
+def build_gateway(
+    settings: Settings, *, clock: Clock | None = None, store: BlobStore | None = None
+) -> Gateway:
+    """Wire the real services for ``settings`` (a test may hand in its own clock or store)."""
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    store = store or LocalBlobStore(settings.store_dir, settings.spool_dir)
+    accounts = AccountRepo(engine)
+    passwords = Passwords(settings.auth)
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        store=store,
+        clock=clock,
+        accounts=accounts,
+        jobs=JobRepo(engine),
+        passwords=passwords,
+        authenticator=Authenticator(accounts, passwords, settings.auth, clock),
+    )

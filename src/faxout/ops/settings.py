@@ -1,0 +1,151 @@
+"""Typed settings: embedded defaults, then an optional TOML file, then ``FAXOUT_*`` variables.
+
+Precedence (highest first): keyword arguments (CLI flags) > environment (``FAXOUT_PORT=…``;
+nested values with ``__``, e.g. ``FAXOUT_LIMITS__MAX_RECIPIENTS=20``) > the TOML file named by
+``FAXOUT_CONFIG`` (or ``--config``) > the defaults below. Every default lets ``faxout serve`` run
+with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from faxout.errors import ConfigError
+
+
+class Limits(BaseModel):
+    """What one FaxOut request may carry; anything over a limit is answered ``5``."""
+
+    max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    max_recipients: int = Field(100, ge=1)
+    max_attachments: int = Field(50, ge=1)
+    max_cover_text_chars: int = Field(10_000, ge=0)
+    max_field_bytes: int = Field(64 * 1024, ge=256, description="one non-file field")
+    max_parts: int = Field(1000, ge=2, description="all parts of one multipart body")
+    max_drain_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=0,
+        description="an oversized body is read and discarded up to this many bytes so the "
+        "client can read the answer; past it the connection is closed",
+    )
+
+
+class Auth(BaseModel):
+    """Password hashing and login throttling."""
+
+    # OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): ~50 ms a check on one core.
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_memory_kib: int = Field(19 * 1024, ge=8)
+    argon2_parallelism: int = Field(1, ge=1)
+    cache_seconds: float = Field(300.0, ge=0, description="reuse a successful verification")
+    cache_entries: int = Field(10_000, ge=0)
+    throttle_failures: int = Field(10, ge=1, description="failures that lock a username+address")
+    throttle_window_seconds: float = Field(600.0, gt=0)
+    throttle_lock_seconds: float = Field(300.0, ge=0)
+
+
+class Settings(BaseSettings):
+    """All of faxout's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FAXOUT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(Path("var"), description="database, documents, received faxes")
+    database_url: str = Field("", description="default: SQLite in the data directory")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "INFO"
+    log_format: str = Field("text", pattern="^(text|json)$")
+    coverpages_dir: Path | None = Field(None, description="default: DATA_DIR/coverpages")
+    demo_account: bool = Field(True, description="create a demo account when there is none")
+    auto_migrate: bool = Field(True, description="bring the database schema up to date on start")
+    limits: Limits = Limits()
+    auth: Auth = Auth()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("FAXOUT_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL in force."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'faxout.db'}"
+
+    @property
+    def store_dir(self) -> Path:
+        """Where the local document store keeps blobs."""
+        return self.data_dir / "documents"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where uploads stream to before they are stored (same filesystem as the store)."""
+        return self.data_dir / "spool"
+
+    @property
+    def coverpages_path(self) -> Path:
+        """Where installed cover pages live (one file per cover page, named by its stem)."""
+        return self.coverpages_dir or self.data_dir / "coverpages"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, raising ``ConfigError`` that names each bad value."""
+    previous = os.environ.get("FAXOUT_CONFIG")
+    try:
+        if config_file is not None:
+            if not config_file.is_file():
+                raise ConfigError(f"config file {config_file} does not exist")
+            os.environ["FAXOUT_CONFIG"] = str(config_file)
+        elif previous and not Path(previous).is_file():
+            raise ConfigError(f"FAXOUT_CONFIG names {previous}, which does not exist")
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file is not valid TOML: {exc}") from exc
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop("FAXOUT_CONFIG", None)
+            else:
+                os.environ["FAXOUT_CONFIG"] = previous
