@@ -15,13 +15,13 @@ typecheck: setup
 	.venv/bin/mypy
 
 pytest: setup
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile
 
 test: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile
 
 bench: setup
 	.venv/bin/python bench/intake.py

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -93,7 +94,11 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, *args: str, scheme: str = "http", verify: str | bool = False, **env: str
+    data_dir: Path,
+    *args: str,
+    scheme: str = "http",
+    verify: ssl.SSLContext | bool = False,
+    **env: str,
 ) -> Server:
     """Start ``faxout serve`` and wait (with a deadline) until /healthz answers 200."""
     port = free_port()

@@ -2,9 +2,10 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk when ``COMMIT`` returns,
 which is what lets the FaxOut endpoint answer ``0`` right after it (WAL with ``NORMAL`` may lose
-the last commits on power loss). Every transaction starts with ``BEGIN IMMEDIATE`` so a
-read-then-write transaction waits for the writer lock (``busy_timeout``) instead of failing with
-``SQLITE_BUSY`` at its first write.
+the last commits on power loss). Every write transaction (``transaction()``) starts with
+``BEGIN IMMEDIATE`` so a read-then-write transaction waits for the writer lock (``busy_timeout``)
+instead of failing with ``SQLITE_BUSY`` at its first write; read-only connections begin deferred
+and, in WAL mode, never wait for a writer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from faxout.errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "faxout_write"  # execution option marking a transaction that will write
 
 
 def make_engine(url: str) -> Engine:
@@ -50,7 +52,9 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front; readers stay deferred so (in WAL) they never wait.
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
@@ -59,7 +63,7 @@ def make_engine(url: str) -> Engine:
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One committed transaction; database failures surface as ``DatabaseError``."""
     try:
-        with engine.begin() as conn:
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
             yield conn
     except exc.SQLAlchemyError as err:
         raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from faxout.blobs.store import Upload
 from faxout.db.engine import transaction
@@ -49,62 +49,73 @@ class NewSubmission:
     client_addr: str
 
 
+def store_documents(sub: NewSubmission) -> list[str]:
+    """Make every document of ``sub`` durable (fsync); their keys. Blocking: run in a thread."""
+    return [doc.upload.commit() for doc in sub.documents]
+
+
 def accept(engine: Engine, sub: NewSubmission, now: datetime) -> int:
     """Make ``sub`` durable (blobs fsynced, rows committed) and return the submission id.
 
-    Blocking (disk and database): call it from a worker thread, not the event loop.
+    Blocking (disk and database): call it from a worker thread, not the event loop. The HTTP
+    endpoint uses ``GroupCommitter`` instead, which shares one transaction among requests.
     """
-    keys = [doc.upload.commit() for doc in sub.documents]
+    keys = store_documents(sub)
     with transaction(engine) as conn:
-        sub_id = conn.execute(
-            insert(submissions)
-            .values(
-                account_id=sub.account_id,
-                state=SubmissionState.ACCEPTED.value,
-                resolution=sub.resolution.value,
-                cover_page=sub.cover_page,
-                cover_text=sub.cover_text,
-                send_at=sub.send_at,
-                sendtime_raw=sub.sendtime_raw,
-                notes=json.dumps(sub.notes),
-                request_id=sub.request_id,
-                client_addr=sub.client_addr,
-                created_at=now,
-            )
-            .returning(submissions.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(documents),
-            [
-                {
-                    "submission_id": sub_id,
-                    "seq": seq,
-                    "filename": doc.filename,
-                    "content_type": doc.content_type,
-                    "blob_key": key,
-                    "size": doc.upload.size,
-                }
-                for seq, (doc, key) in enumerate(zip(sub.documents, keys, strict=True), 1)
-            ],
+        return insert_submission(conn, sub, keys, now)
+
+
+def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str], now: datetime) -> int:
+    """Insert the submission, its documents and its jobs inside the caller's transaction."""
+    sub_id = conn.execute(
+        insert(submissions)
+        .values(
+            account_id=sub.account_id,
+            state=SubmissionState.ACCEPTED.value,
+            resolution=sub.resolution.value,
+            cover_page=sub.cover_page,
+            cover_text=sub.cover_text,
+            send_at=sub.send_at,
+            sendtime_raw=sub.sendtime_raw,
+            notes=json.dumps(sub.notes),
+            request_id=sub.request_id,
+            client_addr=sub.client_addr,
+            created_at=now,
         )
-        conn.execute(
-            insert(jobs),
-            [
-                {
-                    "submission_id": sub_id,
-                    "seq": seq,
-                    "number": rcpt.number,
-                    "name": rcpt.name,
-                    "state": JobState.ACCEPTED.value,
-                    "send_at": sub.send_at,
-                    "next_attempt_at": None,
-                    "dials": 0,
-                    "tries": 0,
-                    "version": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for seq, rcpt in enumerate(sub.recipients, 1)
-            ],
-        )
+        .returning(submissions.c.id)
+    ).scalar_one()
+    conn.execute(
+        insert(documents),
+        [
+            {
+                "submission_id": sub_id,
+                "seq": seq,
+                "filename": doc.filename,
+                "content_type": doc.content_type,
+                "blob_key": key,
+                "size": doc.upload.size,
+            }
+            for seq, (doc, key) in enumerate(zip(sub.documents, keys, strict=True), 1)
+        ],
+    )
+    conn.execute(
+        insert(jobs),
+        [
+            {
+                "submission_id": sub_id,
+                "seq": seq,
+                "number": rcpt.number,
+                "name": rcpt.name,
+                "state": JobState.ACCEPTED.value,
+                "send_at": sub.send_at,
+                "next_attempt_at": None,
+                "dials": 0,
+                "tries": 0,
+                "version": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for seq, rcpt in enumerate(sub.recipients, 1)
+        ],
+    )
     return int(sub_id)

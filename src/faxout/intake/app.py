@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import anyio
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -10,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from faxout import __version__
 from faxout.errors import FaxoutError
+from faxout.intake.committer import GroupCommitter
 from faxout.intake.faxout.endpoint import PATHS, faxout_endpoint
 from faxout.ops.gateway import Gateway
 
@@ -24,7 +28,17 @@ def _ping(gw: Gateway) -> None:
 
 def create_app(gateway: Gateway) -> FastAPI:
     """The app for one gateway."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.committer = GroupCommitter(gateway.engine)
+        try:
+            yield
+        finally:
+            app.state.committer.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="faxout",
         version=__version__,
         summary="Self-hosted fax gateway speaking the RingCentral FaxOut API",

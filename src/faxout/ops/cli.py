@@ -12,7 +12,6 @@ import click
 
 from faxout import __version__
 from faxout.accounts.repo import Account, AccountError
-from faxout.db import migrate as migrations
 from faxout.errors import FaxoutError
 from faxout.jobs.numbers import InvalidNumberError
 from faxout.jobs.repo import JobView, to_json
@@ -36,6 +35,8 @@ class _Ctx:
 
     def ready_gateway(self) -> Gateway:
         """A gateway whose database schema is current (migrating it when allowed)."""
+        from faxout.db import migrate as migrations
+
         gw = self.gateway()
         if migrations.current_revision(gw.engine) != migrations.head_revision():
             if not gw.settings.auto_migrate:
@@ -155,6 +156,8 @@ def serve(
 @pass_ctx
 def migrate(obj: _Ctx, revision: str) -> None:
     """Create or upgrade the database schema (serve does this itself by default)."""
+    from faxout.db import migrate as migrations
+
     gw = obj.gateway()
     before = migrations.current_revision(gw.engine)
     migrations.upgrade(gw.engine, revision)

@@ -15,7 +15,7 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.intake.accept import NewDocument, NewSubmission, store_documents
 from faxout.intake.auth import AuthStatus
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.codes import Reply
@@ -133,7 +133,8 @@ async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: st
         request_id=request_id,
         client_addr=client,
     )
-    sub_id = await anyio.to_thread.run_sync(accept, gw.engine, sub, now)
+    keys = await anyio.to_thread.run_sync(store_documents, sub)
+    sub_id = await request.app.state.committer.commit(sub, keys, now)
     # Committed: the uploads now belong to the store; discarding them is a no-op.
     return _Outcome(Reply.ACCEPTED, "accepted", auth.username, n_rcpt, len(docs), sub_id)
 

@@ -124,6 +124,21 @@ class _AttachmentSink:
         """Nothing to do: the endpoint commits attachments once the request is accepted."""
 
 
+class _DroppedUpload:
+    """Stands in for an upload once the body is over a limit: counts nothing, keeps nothing."""
+
+    size = 0
+
+    def write(self, data: bytes) -> None:
+        """Bytes are dropped."""
+
+    def commit(self) -> str:
+        raise StorageError("a dropped upload cannot be committed")
+
+    def discard(self) -> None:
+        """Nothing was kept."""
+
+
 class _NullSink:
     def write(self, data: bytes) -> None:
         """Unknown fields are dropped."""
@@ -293,16 +308,14 @@ class FormParser:
         self._decoder_finish = decoder.finish
 
     def _new_attachment(self, filename: str | None, ctype: str, plain: bool) -> _Sink:
-        if self.files_off or self._dead:
-            return _NullSink()
         if len(self.form.attachments) >= self.limits.max_attachments:
             self.fail(f"more than {self.limits.max_attachments} attachments")
-            return _NullSink()
-        try:
-            upload = self.store.new_upload()
-        except StorageError as exc:
-            self.fail(f"storage failed: {exc}")
-            return _NullSink()
+        upload: Upload = _DroppedUpload()
+        if not self.files_off:
+            try:
+                upload = self.store.new_upload()
+            except StorageError as exc:
+                self.fail(f"storage failed: {exc}")
         att = Attachment(filename or "", main_value("content-type", ctype), upload, plain)
         self.form.attachments.append(att)
         return _AttachmentSink(self, att)

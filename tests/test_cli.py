@@ -1,0 +1,103 @@
+"""The faxout command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.server import run_cli
+
+
+def test_help_reads_well(data_dir: Path) -> None:
+    out = run_cli(data_dir, "--help").stdout
+    for command in ("serve", "user", "jobs", "migrate", "check"):
+        assert command in out
+    assert "--tls-cert" in run_cli(data_dir, "serve", "--help").stdout
+    assert "--password-stdin" in run_cli(data_dir, "user", "add", "--help").stdout
+
+
+def test_user_lifecycle(data_dir: Path) -> None:
+    added = run_cli(
+        data_dir,
+        "user",
+        "add",
+        "+1 650-555-1234*12",
+        "--email",
+        "al@example.com",
+        "--name",
+        "Al",
+        "--password-stdin",
+        stdin="s3cret\n",
+    )
+    assert (
+        added.returncode == 0 and "16505551234*12" in added.stdout and "s3cret" not in added.stdout
+    )
+    generated = run_cli(data_dir, "user", "add", "4930123456", "--email", "b@example.com")
+    assert generated.returncode == 0 and "password: " in generated.stdout
+
+    dup = run_cli(data_dir, "user", "add", "16505551234*12", "--email", "x@example.com")
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    bad = run_cli(data_dir, "user", "add", "call-me", "--email", "x@example.com")
+    assert bad.returncode == 1 and "username" in bad.stderr
+    bad_mail = run_cli(data_dir, "user", "add", "4930999", "--email", "not-an-address")
+    assert bad_mail.returncode == 1 and "not an email address" in bad_mail.stderr
+
+    assert (
+        run_cli(
+            data_dir,
+            "user",
+            "set",
+            "16505551234*12",
+            "--fax-prohibited",
+            "--email",
+            "new@example.com",
+        ).returncode
+        == 0
+    )
+    users = json.loads(run_cli(data_dir, "user", "list", "--json").stdout)
+    assert [(u["username"], u["email"], u["fax_prohibited"]) for u in users] == [
+        ("16505551234*12", "new@example.com", True),
+        ("4930123456", "b@example.com", False),
+    ]
+    nothing = run_cli(data_dir, "user", "set", "4930123456")
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+
+    assert run_cli(data_dir, "user", "remove", "4930123456", "--yes").returncode == 0
+    missing = run_cli(data_dir, "user", "remove", "4930123456", "--yes")
+    assert missing.returncode == 1 and "no account" in missing.stderr
+
+
+def test_jobs_commands_on_empty_and_missing(data_dir: Path) -> None:
+    assert run_cli(data_dir, "jobs", "list").stdout.strip() == "no jobs"
+    assert json.loads(run_cli(data_dir, "jobs", "list", "--json").stdout) == []
+    shown = run_cli(data_dir, "jobs", "show", "42")
+    assert shown.returncode == 1 and "no job 42" in shown.stderr
+
+
+def test_migrate_and_check(data_dir: Path) -> None:
+    out = run_cli(data_dir, "migrate")
+    assert out.returncode == 0 and "-> 0001" in out.stdout
+    check = run_cli(data_dir, "check")
+    assert check.returncode == 0, check.stdout
+    assert "database" in check.stdout and "All good." in check.stdout
+
+
+def test_check_names_what_is_wrong(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    out = run_cli(tmp_path / "var", "check", FAXOUT_DATABASE_URL=f"sqlite:///{blocked}/db.sqlite")
+    assert out.returncode != 0
+    assert "database" in out.stdout + out.stderr
+
+
+def test_bad_configuration_is_named(tmp_path: Path) -> None:
+    out = run_cli(tmp_path, "user", "list", FAXOUT_PORT="eighty")
+    assert out.returncode == 1 and "port" in out.stderr
+    toml = tmp_path / "faxout.toml"
+    toml.write_text("prot = 9000\n")
+    out = run_cli(tmp_path, "--config", str(toml), "user", "list")
+    assert out.returncode == 1 and "prot" in out.stderr
+    toml.write_text("[limits]\nmax_recipients = 3\n")
+    assert run_cli(tmp_path, "--config", str(toml), "user", "list").returncode == 0
+    missing = run_cli(tmp_path, "--config", str(tmp_path / "nope.toml"), "user", "list")
+    assert missing.returncode != 0 and "nope.toml" in missing.stderr
