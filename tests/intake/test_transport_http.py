@@ -108,12 +108,17 @@ def test_oversized_body_with_wrong_password_still_says_1(small_limits: tuple[int
         assert read_response(sock).body == b"1"
 
 
-def test_endless_body_is_cut_off_with_an_answer(small_limits: tuple[int, Path]) -> None:
+def test_endless_body_is_cut_off(small_limits: tuple[int, Path]) -> None:
+    """Past the drain cap the server answers 5 and closes. The client usually reads the 5; when
+    its unread upload is still in the server's socket buffer, the close becomes a TCP reset and
+    the client may see only the reset (documented in docs/faxout-api.md). Either way: no hang,
+    and the server keeps serving."""
     port, _ = small_limits
+    got = bytearray()
+    sent = 0
+    reset = False
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(_head(50_000_000))
-        got = bytearray()
-        sent = 0
         try:
             while b"\r\n\r\n" not in got and sent < 5_000_000:
                 sock.sendall(b"y" * 65536)
@@ -122,21 +127,23 @@ def test_endless_body_is_cut_off_with_an_answer(small_limits: tuple[int, Path]) 
                 with contextlib.suppress(BlockingIOError):
                     got += sock.recv(65536)
                 sock.setblocking(True)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        sock.setblocking(True)
-        sock.settimeout(10)
-        try:
-            while b"\r\n\r\n" not in got:
+            sock.setblocking(True)
+            sock.settimeout(10)
+            while not got.endswith(b"\r\n\r\n5"):
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
                 got += chunk
-        except ConnectionResetError:
-            pass
-        assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"\r\n\r\n5")
-        assert wait_closed(sock)
-    assert sent < 5_000_000
+        except (BrokenPipeError, ConnectionResetError):
+            reset = True
+        if not reset:
+            assert wait_closed(sock)
+    assert sent < 5_000_000, "the server kept reading past the drain cap"
+    if got:
+        assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"\r\n\r\n5"), got
+    else:
+        assert reset
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
 
 
 @pytest.mark.slow

@@ -10,9 +10,13 @@ and, in WAL mode, never wait for a writer.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,9 @@ def make_engine(url: str) -> Engine:
         max_overflow=8,
     )
 
+    if parsed.database and parsed.database != ":memory:":
+        _GATES[engine] = _WriteGate(Path(parsed.database + ".writelock"))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control away from the driver so we can say BEGIN IMMEDIATE.
@@ -59,11 +66,44 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+class _WriteGate:
+    """One SQLite writer at a time across threads and processes, queued rather than polling.
+
+    SQLite's own busy handler sleeps in growing steps (up to 100 ms) while another connection
+    writes; waiting on a thread lock and an ``flock`` instead wakes the next writer the moment
+    the previous one commits.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One committed transaction; database failures surface as ``DatabaseError``."""
+    """One committed write transaction; database failures surface as ``DatabaseError``."""
+    gate = _GATES.get(engine)
     try:
-        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        with (
+            gate.held() if gate else nullcontext(),
+            engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+            conn.begin(),
+        ):
             yield conn
     except exc.SQLAlchemyError as err:
         raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err
