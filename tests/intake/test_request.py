@@ -84,15 +84,20 @@ def form(**fields: list[str]) -> ParsedForm:
 
 
 def test_interpret_defaults() -> None:
-    req = interpret(form(recipient=["5551234"]), NOW, [])
-    assert (req.resolution, req.cover_page, req.send_at, req.notes) == ("high", "default", NOW, [])
+    req = interpret(form(recipient=["5551234"]), NOW, list)
+    assert (req.resolution, req.cover_page, req.send_at, req.notes) == (
+        "high",
+        "default",
+        NOW,
+        [],
+    )
 
 
 def test_interpret_future_and_past_sendtime() -> None:
-    assert interpret(form(sendtime=["02:06:26 08:00"]), NOW, []).send_at == datetime(
+    assert interpret(form(sendtime=["02:06:26 08:00"]), NOW, list).send_at == datetime(
         2026, 6, 2, 8, 0, tzinfo=UTC
     )
-    past = interpret(form(sendtime=["01:06:26 08:00"]), NOW, [])
+    past = interpret(form(sendtime=["01:06:26 08:00"]), NOW, list)
     assert past.send_at == NOW and "in the past" in past.notes[0]
 
 
@@ -107,4 +112,4 @@ def test_interpret_future_and_past_sendtime() -> None:
     ],
 )
 def test_interpret_cover(given: str, want: str) -> None:
-    assert interpret(form(coverpage=[given]), NOW, ["Letterhead"]).cover_page == want
+    assert interpret(form(coverpage=[given]), NOW, lambda: ["Letterhead"]).cover_page == want

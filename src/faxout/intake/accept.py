@@ -47,6 +47,7 @@ class NewSubmission:
     notes: list[str]
     request_id: str
     client_addr: str
+    accepted_at: datetime
 
 
 def store_documents(sub: NewSubmission) -> list[str]:
@@ -54,7 +55,7 @@ def store_documents(sub: NewSubmission) -> list[str]:
     return [doc.upload.commit() for doc in sub.documents]
 
 
-def accept(engine: Engine, sub: NewSubmission, now: datetime) -> int:
+def accept(engine: Engine, sub: NewSubmission) -> int:
     """Make ``sub`` durable (blobs fsynced, rows committed) and return the submission id.
 
     Blocking (disk and database): call it from a worker thread, not the event loop. The HTTP
@@ -62,31 +63,47 @@ def accept(engine: Engine, sub: NewSubmission, now: datetime) -> int:
     """
     keys = store_documents(sub)
     with transaction(engine) as conn:
-        return insert_submission(conn, sub, keys, now)
+        return insert_submission(conn, sub, keys)
 
 
-def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str], now: datetime) -> int:
+def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str]) -> int:
     """Insert the submission, its documents and its jobs inside the caller's transaction."""
-    sub_id = conn.execute(
-        insert(submissions)
-        .values(
-            account_id=sub.account_id,
-            state=SubmissionState.ACCEPTED.value,
-            resolution=sub.resolution.value,
-            cover_page=sub.cover_page,
-            cover_text=sub.cover_text,
-            send_at=sub.send_at,
-            sendtime_raw=sub.sendtime_raw,
-            notes=json.dumps(sub.notes),
-            request_id=sub.request_id,
-            client_addr=sub.client_addr,
-            created_at=now,
+    return insert_submissions(conn, [(sub, keys)])[0]
+
+
+def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[str]]]) -> list[int]:
+    """Insert several submissions with their documents and jobs; their ids, in order.
+
+    One statement per submission (for its id), then one multi-row statement each for all the
+    documents and all the jobs: the group committer's batches cost a few statements, not three
+    per request.
+    """
+    ids: list[int] = []
+    doc_rows: list[dict[str, object]] = []
+    job_rows: list[dict[str, object]] = []
+    for sub, keys in subs:
+        now = sub.accepted_at
+        sub_id = int(
+            conn.execute(
+                insert(submissions)
+                .values(
+                    account_id=sub.account_id,
+                    state=SubmissionState.ACCEPTED.value,
+                    resolution=sub.resolution.value,
+                    cover_page=sub.cover_page,
+                    cover_text=sub.cover_text,
+                    send_at=sub.send_at,
+                    sendtime_raw=sub.sendtime_raw,
+                    notes=json.dumps(sub.notes),
+                    request_id=sub.request_id,
+                    client_addr=sub.client_addr,
+                    created_at=now,
+                )
+                .returning(submissions.c.id)
+            ).scalar_one()
         )
-        .returning(submissions.c.id)
-    ).scalar_one()
-    conn.execute(
-        insert(documents),
-        [
+        ids.append(sub_id)
+        doc_rows += [
             {
                 "submission_id": sub_id,
                 "seq": seq,
@@ -96,11 +113,8 @@ def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str], now
                 "size": doc.upload.size,
             }
             for seq, (doc, key) in enumerate(zip(sub.documents, keys, strict=True), 1)
-        ],
-    )
-    conn.execute(
-        insert(jobs),
-        [
+        ]
+        job_rows += [
             {
                 "submission_id": sub_id,
                 "seq": seq,
@@ -116,6 +130,9 @@ def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str], now
                 "updated_at": now,
             }
             for seq, rcpt in enumerate(sub.recipients, 1)
-        ],
-    )
-    return int(sub_id)
+        ]
+    if doc_rows:
+        conn.execute(insert(documents), doc_rows)
+    if job_rows:
+        conn.execute(insert(jobs), job_rows)
+    return ids

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import AsyncIterator
 
 import anyio
@@ -24,6 +26,21 @@ def _ping(gw: Gateway) -> None:
     with gw.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     gw.store.check()
+
+
+SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """App factory for ``faxout serve --workers N``: each worker process builds its gateway from
+    the settings the parent resolved (passed as JSON in ``FAXOUT_SERVE_SETTINGS``)."""
+    from faxout.ops.gateway import build_gateway
+    from faxout.ops.logs import setup_logging
+    from faxout.ops.settings import Settings
+
+    settings = Settings(**json.loads(os.environ[SETTINGS_ENV]))
+    setup_logging(settings.log_level, settings.log_format)
+    return create_app(build_gateway(settings))
 
 
 def create_app(gateway: Gateway) -> FastAPI:

@@ -4,6 +4,8 @@
   ``auth.cache_seconds`` under an HMAC of (username, password, stored hash) with a key that
   lives only in this process: the cache holds no password, and changing the password (a new
   stored hash) invalidates the entry at once.
+- The account row itself is reused for ``auth.account_cache_seconds`` (2 s): a password change or
+  ``--fax-prohibited`` takes effect within that time, in every worker process.
 - After ``auth.throttle_failures`` failures within ``auth.throttle_window_seconds`` for one
   username from one client address, that pair is answered "authorization failed" without a
   password check for ``auth.throttle_lock_seconds``. Other addresses are not affected, so an
@@ -93,6 +95,7 @@ class Authenticator:
         self._clock = clock
         self._key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self._accounts: OrderedDict[str, tuple[float, Account]] = OrderedDict()
         self._throttle = _Throttle(cfg, clock)
         self._lock = threading.Lock()
         # Verified against when the username is unknown, so both paths cost the same.
@@ -121,6 +124,24 @@ class Authenticator:
             while len(self._cache) > self._cfg.cache_entries:
                 self._cache.popitem(last=False)
 
+    def _account(self, user: str) -> Account | None:
+        """The account row, reused for ``account_cache_seconds`` (a changed password or a
+        prohibition takes effect within that time)."""
+        ttl = self._cfg.account_cache_seconds
+        now = self._clock.monotonic()
+        with self._lock:
+            hit = self._accounts.get(user)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        account = self._repo.get(user)
+        if account is not None and ttl > 0:
+            with self._lock:
+                self._accounts[user] = (now + ttl, account)
+                self._accounts.move_to_end(user)
+                while len(self._accounts) > max(self._cfg.cache_entries, 1):
+                    self._accounts.popitem(last=False)
+        return account
+
     def authenticate(self, username: str, password: str, client_addr: str) -> AuthResult:
         """Check a username/password pair sent from ``client_addr``."""
         try:
@@ -131,7 +152,7 @@ class Authenticator:
         with self._lock:
             if self._throttle.locked(pair):
                 return AuthResult(AuthStatus.THROTTLED, username=user)
-        account = self._repo.get(user) if user else None
+        account = self._account(user) if user else None
         ok = False
         if account is not None and password:
             key = self._cache_key(user, password, account.password_hash)

@@ -15,12 +15,11 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Engine
 
 from faxout.db.engine import transaction
-from faxout.intake.accept import NewSubmission, insert_submission
+from faxout.intake.accept import NewSubmission, insert_submissions
 
 log = logging.getLogger("faxout.intake")
 
@@ -29,7 +28,6 @@ log = logging.getLogger("faxout.intake")
 class _Pending:
     sub: NewSubmission
     keys: list[str]
-    now: datetime
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[int]
 
@@ -56,12 +54,12 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="faxout-commit", daemon=True)
         self._thread.start()
 
-    async def commit(self, sub: NewSubmission, keys: list[str], now: datetime) -> int:
+    async def commit(self, sub: NewSubmission, keys: list[str]) -> int:
         """Insert ``sub`` (documents already durable under ``keys``); the submission id once
         committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.put(_Pending(sub, keys, now, loop, future))
+        self._queue.put(_Pending(sub, keys, loop, future))
         return await future
 
     def close(self) -> None:
@@ -92,7 +90,7 @@ class GroupCommitter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             with transaction(self._engine) as conn:
-                ids = [insert_submission(conn, p.sub, p.keys, p.now) for p in batch]
+                ids = insert_submissions(conn, [(p.sub, p.keys) for p in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exc)

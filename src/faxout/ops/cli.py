@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -99,20 +100,26 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM private key for --tls-cert.",
 )
+@click.option("--workers", type=click.IntRange(1, 64), help="HTTP worker processes (default 1).")
 @pass_ctx
 def serve(
-    obj: _Ctx, host: str | None, port: int | None, tls_cert: Path | None, tls_key: Path | None
+    obj: _Ctx,
+    host: str | None,
+    port: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    workers: int | None,
 ) -> None:
     """Run the gateway: the FaxOut endpoint (/faxapi.asp) and /healthz."""
     import uvicorn
 
-    from faxout.intake.app import create_app
+    from faxout.intake.app import SETTINGS_ENV, create_app
     from faxout.ops.demo import ensure_demo_account
     from faxout.ops.logs import setup_logging
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    gw = obj.gateway(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    gw = obj.gateway(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, workers=workers)
     s = gw.settings
     if (s.tls_cert is None) != (s.tls_key is None):
         raise click.UsageError("tls_cert and tls_key go together")
@@ -135,8 +142,19 @@ def serve(
             f"  curl{insecure} -F Username={demo.username} -F Password={demo.password} "
             f"-F 'Recipient=+15550123456|Test machine' -F Attachment=@README.md {url}/faxapi.asp"
         )
+    options: dict[str, Any] = {}
+    app: Any
+    if s.workers > 1:
+        # Worker processes rebuild the gateway from the settings resolved here.
+        os.environ[SETTINGS_ENV] = s.model_dump_json()
+        app, options = "faxout.intake.app:app_from_environment", {"factory": True}
+        gw.engine.dispose()
+    else:
+        app = create_app(gw)
     uvicorn.run(
-        create_app(gw),
+        app,
+        workers=s.workers,
+        **options,
         host=s.host,
         port=s.port,
         ssl_certfile=str(s.tls_cert) if s.tls_cert else None,

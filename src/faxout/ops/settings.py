@@ -50,6 +50,9 @@ class Auth(BaseModel):
     argon2_parallelism: int = Field(1, ge=1)
     cache_seconds: float = Field(300.0, ge=0, description="reuse a successful verification")
     cache_entries: int = Field(10_000, ge=0)
+    account_cache_seconds: float = Field(
+        2.0, ge=0, description="reuse an account row; changes apply within this time"
+    )
     throttle_failures: int = Field(10, ge=1, description="failures that lock a username+address")
     throttle_window_seconds: float = Field(600.0, gt=0)
     throttle_lock_seconds: float = Field(300.0, ge=0)
@@ -69,6 +72,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="default: SQLite in the data directory")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="HTTP worker processes")
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "INFO"

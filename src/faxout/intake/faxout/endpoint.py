@@ -89,26 +89,32 @@ async def _decide(request: Request, gw: Gateway, request_id: str) -> _Outcome:
     return outcome
 
 
-async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: str) -> _Outcome:
+def _prepare(
+    gw: Gateway, form: ParsedForm, client: str, request_id: str
+) -> tuple[_Outcome, NewSubmission | None, list[str]]:
+    """Run the checks in reply-code order and, if all pass, make the documents durable.
+
+    Blocking (password hashing, disk): runs in one worker thread per request.
+    """
     username = form.first(names.USERNAME) or ""
     password = form.first(names.PASSWORD) or ""
-    client = request.client.host if request.client else ""
     n_att = len(form.attachments)
     if form.problem and not (username or password):
-        return _Outcome(Reply.GENERIC_ERROR, form.problem)
-    auth = await anyio.to_thread.run_sync(gw.authenticator.authenticate, username, password, client)
+        return _Outcome(Reply.GENERIC_ERROR, form.problem), None, []
+    auth = gw.authenticator.authenticate(username, password, client)
     if auth.status in {AuthStatus.BAD_CREDENTIALS, AuthStatus.THROTTLED}:
-        return _Outcome(Reply.AUTHORIZATION_FAILED, auth.status.value, auth.username)
+        return _Outcome(Reply.AUTHORIZATION_FAILED, auth.status.value, auth.username), None, []
     if auth.status is AuthStatus.PROHIBITED or auth.account is None:
-        return _Outcome(Reply.FAXING_PROHIBITED, "faxing prohibited", auth.username)
+        return _Outcome(Reply.FAXING_PROHIBITED, "faxing prohibited", auth.username), None, []
     now = gw.clock.now()
-    fax = interpret(form, now, gw.installed_covers())
+    fax = interpret(form, now, gw.installed_covers)
     n_rcpt = len(fax.recipients)
+    who = auth.username
     if not fax.recipients:
-        return _Outcome(Reply.NO_RECIPIENTS, "no usable recipient", auth.username, 0, n_att)
+        return _Outcome(Reply.NO_RECIPIENTS, "no usable recipient", who, 0, n_att), None, []
     docs = [a for a in form.attachments if a.received > 0]
     if not docs:
-        return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", auth.username, n_rcpt, n_att)
+        return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", who, n_rcpt, n_att), None, []
     limits = gw.settings.limits
     problem = form.problem
     if problem is None and n_rcpt > limits.max_recipients:
@@ -116,7 +122,7 @@ async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: st
     if problem is None and len(fax.cover_text) > limits.max_cover_text_chars:
         problem = f"cover text longer than {limits.max_cover_text_chars} characters"
     if problem:
-        return _Outcome(Reply.GENERIC_ERROR, problem, auth.username, n_rcpt, n_att)
+        return _Outcome(Reply.GENERIC_ERROR, problem, who, n_rcpt, n_att), None, []
     sub = NewSubmission(
         account_id=auth.account.id,
         recipients=fax.recipients,
@@ -132,11 +138,19 @@ async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: st
         notes=fax.notes,
         request_id=request_id,
         client_addr=client,
+        accepted_at=now,
     )
-    keys = await anyio.to_thread.run_sync(store_documents, sub)
-    sub_id = await request.app.state.committer.commit(sub, keys, now)
-    # Committed: the uploads now belong to the store; discarding them is a no-op.
-    return _Outcome(Reply.ACCEPTED, "accepted", auth.username, n_rcpt, len(docs), sub_id)
+    keys = store_documents(sub)
+    return _Outcome(Reply.ACCEPTED, "accepted", who, n_rcpt, len(docs)), sub, keys
+
+
+async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: str) -> _Outcome:
+    client = request.client.host if request.client else ""
+    outcome, sub, keys = await anyio.to_thread.run_sync(_prepare, gw, form, client, request_id)
+    if sub is not None:
+        # Answered 0 only once this commit returned (docs/guarantees.md).
+        outcome.submission_id = await request.app.state.committer.commit(sub, keys)
+    return outcome
 
 
 async def faxout_endpoint(request: Request) -> Response:

@@ -13,6 +13,7 @@ Decisions where the contract is silent (also in docs/faxout-api.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -69,8 +70,13 @@ def recipients_of(values: list[str], notes: list[str]) -> list[Recipient]:
     return list(chosen.values())
 
 
-def interpret(form: ParsedForm, now: datetime, installed_covers: list[str]) -> FaxRequest:
-    """Read the request's options; nothing here rejects the request."""
+def interpret(
+    form: ParsedForm, now: datetime, installed_covers: Callable[[], list[str]]
+) -> FaxRequest:
+    """Read the request's options; nothing here rejects the request.
+
+    ``installed_covers`` lists the installed cover pages; called only when a name is given.
+    """
     notes: list[str] = []
     recipients = recipients_of(form.fields.get(names.RECIPIENT, []), notes)
 
@@ -84,7 +90,7 @@ def interpret(form: ParsedForm, now: datetime, installed_covers: list[str]) -> F
     if raw_cover.lower() == COVER_NONE:
         cover = COVER_NONE
     elif raw_cover and raw_cover.lower() != COVER_DEFAULT:
-        by_lower = {name.lower(): name for name in installed_covers}
+        by_lower = {name.lower(): name for name in installed_covers()}
         if raw_cover.lower() in by_lower:
             cover = by_lower[raw_cover.lower()]
         else:
