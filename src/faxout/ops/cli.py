@@ -401,6 +401,15 @@ def jobs_show(obj: _Ctx, job_id: int, as_json: bool) -> None:
         click.echo(f"  note: {note}")
 
 
+def _register_subsystems() -> None:
+    from faxout.transmit.cli import sim
+
+    cli.add_command(sim)
+
+
+_register_subsystems()
+
+
 def main() -> None:
     """Entry point of the ``faxout`` command."""
     cli(prog_name="faxout")

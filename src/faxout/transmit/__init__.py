@@ -1,0 +1,1 @@
+"""Transmitting faxes: the FaxTransport seam, the spandsp binding and the simline transport."""
