@@ -7,6 +7,8 @@ import pytest
 
 from tests.server import Server, start_server
 
+pytest_plugins = ["tests.conftest_pg"]
+
 USER = "15551230000"
 PASSWORD = "correct horse"
 BLOCKED = "15551239999"
@@ -15,7 +17,7 @@ BLOCKED = "15551239999"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real gateway with one active and one fax-prohibited account."""
-    srv = start_server(tmp_path_factory.mktemp("gw"), FAXOUT_DEMO_ACCOUNT="false")
+    srv = start_server(tmp_path_factory.mktemp("gw"), "--no-workers", FAXOUT_DEMO_ACCOUNT="false")
     try:
         srv.add_user(USER, PASSWORD, "--email", "sender@example.com", "--name", "Sender")
         srv.add_user(BLOCKED, PASSWORD, "--email", "b@example.com", "--fax-prohibited")

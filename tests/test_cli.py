@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from faxout.db import migrate
 from tests.server import run_cli
 
 
@@ -76,7 +77,7 @@ def test_jobs_commands_on_empty_and_missing(data_dir: Path) -> None:
 
 def test_migrate_and_check(data_dir: Path) -> None:
     out = run_cli(data_dir, "migrate")
-    assert out.returncode == 0 and "-> 0001" in out.stdout
+    assert out.returncode == 0 and f"-> {migrate.head_revision()}" in out.stdout
     check = run_cli(data_dir, "check")
     assert check.returncode == 0, check.stdout
     assert "database" in check.stdout and "All good." in check.stdout

@@ -18,7 +18,7 @@ USER, PASSWORD = "15557000000", "pw-crash"
 @pytest.mark.slow
 def test_sigkill_right_after_accepted_loses_nothing(tmp_path: Path) -> None:
     data = tmp_path / "var"
-    server = start_server(data, FAXOUT_DEMO_ACCOUNT="false")
+    server = start_server(data, "--no-workers", FAXOUT_DEMO_ACCOUNT="false")
     server.add_user(USER, PASSWORD, "--email", "c@example.com")
     docs = {i: f"%PDF-1.4 document {i} ".encode() * (200 + i) for i in range(8)}
 
@@ -43,7 +43,7 @@ def test_sigkill_right_after_accepted_loses_nothing(tmp_path: Path) -> None:
     results.append(last)
     assert all(text == "0" for _, text, _ in results)
 
-    restarted = start_server(data, FAXOUT_DEMO_ACCOUNT="false")
+    restarted = start_server(data, "--no-workers", FAXOUT_DEMO_ACCOUNT="false")
     try:
         for i, _, request_id in results:
             sub = submission_by_request(data, request_id)

@@ -148,7 +148,7 @@ def test_endless_body_is_cut_off(small_limits: tuple[int, Path]) -> None:
 
 @pytest.mark.slow
 def test_memory_stays_flat_while_large_uploads_stream(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "var", FAXOUT_DEMO_ACCOUNT="false")
+    server = start_server(tmp_path / "var", "--no-workers", FAXOUT_DEMO_ACCOUNT="false")
     try:
         server.add_user(USER, PASSWORD, "--email", "t@example.com")
         proc = psutil.Process(server.process.pid)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from faxout.db.engine import transaction
 from faxout.db.tables import accounts, submissions
@@ -102,7 +103,10 @@ class AccountRepo:
             taken = conn.execute(select(accounts.c.id).where(accounts.c.username == user)).first()
             if taken is not None:
                 raise AccountError(f"account {user} already exists")
-            conn.execute(insert(accounts).values(**values))
+            try:
+                conn.execute(insert(accounts).values(**values))
+            except IntegrityError as exc:  # lost a race with a concurrent add (PostgreSQL)
+                raise AccountError(f"account {user} already exists") from exc
         account = self.get(user)
         assert account is not None
         return account

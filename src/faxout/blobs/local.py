@@ -8,6 +8,7 @@ temporary file, removed at the next start.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -133,7 +134,8 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageError(f"cannot write to the document store {self.spool}: {exc}") from exc
         finally:
-            probe.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # keep the StorageError above, if any
+                probe.unlink(missing_ok=True)
 
     def clean_spool(self) -> int:
         """Remove uploads a crash left behind; returns how many."""

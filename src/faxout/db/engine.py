@@ -6,6 +6,12 @@ the last commits on power loss). Every write transaction (``transaction()``) sta
 ``BEGIN IMMEDIATE`` so a read-then-write transaction waits for the writer lock (``busy_timeout``)
 instead of failing with ``SQLITE_BUSY`` at its first write; read-only connections begin deferred
 and, in WAL mode, never wait for a writer.
+
+PostgreSQL (distributed mode) goes through psycopg 3 (``postgresql+psycopg://``; a bare
+``postgresql://`` or ``postgres://`` URL is taken to mean that driver) at READ COMMITTED, where
+an ``UPDATE … WHERE state = …`` that waited for another writer re-checks its condition on the
+new row version: the compare-and-set transitions need exactly that. The server does its own
+locking, so ``transaction()`` is a plain ``BEGIN … COMMIT`` there.
 """
 
 from __future__ import annotations
@@ -21,19 +27,31 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from faxout.errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "faxout_write"  # execution option marking a transaction that will write
 
+PG_DRIVER = "postgresql+psycopg"
+PG_POOL_SIZE = 8  # per process; API and worker processes each hold their own pool
+PG_MAX_OVERFLOW = 8
+PG_POOL_RECYCLE_S = 1800  # below common idle timeouts of proxies and load balancers
+# libpq parameters used unless the URL's query string sets them.
+PG_CONNECT_DEFAULTS: dict[str, object] = {"connect_timeout": 10, "application_name": "faxout"}
+
 
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, preparing the SQLite file's directory when needed."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername=PG_DRIVER)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return _postgresql_engine(parsed)
+    if backend != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -66,6 +84,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _postgresql_engine(url: URL) -> Engine:
+    connect_args = {k: v for k, v in PG_CONNECT_DEFAULTS.items() if k not in url.query}
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        isolation_level="READ COMMITTED",  # pinned: the server default may be stricter
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        pool_pre_ping=True,  # a restarted server or a dropped idle connection is not an error
+        pool_recycle=PG_POOL_RECYCLE_S,
+    )
+
+
 class _WriteGate:
     """One SQLite writer at a time across threads and processes, queued rather than polling.
 
@@ -96,12 +127,17 @@ _GATES: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionar
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One committed write transaction; database failures surface as ``DatabaseError``."""
+    """One committed write transaction; database failures surface as ``DatabaseError``.
+
+    On SQLite it begins with ``BEGIN IMMEDIATE`` behind the write gate; on PostgreSQL it is a
+    plain transaction (row locks are taken by the statements themselves).
+    """
     gate = _GATES.get(engine)
+    options = {WRITE_OPTION: True} if engine.dialect.name == "sqlite" else {}
     try:
         with (
             gate.held() if gate else nullcontext(),
-            engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+            engine.connect().execution_options(**options) as conn,
             conn.begin(),
         ):
             yield conn

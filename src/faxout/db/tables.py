@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -80,7 +81,18 @@ submissions = Table(
     Column("request_id", String(32), nullable=False),
     Column("client_addr", String(64), nullable=False, default=""),
     Column("created_at", UTCDateTime(), nullable=False),
+    # rendering (once per submission; cover pages once per job)
+    Column("paper", String(8), nullable=False, server_default="letter"),
+    Column("rendered_key", String(200), nullable=True),
+    Column("pages", Integer, nullable=True),
+    Column("render_count", Integer, nullable=False, server_default="0"),
+    Column("render_error", Text, nullable=True),
+    Column("render_warnings", Text, nullable=False, server_default="[]"),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),
     Index("ix_submissions_account_created", "account_id", "created_at"),
+    Index("ix_submissions_state", "state"),
 )
 
 documents = Table(
@@ -123,5 +135,57 @@ jobs = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("kill_at", UTCDateTime(), nullable=True),
+    Column("cover_key", String(200), nullable=True),
+    Column("resume_page", Integer, nullable=False, server_default="1"),
+    Column("pages_confirmed", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("queued_at", UTCDateTime(), nullable=True),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
     Index("ix_jobs_state_send_at", "state", "send_at"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("attempt_no", Integer, nullable=False),
+    Column("phase", String(12), nullable=False),  # claimed, dialing, finished
+    Column("worker", String(100), nullable=False),
+    Column("transport", String(40), nullable=False),
+    Column("line_no", Integer, nullable=True),
+    Column("first_page", Integer, nullable=False),
+    Column("outcome", String(20), nullable=True),
+    Column("t30_code", Integer, nullable=True),
+    Column("t30_text", Text, nullable=True),
+    Column("pages_sent", Integer, nullable=False, server_default="0"),
+    Column("pages_confirmed", Integer, nullable=False, server_default="0"),
+    Column("pages_total", Integer, nullable=False, server_default="0"),
+    Column("modem", String(20), nullable=True),
+    Column("bit_rate", Integer, nullable=True),
+    Column("ecm", Boolean, nullable=True),
+    Column("compression", String(10), nullable=True),
+    Column("remote_csid", String(40), nullable=True),
+    Column("line_seconds", Float, nullable=True),
+    Column("wall_seconds", Float, nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("dialing_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("transport", String(40), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("holder", String(100), nullable=True),
+    Column("job_id", Integer, nullable=True),
+    Column("number", String(40), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
 )

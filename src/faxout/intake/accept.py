@@ -93,10 +93,11 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
                     cover_page=sub.cover_page,
                     cover_text=sub.cover_text,
                     send_at=sub.send_at,
-                    sendtime_raw=sub.sendtime_raw,
+                    # Client text is informational: cut to the column (PostgreSQL enforces it).
+                    sendtime_raw=sub.sendtime_raw[:100] if sub.sendtime_raw else None,
                     notes=json.dumps(sub.notes),
                     request_id=sub.request_id,
-                    client_addr=sub.client_addr,
+                    client_addr=sub.client_addr[:64],
                     created_at=now,
                 )
                 .returning(submissions.c.id)
@@ -107,8 +108,8 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
             {
                 "submission_id": sub_id,
                 "seq": seq,
-                "filename": doc.filename,
-                "content_type": doc.content_type,
+                "filename": doc.filename[:255],
+                "content_type": doc.content_type[:200],
                 "blob_key": key,
                 "size": doc.upload.size,
             }
@@ -119,7 +120,7 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
                 "submission_id": sub_id,
                 "seq": seq,
                 "number": rcpt.number,
-                "name": rcpt.name,
+                "name": rcpt.name[:200],
                 "state": JobState.ACCEPTED.value,
                 "send_at": sub.send_at,
                 "next_attempt_at": None,

@@ -38,21 +38,31 @@ def app_from_environment() -> FastAPI:
     from faxout.ops.logs import setup_logging
     from faxout.ops.settings import Settings
 
-    settings = Settings(**json.loads(os.environ[SETTINGS_ENV]))
+    data = json.loads(os.environ[SETTINGS_ENV])
+    pipeline = data.pop("_pipeline", True)
+    settings = Settings(**data)
     setup_logging(settings.log_level, settings.log_format)
-    return create_app(build_gateway(settings))
+    return create_app(build_gateway(settings), pipeline=pipeline)
 
 
-def create_app(gateway: Gateway) -> FastAPI:
-    """The app for one gateway."""
+def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
+    """The app for one gateway; with ``pipeline`` it also renders, schedules and sends."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.committer = GroupCommitter(gateway.engine)
+        app.state.pipeline = None
+        if pipeline:
+            from faxout.ops.runtime import Pipeline
+
+            app.state.pipeline = Pipeline(gateway)
+            app.state.pipeline.start()
         try:
             yield
         finally:
             app.state.committer.close()
+            if app.state.pipeline is not None:
+                await anyio.to_thread.run_sync(app.state.pipeline.stop)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from faxout.db.tables import accounts, documents, jobs, submissions
+from faxout.db.tables import accounts, attempts, documents, jobs, submissions
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,37 @@ class JobView:
     tries: int
     username: str
     created_at: datetime
+    reason: str = ""
+    pages_confirmed: int = 0
+    resume_page: int = 1
+    kill_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One call (the audit log): what happened and how."""
+
+    attempt_no: int
+    phase: str
+    outcome: str | None
+    t30_code: int | None
+    t30_text: str | None
+    first_page: int
+    pages_sent: int
+    pages_confirmed: int
+    pages_total: int
+    modem: str | None
+    bit_rate: int | None
+    ecm: bool | None
+    compression: str | None
+    remote_csid: str | None
+    line_seconds: float | None
+    line_no: int | None
+    detail: str
+    claimed_at: datetime
+    dialing_at: datetime | None
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,10 @@ class SubmissionView:
     created_at: datetime
     documents: list[DocumentView]
     jobs: list[JobView]
+    pages: int | None = None
+    render_error: str | None = None
+    render_warnings: list[str] | None = None
+    render_count: int = 0
 
 
 def to_json(value: Any) -> Any:
@@ -90,6 +125,11 @@ _JOB_COLUMNS = (
     jobs.c.tries,
     accounts.c.username,
     jobs.c.created_at,
+    jobs.c.reason,
+    jobs.c.pages_confirmed,
+    jobs.c.resume_page,
+    jobs.c.kill_at,
+    jobs.c.finished_at,
 )
 
 
@@ -171,4 +211,19 @@ class JobRepo:
                 for d in docs
             ],
             jobs=[JobView(**j._mapping) for j in job_rows],
+            pages=m["pages"],
+            render_error=m["render_error"],
+            render_warnings=list(json.loads(m["render_warnings"] or "[]")),
+            render_count=m["render_count"],
         )
+
+    def attempts(self, job_id: int) -> list[AttemptView]:
+        """Every attempt of a job, first first."""
+        fields = [f for f in AttemptView.__dataclass_fields__]
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(*(attempts.c[f] for f in fields))
+                .where(attempts.c.job_id == job_id)
+                .order_by(attempts.c.attempt_no)
+            ).all()
+        return [AttemptView(**r._mapping) for r in rows]

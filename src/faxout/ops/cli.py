@@ -101,6 +101,12 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     help="PEM private key for --tls-cert.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), help="HTTP worker processes (default 1).")
+@click.option(
+    "--no-workers",
+    "api_only",
+    is_flag=True,
+    help="API only: accept faxes but leave rendering and sending to `faxout worker`/`dispatch`.",
+)
 @pass_ctx
 def serve(
     obj: _Ctx,
@@ -109,8 +115,10 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     workers: int | None,
+    api_only: bool,
 ) -> None:
-    """Run the gateway: the FaxOut endpoint (/faxapi.asp) and /healthz."""
+    """Run the gateway: the FaxOut endpoint (/faxapi.asp), /healthz, and (unless --no-workers)
+    the pipeline that renders, schedules and sends the faxes."""
     import uvicorn
 
     from faxout.intake.app import SETTINGS_ENV, create_app
@@ -146,11 +154,13 @@ def serve(
     app: Any
     if s.workers > 1:
         # Worker processes rebuild the gateway from the settings resolved here.
-        os.environ[SETTINGS_ENV] = s.model_dump_json()
+        os.environ[SETTINGS_ENV] = json.dumps(
+            {**s.model_dump(mode="json"), "_pipeline": not api_only}
+        )
         app, options = "faxout.intake.app:app_from_environment", {"factory": True}
         gw.engine.dispose()
     else:
-        app = create_app(gw)
+        app = create_app(gw, pipeline=not api_only)
     uvicorn.run(
         app,
         workers=s.workers,
@@ -369,36 +379,138 @@ def jobs_list(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def jobs_show(obj: _Ctx, job_id: int, as_json: bool) -> None:
-    """Show one job with its submission: documents, options, notes."""
+    """Show one job: state and why, attempts, its submission's documents and notes."""
     gw = obj.ready_gateway()
     job = gw.jobs.get_job(job_id)
     if job is None:
         raise click.ClickException(f"there is no job {job_id}; `faxout jobs list` shows them")
     sub = gw.jobs.get_submission(job.submission_id)
     assert sub is not None
+    tries = gw.jobs.attempts(job_id)
     if as_json:
-        click.echo(json.dumps({"job": to_json(job), "submission": to_json(sub)}, indent=2))
+        data = {
+            "job": to_json(job),
+            "submission": to_json(sub),
+            "attempts": [to_json(a) for a in tries],
+        }
+        click.echo(json.dumps(data, indent=2))
         return
     click.echo(
         f"job {job.id}: {job.state}, to {job.number}" + (f" ({job.name})" if job.name else "")
     )
-    click.echo(
-        f"  send at     {job.send_at.isoformat()}"
-        + (f" (Sendtime given: {sub.sendtime_raw})" if sub.sendtime_raw else "")
+    if job.reason:
+        click.echo(f"  why         {job.reason}")
+    given = f" (Sendtime given: {sub.sendtime_raw})" if sub.sendtime_raw else ""
+    click.echo(f"  send at     {job.send_at.isoformat()}{given}")
+    if job.state == "ready" and job.next_attempt_at:
+        click.echo(f"  next try    {job.next_attempt_at.isoformat()}")
+    if job.kill_at:
+        click.echo(f"  kill time   {job.kill_at.isoformat()}")
+    pages = (
+        f"{job.pages_confirmed}/{sub.pages + (0 if sub.cover_page == 'none' else 1)}"
+        if sub.pages
+        else "-"
     )
-    click.echo(f"  dials/tries {job.dials}/{job.tries}")
+    click.echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
+    for a in tries:
+        how = ", ".join(
+            str(x)
+            for x in (
+                a.modem,
+                f"{a.bit_rate} bit/s" if a.bit_rate else None,
+                "ECM" if a.ecm else None,
+                a.compression,
+                a.remote_csid and f"CSID {a.remote_csid}",
+            )
+            if x
+        )
+        code = f" (T.30 {a.t30_code}: {a.t30_text})" if a.t30_code else ""
+        click.echo(
+            f"  attempt {a.attempt_no}: {a.outcome or a.phase}{code}, pages {a.pages_confirmed}/"
+            f"{a.pages_total} from page {a.first_page}"
+            + (f", {how}" if how else "")
+            + (f" [{a.detail}]" if a.detail else "")
+        )
     click.echo(
         f"submission {sub.id}: {sub.state}, from {sub.username} <{sub.email}>, "
         f"accepted {sub.created_at.isoformat()} (request {sub.request_id})"
     )
-    click.echo(f"  resolution  {sub.resolution}; cover page {sub.cover_page}")
+    click.echo(
+        f"  resolution  {sub.resolution}; cover page {sub.cover_page}"
+        + (f"; {sub.pages} page(s) rendered" if sub.pages else "")
+    )
+    if sub.render_error:
+        click.echo(f"  render      {sub.render_error}")
     for d in sub.documents:
         click.echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
-    others = [j for j in sub.jobs if j.id != job.id]
-    for j in others:
-        click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
-    for note in sub.notes:
+    for j in sub.jobs:
+        if j.id != job.id:
+            click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
+    for note in [*sub.notes, *(sub.render_warnings or [])]:
         click.echo(f"  note: {note}")
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=int, required=False)
+@click.option("--submission", type=int, help="Cancel every job of this submission instead.")
+@pass_ctx
+def jobs_cancel(obj: _Ctx, job_id: int | None, submission: int | None) -> None:
+    """Cancel a job (or a whole submission) that is not dialling yet."""
+    from faxout.jobs.lifecycle import Lifecycle
+
+    if (job_id is None) == (submission is None):
+        raise click.UsageError("give a JOB_ID or --submission ID")
+    gw = obj.ready_gateway()
+    result = Lifecycle(gw.engine, gw.settings.retry.kill_time).cancel(
+        gw.clock.now(), job_id=job_id, submission_id=submission
+    )
+    for jid in result.canceled:
+        click.echo(f"job {jid} canceled")
+    for jid, state in result.refused:
+        click.echo(f"job {jid} not canceled: it is {state}", err=True)
+    if not result.canceled and not result.refused:
+        raise click.ClickException("no such job or submission")
+    if result.refused:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--threads", type=click.IntRange(1, 256), help="Consumer threads (default lines + 2)."
+)
+@pass_ctx
+def worker(obj: _Ctx, threads: int | None) -> None:
+    """Run task consumers only (render and transmit), for the distributed topology."""
+    _run_pipeline(obj, consumers=True, dispatcher=False, threads=threads)
+
+
+@cli.command()
+@pass_ctx
+def dispatch(obj: _Ctx) -> None:
+    """Run the dispatcher and reconciler only, for the distributed topology."""
+    _run_pipeline(obj, consumers=False, dispatcher=True, threads=None)
+
+
+def _run_pipeline(obj: _Ctx, *, consumers: bool, dispatcher: bool, threads: int | None) -> None:
+    import signal
+    import threading
+
+    from faxout.ops.logs import setup_logging
+    from faxout.ops.runtime import Pipeline
+
+    gw = obj.ready_gateway()
+    setup_logging(gw.settings.log_level, gw.settings.log_format)
+    if threads:
+        gw.settings.runtime.consumer_threads = threads
+    pipeline = Pipeline(gw, consumers=consumers, dispatcher=dispatcher)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pipeline.start()
+    role = "worker" if consumers else "dispatcher"
+    click.echo(f"faxout {role} running (queue {gw.settings.queue}); Ctrl-C stops it")
+    stop.wait()
+    pipeline.stop()
 
 
 def _register_subsystems() -> None:

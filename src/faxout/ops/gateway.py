@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Engine
 
 from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import AccountRepo
-from faxout.blobs.local import LocalBlobStore
+from faxout.blobs.factory import open_store
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock, SystemClock
 from faxout.db.engine import make_engine
@@ -32,13 +31,10 @@ class Gateway:
     authenticator: Authenticator
 
     def installed_covers(self) -> list[str]:
-        """Names of the cover pages installed in the cover-page directory (file stems)."""
-        folder: Path = self.settings.coverpages_path
-        if not folder.is_dir():
-            return []
-        return sorted(
-            p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-        )
+        """Names of the cover pages: those shipped and those in the cover-page directory."""
+        from faxout.render.cover import cover_names
+
+        return cover_names(self.settings.coverpages_path)
 
 
 def build_gateway(
@@ -48,7 +44,7 @@ def build_gateway(
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    store = store or LocalBlobStore(settings.store_dir, settings.spool_dir)
+    store = store or open_store(settings.store_url, settings.data_dir)
     accounts = AccountRepo(engine)
     passwords = Passwords(settings.auth)
     return Gateway(

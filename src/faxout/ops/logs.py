@@ -58,6 +58,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # Libraries that narrate every step at INFO; faxout logs what matters with ids.
+    for name in ("alembic", "huey", "huey.consumer", "weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
     # The per-request line replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").disabled = True

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from faxout.errors import ConfigError
+from faxout.jobs.retry import RetryPolicy
 
 
 class Limits(BaseModel):
@@ -58,6 +59,30 @@ class Auth(BaseModel):
     throttle_lock_seconds: float = Field(300.0, ge=0)
 
 
+class Transmit(BaseModel):
+    """Sending: lines, concurrency caps, leases. The embedded transport is the simulated line."""
+
+    transport: str = Field("simline", pattern="^simline$")
+    lines: int = Field(4, ge=1, le=1000, description="concurrent calls across all workers")
+    per_number_calls: int = Field(1, ge=0, description="calls at once to one number (0: no cap)")
+    lease_seconds: float = Field(30.0, ge=3, description="a dead worker's call is reclaimed after")
+    redial_on_unknown: bool = Field(
+        False, description="redial a job whose worker died mid-call (it may have been delivered)"
+    )
+    ident: str = Field("faxout", max_length=20, description="our fax identity (TSI)")
+    medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
+
+
+class Runtime(BaseModel):
+    """The background workers inside ``faxout serve`` (and ``faxout worker``)."""
+
+    consumer_threads: int = Field(0, ge=0, description="0: lines + 2")
+    render_workers: int = Field(0, ge=0, description="render processes; 0: one per core")
+    dispatch_interval: float = Field(1.0, gt=0)
+    reconcile_interval: float = Field(5.0, gt=0)
+    requeue_after: float = Field(120.0, gt=0, description="re-enqueue a job queued this long")
+
+
 class Settings(BaseSettings):
     """All of faxout's configuration."""
 
@@ -80,8 +105,15 @@ class Settings(BaseSettings):
     coverpages_dir: Path | None = Field(None, description="default: DATA_DIR/coverpages")
     demo_account: bool = Field(True, description="create a demo account when there is none")
     auto_migrate: bool = Field(True, description="bring the database schema up to date on start")
+    queue_url: str = Field("", description="task queue: sqlite:///… (default) or redis://…")
+    store_url: str = Field(
+        "", description="documents: DATA_DIR/documents (default), file:///shared/dir, s3://bucket"
+    )
     limits: Limits = Limits()
     auth: Auth = Auth()
+    transmit: Transmit = Transmit()
+    runtime: Runtime = Runtime()
+    retry: RetryPolicy = RetryPolicy()
 
     @field_validator("log_level")
     @classmethod
@@ -110,6 +142,11 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The SQLAlchemy URL in force."""
         return self.database_url or f"sqlite:///{self.data_dir / 'faxout.db'}"
+
+    @property
+    def queue(self) -> str:
+        """The task-queue URL in force."""
+        return self.queue_url or f"sqlite:///{self.data_dir / 'queue.db'}"
 
     @property
     def store_dir(self) -> Path:

@@ -150,6 +150,8 @@ async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: st
     if sub is not None:
         # Answered 0 only once this commit returned (docs/guarantees.md).
         outcome.submission_id = await request.app.state.committer.commit(sub, keys)
+        if request.app.state.pipeline is not None:
+            request.app.state.pipeline.poke()
     return outcome
 
 

@@ -1,0 +1,191 @@
+"""The retry policy: what to do after an attempt, as a pure function of its outcome and history.
+
+HylaFAX's vocabulary and defaults (``sendq(5)``, ``faxq(8)``) are the baseline:
+
+- a *dial* is every call we place (``totdials``, capped by ``maxdials``, default 12);
+- a *try* is a call that got past T.30 phase A — the far end answered as a fax machine and the
+  session ran (``tottries``, capped by ``maxtries``, default 3). ``ok``, ``partial``, ``failed``
+  and ``rejected`` are tries; ``busy``, ``no_answer``, ``not_fax`` and ``invalid_number`` are
+  only dials;
+- the *kill time* (default 3 h after the send time) ends the job whatever the counters say.
+
+Permanent outcomes (not a fax machine, a refusal in phase B, an invalid number) fail at once:
+redialling cannot change them and would annoy whoever answers. Everything else is retried
+after a delay chosen by cause, resuming a partly sent fax from its first unconfirmed page.
+
+``decide`` is pure: the caller passes the clock reading and the job's counters, and writes the
+returned ``dials``/``tries``/``at`` to the job row in the same transaction as the attempt.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Cause(enum.StrEnum):
+    """How an attempt ended, as the retry policy sees it.
+
+    The values equal ``faxout.transmit.result.Outcome`` so an ``Outcome`` (a ``str``) can be
+    passed straight to ``decide``; ``INVALID_NUMBER`` is added for numbers the network (or our
+    own number check) declares unreachable.
+    """
+
+    OK = "ok"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    NOT_FAX = "not_fax"
+    REJECTED = "rejected"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INVALID_NUMBER = "invalid_number"
+
+
+# Calls where T.30 ran past phase A: HylaFAX counts these as tries.
+TRIES = frozenset({Cause.OK, Cause.PARTIAL, Cause.FAILED, Cause.REJECTED})
+# Outcomes no retry can change.
+PERMANENT = frozenset({Cause.NOT_FAX, Cause.REJECTED, Cause.INVALID_NUMBER})
+
+_PERMANENT_REASONS = {
+    Cause.NOT_FAX: "the number did not answer as a fax machine",
+    Cause.REJECTED: "the receiving fax machine refused the fax",
+    Cause.INVALID_NUMBER: "the number is invalid",
+}
+
+
+class RetryPolicy(BaseModel):
+    """Delays and limits for retrying a fax (HylaFAX defaults; all configurable)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    busy_delay: timedelta = Field(timedelta(minutes=3), description="after a busy signal")
+    no_answer_delay: timedelta = Field(timedelta(minutes=5), description="after no answer")
+    failed_delay: timedelta = Field(
+        timedelta(minutes=1), description="after a T.30 failure or a partly sent fax"
+    )
+    max_dials: int = Field(12, ge=1, description="calls placed, answered or not")
+    max_tries: int = Field(3, ge=1, description="calls where the fax session ran")
+    kill_time: timedelta = Field(
+        timedelta(hours=3), description="give up this long after the send time"
+    )
+
+    @model_validator(mode="after")
+    def _positive_times(self) -> RetryPolicy:
+        # A zero or negative delay would redial in a tight loop; a non-positive kill time
+        # would fail every job before its first call.
+        for name in ("busy_delay", "no_answer_delay", "failed_delay", "kill_time"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
+        return self
+
+    def kill_at(self, send_at: datetime) -> datetime:
+        """When a job sent at ``send_at`` is given up under this policy."""
+        return send_at + self.kill_time
+
+    def delay_for(self, cause: Cause) -> timedelta:
+        """The wait before the next attempt after a retryable ``cause``."""
+        if cause is Cause.BUSY:
+            return self.busy_delay
+        if cause is Cause.NO_ANSWER:
+            return self.no_answer_delay
+        if cause in (Cause.PARTIAL, Cause.FAILED):
+            return self.failed_delay
+        raise ValueError(f"{cause.value} is not retried")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Dial again at ``at``, sending from page ``resume_from_page`` (1-based) on."""
+
+    at: datetime
+    resume_from_page: int
+    reason: str
+    dials: int
+    tries: int
+
+
+@dataclass(frozen=True)
+class Final:
+    """The job is over: ``done`` or ``failed``, with a reason fit for the sender's report."""
+
+    state: Literal["done", "failed"]
+    reason: str
+    dials: int
+    tries: int
+
+
+Decision = Retry | Final
+
+
+def count_attempt(cause: Cause | str, dials: int, tries: int) -> tuple[int, int]:
+    """The job's (dials, tries) after one more attempt that ended with ``cause``."""
+    cause = Cause(cause)
+    return dials + 1, tries + (1 if cause in TRIES else 0)
+
+
+def decide(
+    policy: RetryPolicy,
+    outcome: Cause | str,
+    *,
+    dials: int,
+    tries: int,
+    resume_from_page: int,
+    pages_confirmed: int,
+    kill_at: datetime,
+    now: datetime,
+) -> Decision:
+    """What happens to a job after an attempt.
+
+    ``outcome`` is a ``Cause`` or a transmit ``Outcome`` (same values). ``dials`` and ``tries``
+    count the job's attempts *before* this one; the decision carries the new counts.
+    ``resume_from_page`` is the page (1-based) this attempt started from and
+    ``pages_confirmed`` how many pages, in order from there, the far end confirmed.
+    ``kill_at`` is the job's kill time (``policy.kill_at(send_at)`` unless the submission
+    set its own); ``now`` the clock reading at the end of the attempt (timezone-aware).
+
+    Order of rules: success; permanent outcomes; then the limits — tries, dials, kill time —
+    reported by name; otherwise a retry after the cause's delay.
+    """
+    cause = Cause(outcome)
+    if dials < 0 or tries < 0 or tries > dials:
+        raise ValueError(f"impossible counters: dials={dials} tries={tries}")
+    if resume_from_page < 1 or pages_confirmed < 0:
+        raise ValueError(f"bad pages: resume_from={resume_from_page} confirmed={pages_confirmed}")
+    new_dials, new_tries = count_attempt(cause, dials, tries)
+
+    if cause is Cause.OK:
+        return Final("done", "sent", new_dials, new_tries)
+    if cause in PERMANENT:
+        return Final("failed", _PERMANENT_REASONS[cause], new_dials, new_tries)
+
+    # HylaFAX's "Too many attempts to transmit" / "... to dial": the limit is reached once
+    # the counter equals it, so max_tries=3 allows exactly three tries.
+    if new_tries >= policy.max_tries and cause in TRIES:
+        reason = f"max tries reached: {new_tries} of {policy.max_tries} calls failed to send"
+        return Final("failed", f"{reason} ({_CAUSE_TEXT[cause]})", new_dials, new_tries)
+    if new_dials >= policy.max_dials:
+        reason = f"max dials reached: {new_dials} of {policy.max_dials} calls"
+        return Final("failed", f"{reason} ({_CAUSE_TEXT[cause]})", new_dials, new_tries)
+
+    at = now + policy.delay_for(cause)
+    # Fail now rather than wait for a slot that lies past the kill time: the outcome would be
+    # the same and the sender learns it hours earlier.
+    if at >= kill_at:
+        reason = f"kill time reached: no retry before {kill_at.isoformat()}"
+        return Final("failed", f"{reason} ({_CAUSE_TEXT[cause]})", new_dials, new_tries)
+
+    # Pages confirmed with MCF are on the far end's paper: the next call starts after them.
+    resume = resume_from_page + pages_confirmed if cause in TRIES else resume_from_page
+    return Retry(at, resume, f"retry after {_CAUSE_TEXT[cause]}", new_dials, new_tries)
+
+
+_CAUSE_TEXT = {
+    Cause.BUSY: "busy",
+    Cause.NO_ANSWER: "no answer",
+    Cause.PARTIAL: "fax partly sent",
+    Cause.FAILED: "fax transmission failed",
+}

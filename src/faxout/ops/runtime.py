@@ -1,0 +1,162 @@
+"""The background pipeline of one process: task consumers, the dispatcher and the reconciler.
+
+``faxout serve`` runs it inside the HTTP process (the embedded default: no other service);
+``faxout worker`` runs consumers only and ``faxout dispatch`` the dispatcher only, for the
+distributed topology (docs/deployment.md). The task queue carries ids; every task reloads its
+row and moves it by compare-and-set, so a duplicate or late message does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from faxout.jobs.lifecycle import Lifecycle
+from faxout.ops.gateway import Gateway
+from faxout.render.stage import RenderStage
+from faxout.schedule.lines import sync_lines
+from faxout.schedule.reconciler import Reconciler, worker_id
+from faxout.taskqueue.huey_queue import open_queue
+from faxout.taskqueue.port import TaskQueue
+from faxout.transmit.attempt import AttemptRunner
+from faxout.transmit.behaviour import BehaviourTable
+from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport
+from faxout.transmit.transport import FaxTransport
+
+log = logging.getLogger("faxout.runtime")
+RENDER, TRANSMIT = "render", "transmit"
+RENDER_REQUEUE_SECONDS = 60.0
+
+
+def simline_transport(gw: Gateway) -> SimLineTransport:
+    """The embedded transport: the simulated line with its virtual fax machines."""
+    medium = Medium.T38 if gw.settings.transmit.medium == "t38" else Medium.AUDIO
+    return SimLineTransport(
+        SimLineConfig(data_dir=gw.settings.data_dir, medium=medium, behaviours=BehaviourTable()),
+        clock=gw.clock,
+    )
+
+
+class Pipeline:
+    """Consumers + dispatcher + reconciler for one process; ``start``/``stop``."""
+
+    def __init__(
+        self,
+        gw: Gateway,
+        *,
+        queue: TaskQueue | None = None,
+        transport: FaxTransport | None = None,
+        consumers: bool = True,
+        dispatcher: bool = True,
+    ) -> None:
+        self.gw = gw
+        s = gw.settings
+        self.queue = queue or open_queue(s.queue)
+        self.lifecycle = Lifecycle(gw.engine, s.retry.kill_time)
+        self.reconciler = Reconciler(
+            gw.engine, self.lifecycle, redial_on_unknown=s.transmit.redial_on_unknown
+        )
+        self._consumers = consumers
+        self._dispatcher = dispatcher
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._render_enqueued: dict[int, float] = {}
+        self.transport = transport or simline_transport(gw)
+        self.runner = AttemptRunner(
+            gw.engine,
+            gw.store,
+            self.transport,
+            transport_name=s.transmit.transport,
+            worker=worker_id("transmit"),
+            clock=gw.clock,
+            policy=s.retry,
+            lease_seconds=s.transmit.lease_seconds,
+            per_number=s.transmit.per_number_calls,
+            ident=s.transmit.ident,
+            on_released=self.poke,
+        )
+        self.renderer = RenderStage(
+            gw.engine,
+            gw.store,
+            self.lifecycle,
+            gw.clock,
+            worker=worker_id("render"),
+            coverpages_dir=s.coverpages_path,
+            render_workers=s.runtime.render_workers,
+        )
+        self.queue.register(RENDER, self._render)
+        self.queue.register(TRANSMIT, self.runner.run)
+
+    def _render(self, submission_id: int) -> None:
+        self.renderer.run(submission_id)
+        self.poke()  # its jobs may be due now
+
+    def poke(self) -> None:
+        """Something changed (a submission accepted, a line freed): dispatch now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the consumer threads and the dispatcher thread."""
+        s = self.gw.settings
+        sync_lines(self.gw.engine, s.transmit.transport, s.transmit.lines)
+        if self._consumers:
+            threads = s.runtime.consumer_threads or s.transmit.lines + 2
+            self.queue.start(workers=threads)
+        if self._dispatcher:
+            self._thread = threading.Thread(target=self._loop, name="faxout-dispatch", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._consumers:
+            self.queue.stop(timeout)
+        self.queue.close()
+        self.renderer.close()
+
+    # -- the dispatcher -------------------------------------------------------------------
+
+    def dispatch_once(self) -> int:
+        """One pass: enqueue renders and due jobs, fail killed jobs; how many were enqueued."""
+        now = self.gw.clock.now()
+        mono = time.monotonic()
+        enqueued = 0
+        for sid in self.lifecycle.submissions_to_render():
+            last = self._render_enqueued.get(sid)
+            if last is None or mono - last > RENDER_REQUEUE_SECONDS:
+                self.queue.enqueue(RENDER, sid)
+                self._render_enqueued[sid] = mono
+                enqueued += 1
+        if len(self._render_enqueued) > 10_000:
+            self._render_enqueued = {
+                k: v for k, v in self._render_enqueued.items() if mono - v <= RENDER_REQUEUE_SECONDS
+            }
+        for job_id in self.lifecycle.queue_due(now):
+            self.queue.enqueue(TRANSMIT, job_id)
+            enqueued += 1
+        for job_id in self.lifecycle.requeue_lost(now, self.gw.settings.runtime.requeue_after):
+            self.queue.enqueue(TRANSMIT, job_id)
+            enqueued += 1
+        self.lifecycle.expire_killed(now)
+        return enqueued
+
+    def _loop(self) -> None:
+        rt = self.gw.settings.runtime
+        next_reconcile = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_reconcile:
+                    done = self.reconciler.run_once(self.gw.clock.now())
+                    if done != type(done)():
+                        log.info("reconciled: %s", done)
+                    next_reconcile = time.monotonic() + rt.reconcile_interval
+                self.dispatch_once()
+            except Exception:
+                log.exception("dispatcher pass failed; trying again")
+            self._wake.wait(rt.dispatch_interval)

@@ -1,0 +1,143 @@
+"""Images (PNG, JPEG, GIF, BMP, TIFF incl. fax TIFFs, WebP) to fax pages with Pillow.
+
+Each frame is turned upright (EXIF orientation), sized, then classified, because one
+bilevel method does not suit all images:
+
+* black-and-white sources (fax TIFFs, line art): resampled and thresholded, never dithered;
+* documents (scans, phone photos of paper: mostly paper-white once the uneven light is
+  divided out): background flattened, then thresholded, so the paper does not become a dot
+  field and the text stays solid;
+* photos and graphics: halftoned (clustered dot, or error diffusion with the photo option).
+
+Sizing is dpi-aware for documents: a scan with a trustworthy resolution keeps its true size
+(shrunk when larger than the page), so a half-page receipt is not blown up. Photos and
+images without a resolution fill the page. Multi-page TIFFs give one or more fax pages per
+frame; animated GIF and WebP give their first frame.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, ImageSequence
+
+from faxout.render import bilevel, geometry
+from faxout.render.result import RefusalReason
+from faxout.render.sink import PageSink, Refused
+
+MIN_DPI, MAX_DPI = 100.0, 2400.0  # 72/96 dpi are software defaults, not measurements
+MAX_PIXELS = 120_000_000  # a bigger image is a decompression bomb, not a document
+_DOC_WHITE = 0.8  # share of paper-white after flattening above which an image is a document
+_DOC_MID = 0.2  # ... and share of mid-tones below which
+
+
+def render_image(path: Path, sink: PageSink) -> None:
+    """Render every frame of the image at ``path`` into ``sink``."""
+    # WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES on import; a truncated upload
+    # must still be refused here, not faxed half grey.
+    truncated_ok, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        _render_frames(path, sink)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
+
+
+def _render_frames(path: Path, sink: PageSink) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            image.load()
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise Refused(RefusalReason.CORRUPT, "the image is too large to be a document") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Refused(RefusalReason.CORRUPT, f"the image cannot be decoded ({exc})") from exc
+    with image:
+        multi = image.format in ("TIFF", "MPO") or image.format == "PDF"
+        frames = ImageSequence.Iterator(image) if multi else iter([image])
+        try:
+            for index, frame in enumerate(frames):
+                sink.check()
+                if index >= sink.options.max_pages:
+                    raise Refused(
+                        RefusalReason.TOO_MANY_PAGES,
+                        f"more than {sink.options.max_pages} images in the file",
+                    )
+                _render_frame(frame, sink)
+        except OSError as exc:
+            raise Refused(RefusalReason.CORRUPT, f"an image frame is damaged ({exc})") from exc
+
+
+def _render_frame(frame: Image.Image, sink: PageSink) -> None:
+    if frame.width * frame.height > MAX_PIXELS:
+        raise Refused(RefusalReason.CORRUPT, "the image is too large to be a document")
+    dpi = _trusted_dpi(frame)
+    upright = ImageOps.exif_transpose(frame) or frame
+    if dpi is not None and upright.size != frame.size:
+        dpi = (dpi[1], dpi[0])  # a quarter turn swaps the axes' resolutions
+    grey = _to_grey(upright)
+    method = _classify(upright, grey, sink)
+    if dpi is not None and method in (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT):
+        size_in = (grey.width / dpi[0], grey.height / dpi[1])
+        spot = geometry.place(*size_in, sink.fmt, enlarge=False)
+    else:
+        spot = geometry.place(grey.width / 200.0, grey.height / 200.0, sink.fmt)
+    if spot.rotate:
+        grey = grey.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise, as for PDFs
+    resample = Image.Resampling.LANCZOS
+    if method is bilevel.Method.THRESHOLD and grey.width < spot.width:
+        resample = Image.Resampling.BILINEAR  # no ringing around black edges when enlarging
+    scaled = np.asarray(grey.resize((spot.width, spot.height), resample))
+    fmt = sink.fmt
+    for part in spot.slices:
+        page = sink.new_page()
+        rows = scaled[part.top : part.top + part.lines]
+        page[fmt.band : fmt.band + rows.shape[0], spot.left : spot.left + spot.width] = rows
+        sink.add(page, method)
+
+
+def _trusted_dpi(frame: Image.Image) -> tuple[float, float] | None:
+    raw = frame.info.get("dpi")
+    if not raw:
+        return None
+    try:
+        x, y = float(raw[0]), float(raw[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    # Fax TIFFs are 204x98: the short axis may be as low as 98 dpi, hence the MIN_DPI / 2.
+    if MIN_DPI <= max(x, y) <= MAX_DPI and min(x, y) >= MIN_DPI / 2:
+        return (x, y)
+    return None
+
+
+def _to_grey(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")  # transparency is paper
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode in ("I", "I;16", "I;16B", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        span = (high - low) or 1.0
+        return Image.fromarray(((array - low) * 255.0 / span).astype(np.uint8))
+    return image.convert("L")
+
+
+def _classify(image: Image.Image, grey: Image.Image, sink: PageSink) -> bilevel.Method:
+    if image.mode == "1":
+        return bilevel.Method.THRESHOLD
+    thumb = grey.copy()
+    thumb.thumbnail((400, 400))
+    colours = thumb.getcolors(4)
+    if colours is not None and len(colours) <= 2:
+        return bilevel.Method.THRESHOLD  # a two-tone image is line art whatever its mode
+    flat = bilevel.flatten(np.asarray(thumb))
+    white = float(np.mean(flat >= 200))
+    mid = float(np.mean((flat > 60) & (flat < 200)))
+    if white >= _DOC_WHITE and mid <= _DOC_MID:
+        return bilevel.Method.DOCUMENT
+    return sink.halftone_method()

@@ -1,0 +1,67 @@
+"""What the caller asks of the renderer: resolution, paper, compression, halftone, limits."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Resolution(enum.Enum):
+    """Vertical fax resolution; horizontal is always 204 dpi (1728 px over 215 mm)."""
+
+    LOW = "low"  # 204 x 98, "normal" / standard
+    HIGH = "high"  # 204 x 196, "fine"
+
+    @property
+    def lpi(self) -> int:
+        """Lines per inch of this resolution."""
+        return 98 if self is Resolution.LOW else 196
+
+
+class Paper(enum.Enum):
+    """Paper the recipient prints on; fixes the page length in lines."""
+
+    A4 = "a4"
+    LETTER = "letter"
+
+    @property
+    def size_pt(self) -> tuple[float, float]:
+        """(width, height) in PDF points."""
+        return (595.276, 841.89) if self is Paper.A4 else (612.0, 792.0)
+
+    @classmethod
+    def for_number(cls, number: str) -> Paper:
+        """Default paper for a destination: Letter for ``+1`` (North America), A4 otherwise."""
+        return cls.LETTER if number.strip().startswith("+1") else cls.A4
+
+
+class Compression(enum.Enum):
+    """CCITT coding of the output pages."""
+
+    G4 = "g4"  # T.6 MMR: smallest, needs ECM on the line
+    G3_2D = "g3-2d"  # T.4 MR
+    G3_1D = "g3-1d"  # T.4 MH: every receiver takes it
+
+
+class Halftone(enum.Enum):
+    """How grey and colour areas become black and white."""
+
+    SCREEN = "screen"  # clustered dot: compact, the default
+    DIFFUSION = "diffusion"  # Floyd-Steinberg: best photos, 2-4x the bytes (the "photo" option)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Options for one submission. Every field has a safe default.
+
+    ``max_pages`` and ``timeout_s`` bound each document; a document over either is refused
+    (a value, not an exception).
+    """
+
+    resolution: Resolution = Resolution.HIGH
+    paper: Paper = Paper.A4
+    compression: Compression = Compression.G4
+    halftone: Halftone = Halftone.SCREEN
+    max_pages: int = 500
+    timeout_s: float = 120.0
+    header_band: bool = True  # keep the top lines blank for the sender's fax header line

@@ -1,0 +1,136 @@
+"""PDF pages to fax pages with PDFium: straight into 8-bit grey at the fax geometry.
+
+PDFium renders into a grey bitmap that *is* the fax page buffer (below the header band),
+at independent horizontal and vertical sizes, so there is no resize pass. Text and path
+anti-aliasing are off: anti-aliased edges turn into speckles when halftoned and into gaps
+when thresholded; aliased glyphs stay solid. Image smoothing stays on so photos scale well.
+Grey and coloured text is made solid before the screen (:mod:`faxout.render.textink`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from faxout.render import geometry, textink
+from faxout.render.options import Resolution
+from faxout.render.result import RefusalReason, WarningKind
+from faxout.render.sink import PageSink, Refused
+
+_FLAGS = (
+    pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_RENDER_NO_SMOOTHTEXT | pdfium_c.FPDF_RENDER_NO_SMOOTHPATH
+)
+_ROTATE_CCW = 3  # PDFium's rotation code for a quarter turn counter-clockwise
+# Smallest text (in points, after scaling) that stays legible at each resolution.
+SMALL_TEXT_PT = {Resolution.LOW: 7.0, Resolution.HIGH: 5.0}
+_SMALL_TEXT_SHARE = 0.1  # warn when at least this share of a page's characters is smaller
+_TEXT_SAMPLES = 120
+
+
+class PdfRefused(Exception):  # noqa: N818 - a verdict, caught by the caller
+    """PDFium cannot open the file; ``reason`` says whether another renderer may try."""
+
+    def __init__(self, reason: RefusalReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def open_pdf(source: Path | bytes) -> pdfium.PdfDocument:
+    """Open a PDF, trying the empty user password; raise :class:`PdfRefused` if it can't."""
+    try:
+        pdf = pdfium.PdfDocument(source)
+    except pdfium.PdfiumError as exc:
+        code = getattr(exc, "err_code", None)
+        if code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise PdfRefused(
+                RefusalReason.ENCRYPTED,
+                "the PDF is password-protected; send a copy without a password",
+            ) from exc
+        raise PdfRefused(RefusalReason.CORRUPT, f"PDFium cannot read it ({exc})") from exc
+    return pdf
+
+
+def render_pdf(pdf: pdfium.PdfDocument, sink: PageSink) -> None:
+    """Render every page of ``pdf`` into ``sink``."""
+    pdf.init_forms()  # before any page is loaded, so form field values are drawn
+    count = len(pdf)
+    if count == 0:
+        raise Refused(RefusalReason.EMPTY, "the PDF has no pages")
+    if count > sink.options.max_pages:
+        raise Refused(
+            RefusalReason.TOO_MANY_PAGES,
+            f"{count} pages, more than the limit of {sink.options.max_pages}",
+        )
+    for index in range(count):
+        sink.check()
+        page = pdf[index]
+        try:
+            _render_page(page, index, sink)
+        finally:
+            page.close()
+
+
+def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
+    fmt = sink.fmt
+    width_pt, height_pt = page.get_size()  # already turned by the page's /Rotate
+    if width_pt < 1 or height_pt < 1:
+        raise Refused(RefusalReason.CORRUPT, "a page has no area")
+    spot = geometry.place(width_pt / 72.0, height_pt / 72.0, fmt)
+    rotate = _ROTATE_CCW if spot.rotate else 0
+    boxes = textink.coloured_text_boxes(page)
+    for part in spot.slices:
+        grey = sink.new_page()
+        body = grey[fmt.band :]  # a C-contiguous view: PDFium draws straight into it
+        bitmap = pdfium_c.FPDFBitmap_CreateEx(
+            fmt.width,
+            body.shape[0],
+            pdfium_c.FPDFBitmap_Gray,
+            body.ctypes.data_as(ctypes.c_void_p),
+            fmt.width,
+        )
+        if not bitmap:
+            raise MemoryError("PDFium could not create a page bitmap")
+        try:
+            args = (bitmap, page, spot.left, -part.top, spot.width, spot.height, rotate, _FLAGS)
+            pdfium_c.FPDF_RenderPageBitmap(*args)
+            if page.formenv:
+                pdfium_c.FPDF_FFLDraw(page.formenv, *args)
+        finally:
+            pdfium_c.FPDFBitmap_Destroy(bitmap)
+        if boxes:
+            placement = (spot.left, -part.top, spot.width, spot.height, rotate)
+            textink.solidify(body, page, boxes, placement)
+        sink.add(grey, sink.halftone_method())
+    if index < 3 or index % 10 == 0:  # a document keeps its type sizes: sample, save 1 ms/page
+        _check_text_size(page, spot.width / (width_pt if not spot.rotate else height_pt), sink)
+
+
+def _check_text_size(page: pdfium.PdfPage, px_per_pt: float, sink: PageSink) -> None:
+    """Warn when much of the page's text ends up smaller than the resolution can carry."""
+    scale = px_per_pt / (geometry.X_DPI / 72.0)  # 1.0 = true size
+    limit = SMALL_TEXT_PT[sink.options.resolution]
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        if count == 0:
+            return
+        step = max(1, count // _TEXT_SAMPLES)
+        small = total = 0
+        for i in range(0, count, step):
+            if pdfium_c.FPDFText_GetUnicode(textpage, i) <= 32:
+                continue  # spaces and line breaks have no size worth judging
+            size = pdfium_c.FPDFText_GetFontSize(textpage, i) * scale
+            total += 1
+            small += size < limit
+        if total and small / total >= _SMALL_TEXT_SHARE:
+            hint = " at normal resolution; send in fine" if limit > 5 else ""
+            sink.warn(
+                WarningKind.SMALL_TEXT,
+                f"{small / total:.0%} of the text is under {limit:g} pt and may be "
+                f"unreadable{hint}",
+            )
+    finally:
+        textpage.close()

@@ -1,0 +1,1 @@
+"""When and where faxes go: the dispatcher, the reconciler, line leases."""

@@ -1,0 +1,389 @@
+"""One attempt to send one job: claim → dialing → send → finish (the two-phase protocol).
+
+Guarantee, at most one dial per attempt (docs/guarantees.md): the attempt is committed as
+``claimed`` (with a line leased), then as ``dialing``, *before* the transport is touched. A worker
+that dies while ``dialing`` leaves a job whose outcome is unknown; the reconciler makes it
+``interrupted`` and the report says the fax may or may not have been delivered. It is never
+redialled automatically unless the operator sets ``redial_on_unknown``.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from faxout.blobs.store import BlobStore
+from faxout.clock import Clock
+from faxout.db.engine import transaction
+from faxout.db.tables import attempts, jobs, submissions
+from faxout.errors import FaxoutError
+from faxout.jobs.model import JobState
+from faxout.jobs.retry import Final, RetryPolicy, decide
+from faxout.schedule import lines
+from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
+from faxout.transmit.transport import FaxTransport
+
+log = logging.getLogger("faxout.transmit")
+LINE_WAIT_SECONDS = 2.0  # a job that found no free line is looked at again this soon
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job leased to this worker, with its line and its attempt row."""
+
+    job_id: int
+    attempt_id: int
+    attempt_no: int
+    line_no: int
+    number: str
+    first_page: int
+    dials: int
+    tries: int
+    kill_at: datetime
+    submission_id: int
+    rendered_key: str
+    cover_key: str | None
+    header: str
+
+
+class AttemptRunner:
+    """Carries out attempts for one transport on behalf of one worker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: BlobStore,
+        transport: FaxTransport,
+        *,
+        transport_name: str,
+        worker: str,
+        clock: Clock,
+        policy: RetryPolicy,
+        lease_seconds: float = 60.0,
+        per_number: int = 1,
+        ident: str = "faxout",
+        on_released: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._transport = transport
+        self._name = transport_name
+        self._worker = worker
+        self._clock = clock
+        self._policy = policy
+        self._ttl = lease_seconds
+        self._per_number = per_number
+        self._ident = ident
+        self._on_released = on_released
+
+    # -- phase 1: claim -------------------------------------------------------------------
+
+    def claim(self, job_id: int) -> Claim | None:
+        """queued → claimed with a line leased and an attempt row; None if not ours to run."""
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._ttl)
+        with transaction(self._engine) as conn:
+            row = conn.execute(
+                select(jobs, submissions.c.rendered_key, submissions.c.cover_page)
+                .join(submissions, submissions.c.id == jobs.c.submission_id)
+                .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None  # a duplicate or stale message: someone else has it, or it's done
+            line = lines.lease(
+                conn,
+                transport=self._name,
+                holder=self._worker,
+                job_id=job_id,
+                number=row.number,
+                now=now,
+                ttl=self._ttl,
+                per_number=self._per_number,
+            )
+            if isinstance(line, lines.LineBusy):
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+                    .values(
+                        state=JobState.READY.value,
+                        reason=f"waiting: {line.reason}",
+                        next_attempt_at=max(
+                            row.next_attempt_at or now, now + timedelta(seconds=LINE_WAIT_SECONDS)
+                        ),
+                        updated_at=now,
+                    )
+                )
+                return None
+            attempt_no = (
+                conn.execute(
+                    select(func.count()).select_from(attempts).where(attempts.c.job_id == job_id)
+                ).scalar_one()
+                + 1
+            )
+            attempt_id = conn.execute(
+                insert(attempts)
+                .values(
+                    job_id=job_id,
+                    attempt_no=attempt_no,
+                    phase="claimed",
+                    worker=self._worker,
+                    transport=self._name,
+                    line_no=line,
+                    first_page=row.resume_page,
+                    claimed_at=now,
+                )
+                .returning(attempts.c.id)
+            ).scalar_one()
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
+                .values(
+                    state=JobState.CLAIMED.value,
+                    lease_owner=self._worker,
+                    lease_until=until,
+                    reason="",
+                    updated_at=now,
+                    version=jobs.c.version + 1,
+                )
+            )
+        header = f"{self._ident}  to {row.number}"
+        if row.resume_page > 1:
+            header += f"  (continued from page {row.resume_page})"
+        return Claim(
+            job_id=job_id,
+            attempt_id=int(attempt_id),
+            attempt_no=int(attempt_no),
+            line_no=line,
+            number=row.number,
+            first_page=row.resume_page,
+            dials=row.dials,
+            tries=row.tries,
+            kill_at=row.kill_at or now + self._policy.kill_time,
+            submission_id=row.submission_id,
+            rendered_key=row.rendered_key,
+            cover_key=row.cover_key,
+            header=header,
+        )
+
+    # -- phase 2: dialing -----------------------------------------------------------------
+
+    def mark_dialing(self, claim: Claim) -> bool:
+        """claimed → dialing, committed before the transport is touched; False if lost."""
+        now = self._clock.now()
+        with transaction(self._engine) as conn:
+            res = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == claim.job_id,
+                    jobs.c.state == JobState.CLAIMED,
+                    jobs.c.lease_owner == self._worker,
+                )
+                .values(
+                    state=JobState.DIALING.value,
+                    lease_until=now + timedelta(seconds=self._ttl),
+                    updated_at=now,
+                )
+            )
+            if res.rowcount != 1:
+                return False
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.id == claim.attempt_id, attempts.c.phase == "claimed")
+                .values(phase="dialing", dialing_at=now)
+            )
+        return True
+
+    def _heartbeat(self, claim: Claim, stop: threading.Event) -> None:
+        while not stop.wait(self._ttl / 3):
+            until = self._clock.now() + timedelta(seconds=self._ttl)
+            try:
+                with transaction(self._engine) as conn:
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id == claim.job_id, jobs.c.lease_owner == self._worker)
+                        .values(lease_until=until)
+                    )
+                    lines.renew(conn, self._name, claim.line_no, self._worker, until)
+            except FaxoutError:
+                log.warning("lease renewal failed", extra={"fields": {"job": claim.job_id}})
+
+    # -- the document ---------------------------------------------------------------------
+
+    def _document(self, claim: Claim, workdir: Path) -> Path:
+        """The pages to send this time: cover + document, from the first unconfirmed page."""
+        parts: list[Path] = []
+        keys = ([claim.cover_key] if claim.cover_key else []) + [claim.rendered_key]
+        for i, key in enumerate(keys):
+            path = workdir / f"part{i}.tif"
+            with self._store.open(key) as src, path.open("wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            parts.append(path)
+        pages: list[str] = []
+        for path in parts:
+            count = _page_count(path)
+            pages += [f"{path},{n}" for n in range(count)]
+        selected = pages[claim.first_page - 1 :] or pages[-1:]
+        out = workdir / "fax.tif"
+        subprocess.run(
+            ["tiffcp", *selected, str(out)], check=True, capture_output=True, timeout=120
+        )
+        return out
+
+    # -- the whole attempt ----------------------------------------------------------------
+
+    def run(self, job_id: int, progress: Callable[[CallProgress], None] | None = None) -> None:
+        """Carry out one attempt of ``job_id`` if it is queued; a no-op otherwise."""
+        claim = self.claim(job_id)
+        if claim is None:
+            return
+        fields = {"job": job_id, "attempt": claim.attempt_no, "line": claim.line_no}
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"faxout-job{job_id}-") as tmp:
+                try:
+                    document = self._document(claim, Path(tmp))
+                except (FaxoutError, OSError, subprocess.SubprocessError) as exc:
+                    self._abandon(claim, f"could not prepare the pages: {exc}")
+                    return
+                if not self.mark_dialing(claim):
+                    self._abandon(claim, "lease lost before dialing")
+                    return
+                log.info("dialing %s", claim.number, extra={"fields": fields})
+                call = FaxCall(
+                    document=document,
+                    number=claim.number,
+                    call_id=f"job{job_id}-{claim.attempt_no}",
+                    ident=self._ident,
+                    page_header=claim.header,
+                )
+                stop = threading.Event()
+                beat = threading.Thread(target=self._heartbeat, args=(claim, stop), daemon=True)
+                beat.start()
+                try:
+                    result = self._transport.send(call, progress or (lambda _p: None))
+                except Exception as exc:  # a transport breaking is one failed attempt
+                    log.exception("transport failed", extra={"fields": fields})
+                    result = CallResult(Outcome.FAILED, None, f"transport error: {exc}", 0, 0, 0)
+                finally:
+                    stop.set()
+                    beat.join()
+                self.finish(claim, result)
+                log.info("attempt finished: %s", result.outcome.value, extra={"fields": fields})
+        finally:
+            self._on_released()
+
+    def _abandon(self, claim: Claim, why: str) -> None:
+        """Undo a claim that never dialled: the job is ready again, the line free."""
+        now = self._clock.now()
+        with transaction(self._engine) as conn:
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.id == claim.attempt_id, attempts.c.phase == "claimed")
+                .values(phase="finished", outcome="abandoned", detail=why, finished_at=now)
+            )
+            conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == claim.job_id,
+                    jobs.c.state == JobState.CLAIMED,
+                    jobs.c.lease_owner == self._worker,
+                )
+                .values(
+                    state=JobState.READY.value,
+                    reason=f"waiting: {why}",
+                    next_attempt_at=now + timedelta(seconds=60),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+            lines.release(conn, self._name, claim.line_no, self._worker)
+
+    # -- phase 3: finish ------------------------------------------------------------------
+
+    def finish(self, claim: Claim, result: CallResult) -> None:
+        """Record the attempt and move the job on (done, retry, failed); release the line."""
+        now = self._clock.now()
+        decision = decide(
+            self._policy,
+            result.outcome.value,
+            dials=claim.dials,
+            tries=claim.tries,
+            resume_from_page=claim.first_page,
+            pages_confirmed=result.pages_confirmed,
+            kill_at=claim.kill_at,
+            now=now,
+        )
+        confirmed_total = claim.first_page - 1 + result.pages_confirmed
+        job_values: dict[str, object] = {
+            "dials": decision.dials,
+            "tries": decision.tries,
+            "pages_confirmed": confirmed_total,
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": now,
+            "version": jobs.c.version + 1,
+        }
+        if isinstance(decision, Final):
+            job_values |= {
+                "state": decision.state,
+                "reason": decision.reason,
+                "finished_at": now,
+            }
+        else:
+            job_values |= {
+                "state": JobState.READY.value,
+                "reason": decision.reason,
+                "next_attempt_at": decision.at,
+                "resume_page": decision.resume_from_page,
+            }
+        with transaction(self._engine) as conn:
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.id == claim.attempt_id)
+                .values(
+                    phase="finished",
+                    outcome=result.outcome.value,
+                    t30_code=result.t30_code,
+                    t30_text=result.t30_text,
+                    pages_sent=result.pages_sent,
+                    pages_confirmed=result.pages_confirmed,
+                    pages_total=result.pages_in_document,
+                    modem=result.modem,
+                    bit_rate=result.bit_rate,
+                    ecm=result.ecm,
+                    compression=result.compression.value if result.compression else None,
+                    remote_csid=result.remote_csid,
+                    line_seconds=result.line_seconds,
+                    wall_seconds=result.wall_seconds,
+                    detail="; ".join(result.notes) if result.notes else "",
+                    finished_at=now,
+                )
+            )
+            # The call is over and its outcome known: that beats an `interrupted` the
+            # reconciler may have set if this worker stalled past its lease.
+            conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == claim.job_id,
+                    jobs.c.state.in_([JobState.DIALING, JobState.INTERRUPTED]),
+                )
+                .values(**job_values)
+            )
+            lines.release(conn, self._name, claim.line_no, self._worker)
+
+
+def _page_count(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return int(getattr(img, "n_frames", 1))

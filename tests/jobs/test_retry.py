@@ -1,0 +1,302 @@
+"""The retry policy: HylaFAX defaults, each cause, each limit, and invariants over any history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from faxout.jobs.retry import PERMANENT, TRIES, Cause, Final, Retry, RetryPolicy, decide
+from faxout.transmit.result import Outcome
+
+SEND_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+POLICY = RetryPolicy()
+KILL_AT = POLICY.kill_at(SEND_AT)
+
+
+def after(
+    outcome: Cause | str,
+    *,
+    dials: int = 0,
+    tries: int = 0,
+    resume: int = 1,
+    confirmed: int = 0,
+    now: datetime = SEND_AT,
+    policy: RetryPolicy = POLICY,
+    kill_at: datetime = KILL_AT,
+) -> Retry | Final:
+    return decide(
+        policy,
+        outcome,
+        dials=dials,
+        tries=tries,
+        resume_from_page=resume,
+        pages_confirmed=confirmed,
+        kill_at=kill_at,
+        now=now,
+    )
+
+
+def test_defaults_are_hylafax() -> None:
+    assert POLICY.busy_delay == timedelta(seconds=180)
+    assert POLICY.no_answer_delay == timedelta(seconds=300)
+    assert POLICY.failed_delay == timedelta(seconds=60)
+    assert (POLICY.max_dials, POLICY.max_tries) == (12, 3)
+    assert SEND_AT + timedelta(hours=3) == KILL_AT
+
+
+def test_every_transmit_outcome_is_a_cause() -> None:
+    assert {o.value for o in Outcome} | {"invalid_number"} == {c.value for c in Cause}
+    for o in Outcome:
+        after(o)  # accepted as is
+
+
+def test_ok_is_done_and_counts_a_dial_and_a_try() -> None:
+    assert after(Outcome.OK, dials=3, tries=1) == Final("done", "sent", 4, 2)
+
+
+@pytest.mark.parametrize(
+    ("cause", "words"),
+    [
+        (Cause.NOT_FAX, "not answer as a fax machine"),
+        (Cause.REJECTED, "refused"),
+        (Cause.INVALID_NUMBER, "invalid"),
+    ],
+)
+def test_permanent_outcomes_fail_at_once(cause: Cause, words: str) -> None:
+    d = after(cause)
+    assert isinstance(d, Final)
+    assert d.state == "failed"
+    assert words in d.reason
+    assert d.dials == 1
+    assert d.tries == (1 if cause is Cause.REJECTED else 0)
+
+
+@pytest.mark.parametrize(
+    ("cause", "delay"),
+    [(Cause.BUSY, 180), (Cause.NO_ANSWER, 300), (Cause.FAILED, 60), (Cause.PARTIAL, 60)],
+)
+def test_retry_delay_by_cause(cause: Cause, delay: int) -> None:
+    d = after(cause, now=SEND_AT + timedelta(minutes=7))
+    assert isinstance(d, Retry)
+    assert d.at == SEND_AT + timedelta(minutes=7, seconds=delay)
+
+
+def test_busy_and_no_answer_are_dials_not_tries_and_keep_the_page() -> None:
+    for cause in (Cause.BUSY, Cause.NO_ANSWER):
+        d = after(cause, dials=4, tries=2, resume=3)
+        assert isinstance(d, Retry)
+        assert (d.dials, d.tries, d.resume_from_page) == (5, 2, 3)
+
+
+def test_partial_resumes_from_the_first_unconfirmed_page() -> None:
+    d = after(Cause.PARTIAL, resume=1, confirmed=2)
+    assert isinstance(d, Retry)
+    assert (d.resume_from_page, d.dials, d.tries) == (3, 1, 1)
+    d = after(Cause.PARTIAL, dials=1, tries=1, resume=3, confirmed=1)
+    assert isinstance(d, Retry)
+    assert d.resume_from_page == 4
+    assert "partly sent" in d.reason
+
+
+def test_failed_without_pages_retries_the_same_page() -> None:
+    d = after(Cause.FAILED, resume=2, confirmed=0)
+    assert isinstance(d, Retry)
+    assert d.resume_from_page == 2
+
+
+def test_third_failed_try_hits_max_tries() -> None:
+    d = after(Cause.FAILED, dials=5, tries=2)
+    assert isinstance(d, Final)
+    assert d.state == "failed"
+    assert d.reason.startswith("max tries reached: 3 of 3")
+    assert (d.dials, d.tries) == (6, 3)
+
+
+def test_busy_after_two_tries_is_still_retried() -> None:
+    assert isinstance(after(Cause.BUSY, dials=5, tries=2), Retry)
+
+
+def test_twelfth_dial_hits_max_dials() -> None:
+    assert isinstance(after(Cause.BUSY, dials=10), Retry)
+    d = after(Cause.NO_ANSWER, dials=11)
+    assert isinstance(d, Final)
+    assert d.reason.startswith("max dials reached: 12 of 12")
+    assert "no answer" in d.reason
+
+
+def test_max_tries_is_named_before_max_dials_when_both_hit() -> None:
+    d = after(Cause.FAILED, dials=11, tries=2)
+    assert isinstance(d, Final)
+    assert d.reason.startswith("max tries")
+
+
+def test_kill_time_stops_retries() -> None:
+    near = KILL_AT - timedelta(minutes=2)
+    d = after(Cause.BUSY, now=near)  # 3 min later is past the kill time
+    assert isinstance(d, Final)
+    assert d.reason.startswith("kill time reached")
+    assert isinstance(after(Cause.FAILED, now=near), Retry)  # 1 min later is before it
+    # Exactly at the kill time is too late.
+    d = after(Cause.FAILED, now=KILL_AT - timedelta(minutes=1))
+    assert isinstance(d, Final)
+    assert isinstance(after(Cause.BUSY, now=KILL_AT + timedelta(hours=1)), Final)
+
+
+def test_ok_after_the_kill_time_is_still_done() -> None:
+    assert after(Cause.OK, now=KILL_AT + timedelta(minutes=1)).state == "done"  # type: ignore[union-attr]
+
+
+def test_custom_policy() -> None:
+    policy = RetryPolicy(
+        busy_delay=timedelta(seconds=30),
+        max_dials=2,
+        max_tries=1,
+        kill_time=timedelta(days=1),
+    )
+    d = after(Cause.BUSY, policy=policy, kill_at=policy.kill_at(SEND_AT))
+    assert isinstance(d, Retry)
+    assert d.at == SEND_AT + timedelta(seconds=30)
+    assert isinstance(after(Cause.BUSY, dials=1, policy=policy), Final)
+    assert isinstance(after(Cause.PARTIAL, policy=policy), Final)
+
+
+def test_policy_from_config_values() -> None:
+    policy = RetryPolicy.model_validate({"busy_delay": 60, "kill_time": "PT1H"})
+    assert policy.busy_delay == timedelta(minutes=1)
+    assert policy.kill_time == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"busy_delay": 0},
+        {"failed_delay": -5},
+        {"kill_time": 0},
+        {"max_dials": 0},
+        {"max_tries": 0},
+        {"maxdials": 5},
+    ],
+)
+def test_policy_rejects_nonsense(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        RetryPolicy.model_validate(bad)
+
+
+def test_policy_is_frozen() -> None:
+    with pytest.raises(ValidationError):
+        POLICY.max_dials = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dials": -1},
+        {"tries": 1, "dials": 0},
+        {"resume": 0},
+        {"confirmed": -1},
+    ],
+)
+def test_impossible_inputs_are_errors(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        after(Cause.BUSY, **kwargs)  # type: ignore[arg-type]
+
+
+def test_unknown_outcome_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        after("exploded")
+
+
+def test_delay_for_refuses_final_causes() -> None:
+    for cause in (Cause.OK, *PERMANENT):
+        with pytest.raises(ValueError):
+            POLICY.delay_for(cause)
+
+
+# --- invariants over whole histories -------------------------------------------------------
+
+causes = st.sampled_from(list(Cause))
+policies = st.builds(
+    RetryPolicy,
+    busy_delay=st.integers(1, 3600).map(lambda s: timedelta(seconds=s)),
+    no_answer_delay=st.integers(1, 3600).map(lambda s: timedelta(seconds=s)),
+    failed_delay=st.integers(1, 3600).map(lambda s: timedelta(seconds=s)),
+    max_dials=st.integers(1, 20),
+    max_tries=st.integers(1, 6),
+    kill_time=st.integers(1, 48 * 3600).map(lambda s: timedelta(seconds=s)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    policy=policies,
+    script=st.lists(st.tuples(causes, st.integers(0, 3), st.integers(0, 600)), max_size=40),
+)
+def test_any_history_ends_within_the_limits(
+    policy: RetryPolicy, script: list[tuple[Cause, int, int]]
+) -> None:
+    """Play outcomes (cause, pages confirmed, call seconds) until the policy says stop."""
+    kill_at = policy.kill_at(SEND_AT)
+    now, dials, tries, page = SEND_AT, 0, 0, 1
+    last_at = SEND_AT
+    decision: Retry | Final | None = None
+    for cause, confirmed, call_seconds in script:
+        confirmed = confirmed if cause in (Cause.PARTIAL, Cause.FAILED) else 0
+        now += timedelta(seconds=call_seconds)
+        decision = decide(
+            policy,
+            cause,
+            dials=dials,
+            tries=tries,
+            resume_from_page=page,
+            pages_confirmed=confirmed,
+            kill_at=kill_at,
+            now=now,
+        )
+        assert decision.dials == dials + 1
+        assert decision.tries == tries + (cause in TRIES)
+        dials, tries = decision.dials, decision.tries
+        assert dials <= policy.max_dials
+        assert tries <= policy.max_tries
+        if isinstance(decision, Final):
+            assert (decision.state == "done") == (cause is Cause.OK)
+            if cause in PERMANENT:
+                assert decision.state == "failed"
+            assert decision.reason
+            break
+        assert cause not in PERMANENT and cause is not Cause.OK
+        assert now < decision.at < kill_at
+        assert decision.at > last_at
+        assert decision.resume_from_page == page + confirmed
+        page, last_at, now = decision.resume_from_page, decision.at, decision.at
+    else:
+        # The script ran out before the policy ended the job: only possible while every
+        # limit still has room.
+        assert dials < policy.max_dials
+        assert tries < policy.max_tries
+        assert decision is None or isinstance(decision, Retry)
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=policies, cause=causes)
+def test_repeating_one_cause_always_ends(policy: RetryPolicy, cause: Cause) -> None:
+    kill_at = policy.kill_at(SEND_AT)
+    now, dials, tries = SEND_AT, 0, 0
+    for _ in range(policy.max_dials):
+        d = decide(
+            policy,
+            cause,
+            dials=dials,
+            tries=tries,
+            resume_from_page=1,
+            pages_confirmed=0,
+            kill_at=kill_at,
+            now=now,
+        )
+        if isinstance(d, Final):
+            return
+        dials, tries, now = d.dials, d.tries, d.at
+    raise AssertionError("max_dials attempts did not end the job")

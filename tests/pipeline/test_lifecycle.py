@@ -1,0 +1,165 @@
+"""The job lifecycle with an injected clock: render once, dispatch, retry by cause, cancel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.harness import Harness, result
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+def test_sent_at_once_and_rendered_once(h: Harness) -> None:
+    sid = h.submit(["5551001", "5551002", "5551003"])
+    h.tick()
+    assert [j.state for j in h.jobs(sid)] == ["done"] * 3
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.state == "ready" and sub.render_count == 1 and sub.pages == 1
+    assert sorted(s.number for s in h.line.sent) == ["5551001", "5551002", "5551003"]
+    attempt = h.gw.jobs.attempts(h.job(sid).id)[0]
+    assert (attempt.outcome, attempt.pages_confirmed, attempt.phase) == ("ok", 1, "finished")
+
+
+def test_busy_retries_after_three_minutes(h: Harness) -> None:
+    h.line.answers["5551001"] = [lambda n: result("busy", n)]
+    sid = h.submit(["5551001"])
+    h.tick()
+    job = h.job(sid)
+    assert (job.state, job.dials, job.tries) == ("ready", 1, 0)
+    assert job.next_attempt_at == h.clock.now() + timedelta(minutes=3)
+    h.tick(179)
+    assert h.job(sid).state == "ready" and len(h.line.sent) == 1
+    h.tick(2)
+    job = h.job(sid)
+    assert (job.state, job.dials, job.tries) == ("done", 2, 1)
+
+
+def test_no_answer_retries_after_five_minutes(h: Harness) -> None:
+    h.line.answers["5551001"] = [lambda n: result("no_answer", n)]
+    sid = h.submit(["5551001"])
+    h.tick()
+    assert h.job(sid).next_attempt_at == h.clock.now() + timedelta(minutes=5)
+
+
+def test_t30_failure_resumes_from_first_unconfirmed_page(h: Harness) -> None:
+    h.line.answers["5551001"] = [lambda n: result("partial", n, 1, 21)]
+    sid = h.submit(["5551001"], cover="default")  # cover + 1 document page
+    h.tick()
+    job = h.job(sid)
+    assert (job.state, job.resume_page, job.pages_confirmed) == ("ready", 2, 1)
+    assert job.next_attempt_at == h.clock.now() + timedelta(minutes=1)
+    h.tick(61)
+    first, second = h.line.sent
+    assert (first.pages, second.pages) == (2, 1)
+    assert second.header is not None and "continued from page 2" in second.header
+    job = h.job(sid)
+    assert (job.state, job.pages_confirmed, job.tries) == ("done", 2, 2)
+
+
+@pytest.mark.parametrize("outcome", ["not_fax", "rejected"])
+def test_permanent_outcomes_fail_at_once(h: Harness, outcome: str) -> None:
+    h.line.answers["5551001"] = [lambda n: result(outcome, n, 0, 9)]
+    sid = h.submit(["5551001"])
+    h.tick()
+    job = h.job(sid)
+    assert job.state == "failed" and job.dials == 1
+    h.tick(3600)
+    assert len(h.line.sent) == 1
+
+
+def test_max_tries_fails_with_the_limit_named(h: Harness) -> None:
+    h.line.answers["5551001"] = [lambda n: result("failed", n, 0, 40)] * 3
+    sid = h.submit(["5551001"])
+    for _ in range(3):
+        h.tick(61)
+    job = h.job(sid)
+    assert job.state == "failed" and "max tries" in job.reason and job.tries == 3
+
+
+def test_future_send_time_waits_in_sql(h: Harness) -> None:
+    sid = h.submit(["5551001"], send_at=h.clock.now() + timedelta(days=2))
+    h.tick()
+    assert h.job(sid).state == "ready" and h.line.sent == []
+    h.tick(2 * 86400 - 10)
+    assert h.job(sid).state == "ready"
+    h.tick(11)
+    assert h.job(sid).state == "done"
+
+
+def test_kill_time_fails_a_job_that_kept_failing(h: Harness) -> None:
+    h.line.answers["5551001"] = [lambda n: result("busy", n)] * 20
+    sid = h.submit(["5551001"])
+    for _ in range(60):
+        h.tick(181)
+    job = h.job(sid)
+    assert job.state == "failed"
+    assert "max dials" in job.reason or "kill time" in job.reason
+
+
+def test_cancel_before_dialling(h: Harness) -> None:
+    sid = h.submit(["5551001", "5551002"], send_at=h.clock.now() + timedelta(hours=1))
+    h.tick()
+    result_ = h.pipeline.lifecycle.cancel(h.clock.now(), submission_id=sid)
+    assert len(result_.canceled) == 2 and result_.refused == []
+    h.tick(7200)
+    assert [j.state for j in h.jobs(sid)] == ["canceled", "canceled"] and h.line.sent == []
+
+
+def test_render_failure_names_the_document(h: Harness) -> None:
+    sid = h.submit(
+        ["5551001"], document=b"%PDF-1.4\nthis is not really a pdf", filename="invoice.pdf"
+    )
+    h.tick()
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.state == "render_failed"
+    assert sub.render_error is not None and "invoice.pdf" in sub.render_error
+    assert h.job(sid).state == "render_failed" and h.line.sent == []
+
+
+def test_stale_message_does_nothing(h: Harness) -> None:
+    sid = h.submit(["5551001"])
+    h.tick()
+    job_id = h.job(sid).id
+    h.pipeline.runner.run(job_id)  # a duplicate transmit message for a finished job
+    h.pipeline.renderer.run(sid)  # and a duplicate render message
+    assert len(h.line.sent) == 1
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.render_count == 1
+
+
+def test_dead_worker_mid_call_is_interrupted_not_redialled(h: Harness) -> None:
+    sid = h.submit(["5551001"], send_at=h.clock.now() + timedelta(seconds=10))
+    h.tick()  # rendered, waiting for its send time
+    h.queue.stop()  # keep the transmit message from running
+    h.tick(11)
+    job_id = h.job(sid).id
+    claim = h.pipeline.runner.claim(job_id)
+    assert claim is not None and h.pipeline.runner.mark_dialing(claim)
+    # The worker dies here: its lease runs out.
+    h.clock.advance(h.gw.settings.transmit.lease_seconds + 1)
+    done = h.pipeline.reconciler.run_once(h.clock.now())
+    assert done.interrupted == 1 and done.lines_freed == 1
+    job = h.job(sid)
+    assert job.state == "interrupted" and "may or may not" in job.reason
+    h.queue.start()
+    h.tick(3600)
+    assert h.job(sid).state == "interrupted" and h.line.sent == []
+
+
+def test_dead_worker_before_dialling_is_sent_again(h: Harness) -> None:
+    sid = h.submit(["5551001"], send_at=h.clock.now() + timedelta(seconds=10))
+    h.tick()
+    h.queue.stop()
+    h.tick(11)
+    assert h.pipeline.runner.claim(h.job(sid).id) is not None
+    h.clock.advance(h.gw.settings.transmit.lease_seconds + 1)
+    assert h.pipeline.reconciler.run_once(h.clock.now()).released_claims == 1
+    h.queue.start()
+    h.tick()
+    assert h.job(sid).state == "done" and len(h.line.sent) == 1
