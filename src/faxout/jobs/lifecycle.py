@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select, update
 from faxout.db.engine import transaction
 from faxout.db.tables import jobs, submissions
 from faxout.jobs.model import JobState, SubmissionState
+from faxout.schedule import lines
 
 ACTIVE_JOB_STATES = (
     JobState.ACCEPTED,
@@ -176,10 +177,21 @@ class Lifecycle:
 
     # -- dispatch -------------------------------------------------------------------------
 
-    def queue_due(self, now: datetime, limit: int = 200) -> list[int]:
-        """ready jobs whose time has come → queued; their ids, for the task queue."""
+    def queue_due(self, now: datetime, limit: int = 200, transport: str | None = None) -> list[int]:
+        """ready jobs whose time has come → queued; their ids, for the task queue.
+
+        With ``transport``, no more jobs are queued than it has free lines (minus jobs already
+        queued), so waiting jobs wait in SQL rather than churn through the task queue.
+        """
         due = func.coalesce(jobs.c.next_attempt_at, jobs.c.send_at)
         with transaction(self._engine) as conn:
+            if transport is not None:
+                waiting = conn.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.state == JobState.QUEUED)
+                ).scalar_one()
+                limit = min(limit, lines.free_count(conn, transport, now) - int(waiting))
+                if limit <= 0:
+                    return []
             ids = list(
                 conn.execute(
                     select(jobs.c.id)

@@ -136,7 +136,7 @@ class Pipeline:
             self._render_enqueued = {
                 k: v for k, v in self._render_enqueued.items() if mono - v <= RENDER_REQUEUE_SECONDS
             }
-        for job_id in self.lifecycle.queue_due(now):
+        for job_id in self.lifecycle.queue_due(now, transport=self.gw.settings.transmit.transport):
             self.queue.enqueue(TRANSMIT, job_id)
             enqueued += 1
         for job_id in self.lifecycle.requeue_lost(now, self.gw.settings.runtime.requeue_after):

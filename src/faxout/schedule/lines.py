@@ -96,6 +96,17 @@ def lease(
     return LineBusy(f"all {transport} lines are busy")
 
 
+def free_count(conn: Connection, transport: str, now: datetime) -> int:
+    """Lines of ``transport`` free right now."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(lines)
+            .where(lines.c.transport == transport, _free(now))  # type: ignore[arg-type]
+        ).scalar_one()
+    )
+
+
 def renew(conn: Connection, transport: str, line_no: int, holder: str, until: datetime) -> bool:
     """Extend a lease we hold; False if it was lost."""
     res = conn.execute(
