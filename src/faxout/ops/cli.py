@@ -514,9 +514,12 @@ def _run_pipeline(obj: _Ctx, *, consumers: bool, dispatcher: bool, threads: int 
 
 
 def _register_subsystems() -> None:
+    from faxout.render.cli import coverpage, render_command
     from faxout.transmit.cli import sim
 
     cli.add_command(sim)
+    cli.add_command(render_command)
+    cli.add_command(coverpage)
 
 
 _register_subsystems()

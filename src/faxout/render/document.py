@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from faxout.errors import RenderError
@@ -33,14 +33,19 @@ def render_document(
 
 
 def render_submission(
-    documents: Sequence[Path], out_path: Path, options: RenderOptions | None = None
+    documents: Sequence[Path],
+    out_path: Path,
+    options: RenderOptions | None = None,
+    *,
+    on_page: Callable[[str, int], None] | None = None,
 ) -> RenderResult:
     """Render ``documents`` in order into one TIFF-F file at ``out_path``.
 
     Returns the page count, per-page byte sizes and fax-safety warnings; or, if any document
     is refused, a result whose ``refusal`` names the document and the reason (the partial
     output file is removed). Each document has its own ``options.timeout_s`` and
-    ``options.max_pages``.
+    ``options.max_pages``. ``on_page(document name, pages so far)`` reports progress
+    (in-process calls only).
     """
     options = options or RenderOptions()
     if not documents:
@@ -52,6 +57,8 @@ def render_submission(
         with TiffFWriter(out_path, lpi=fmt.lpi, compression=options.compression) as writer:
             for document in documents:
                 sink = PageSink(writer, fmt, options, time.monotonic() + options.timeout_s)
+                if on_page is not None:
+                    sink.on_page = lambda n, name=document.name: on_page(name, n)
                 refusal = _render_into(document, sink)
                 if refusal is None and sink.pages == 0:
                     refusal = Refusal(RefusalReason.EMPTY, "no pages")

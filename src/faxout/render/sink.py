@@ -9,6 +9,7 @@ enforces the page limit and the wall-clock deadline between pages. Hitting a lim
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ class PageSink:
     pages: int = 0
     warnings: list[FaxWarning] = field(default_factory=list)
     page_bytes: list[int] = field(default_factory=list)
+    on_page: Callable[[int], None] | None = None  # in-process progress (the CLI's bar)
 
     _canvas: bilevel.Grey | None = None
     _black: bilevel.Black | None = None
@@ -87,6 +89,8 @@ class PageSink:
         self.pages += 1
         self.page_bytes.append(size)
         self._safety(black, size)
+        if self.on_page is not None:
+            self.on_page(self.pages)
 
     def warn(self, kind: WarningKind, message: str, page: int | None = None) -> None:
         """Record a fax-safety warning (page defaults to the last written one)."""
