@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install what faxout needs and is missing, quickly when nothing is:
-#   1. Debian packages listed in deps/apt.txt (as root: apt-get; otherwise print the command);
+#   1. Debian packages listed in deps/apt.txt, and with --test also deps/apt-test.txt
+#      (as root: apt-get; otherwise print the command);
 #   2. uv (from PyPI into .tools/ when it is not on the PATH);
 #   3. the Python dependencies pinned in uv.lock, into .venv, on the system Python 3.11.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never DEBIAN_FRONTEND=noninteractive
 
-mapfile -t wanted < <(sed 's/#.*//' deps/apt.txt | tr -s ' \t' '\n' | sed '/^$/d')
+lists=(deps/apt.txt)
+[ "${1:-}" = "--test" ] && lists+=(deps/apt-test.txt)
+mapfile -t wanted < <(sed 's/#.*//' "${lists[@]}" | tr -s ' \t' '\n' | sed '/^$/d')
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
