@@ -236,6 +236,42 @@ class Lifecycle:
                 )
         return ids
 
+    def settle_submissions(self, now: datetime) -> list[int]:
+        """Submissions whose jobs have all reached a final state → done; their ids.
+
+        A compare-and-set: each submission is returned by exactly one call, however many
+        dispatchers run, so whatever follows (the delivery report) happens once.
+        """
+        active = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.submission_id == submissions.c.id,
+                jobs.c.state.in_([s.value for s in ACTIVE_JOB_STATES]),
+            )
+            .exists()
+        )
+        with transaction(self._engine) as conn:
+            ids = list(
+                conn.execute(
+                    select(submissions.c.id)
+                    .where(submissions.c.state == SubmissionState.READY, ~active)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            settled = []
+            for sub_id in ids:
+                res = conn.execute(
+                    update(submissions)
+                    .where(
+                        submissions.c.id == sub_id,
+                        submissions.c.state == SubmissionState.READY,
+                    )
+                    .values(state=SubmissionState.DONE.value, updated_at=now)
+                )
+                if res.rowcount == 1:
+                    settled.append(sub_id)
+        return settled
+
     def expire_killed(self, now: datetime) -> list[int]:
         """Jobs waiting past their kill time → failed."""
         waiting = (JobState.READY, JobState.QUEUED)

@@ -143,7 +143,13 @@ class Pipeline:
             self.queue.enqueue(TRANSMIT, job_id)
             enqueued += 1
         self.lifecycle.expire_killed(now)
+        for sub_id in self.lifecycle.settle_submissions(now):
+            self.on_settled(sub_id)
         return enqueued
+
+    def on_settled(self, submission_id: int) -> None:
+        """Every job of the submission is final (done, failed, interrupted, canceled)."""
+        log.info("submission settled", extra={"fields": {"submission": submission_id}})
 
     def _loop(self) -> None:
         rt = self.gw.settings.runtime
