@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,43 +11,10 @@ from typing import Any
 import click
 
 from faxout import __version__
-from faxout.accounts.repo import Account, AccountError
+from faxout.accounts.repo import AccountError
 from faxout.errors import FaxoutError
 from faxout.jobs.numbers import InvalidNumberError
-from faxout.jobs.repo import JobView, to_json
-from faxout.ops.gateway import Gateway, build_gateway
-from faxout.ops.settings import Settings, load_settings
-
-
-class _Ctx:
-    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
-        self.config = config
-        self.data_dir = data_dir
-        self._gateway: Gateway | None = None
-
-    def settings(self, **overrides: Any) -> Settings:
-        return load_settings(self.config, data_dir=self.data_dir, **overrides)
-
-    def gateway(self, **overrides: Any) -> Gateway:
-        if self._gateway is None:
-            self._gateway = build_gateway(self.settings(**overrides))
-        return self._gateway
-
-    def ready_gateway(self) -> Gateway:
-        """A gateway whose database schema is current (migrating it when allowed)."""
-        from faxout.db import migrate as migrations
-
-        gw = self.gateway()
-        if migrations.current_revision(gw.engine) != migrations.head_revision():
-            if not gw.settings.auto_migrate:
-                raise click.ClickException(
-                    "the database schema is out of date: run `faxout migrate`"
-                )
-            migrations.upgrade(gw.engine)
-        return gw
-
-
-pass_ctx = click.make_pass_decorator(_Ctx)
+from faxout.ops.context import CliContext, pass_ctx
 
 
 class _Group(click.Group):
@@ -81,7 +47,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     Start with `faxout serve`; on first start it creates a demo account and prints a curl command
     that sends a fax. Every setting has a default; see `docs/configuration.md`.
     """
-    ctx.obj = _Ctx(config, data_dir)
+    ctx.obj = CliContext(config, data_dir)
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -109,7 +75,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 )
 @pass_ctx
 def serve(
-    obj: _Ctx,
+    obj: CliContext,
     host: str | None,
     port: int | None,
     tls_cert: Path | None,
@@ -182,7 +148,7 @@ def serve(
 @cli.command()
 @click.option("--revision", default="head", show_default=True, help="Target schema revision.")
 @pass_ctx
-def migrate(obj: _Ctx, revision: str) -> None:
+def migrate(obj: CliContext, revision: str) -> None:
     """Create or upgrade the database schema (serve does this itself by default)."""
     from faxout.db import migrate as migrations
 
@@ -195,7 +161,7 @@ def migrate(obj: _Ctx, revision: str) -> None:
 
 @cli.command()
 @pass_ctx
-def check(obj: _Ctx) -> None:
+def check(obj: CliContext) -> None:
     """Verify the installation: database, document store, system libraries and programs."""
     from faxout.ops.check import run_checks
 
@@ -210,288 +176,26 @@ def check(obj: _Ctx) -> None:
     click.echo("All good.")
 
 
-# -- users ---------------------------------------------------------------------------------
-
-
-@cli.group()
-def user() -> None:
-    """Manage sender accounts (USERNAME is the phone number with country code, `*ext` allowed)."""
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise click.UsageError("--password-stdin: standard input held no password")
-        return password
-    if sys.stdin.isatty():
-        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
-    return ""
-
-
-def _account_json(a: Account) -> dict[str, Any]:
-    return {
-        "username": a.username,
-        "email": a.email,
-        "name": a.name,
-        "fax_prohibited": a.fax_prohibited,
-        "created_at": a.created_at.isoformat(),
-    }
-
-
-@user.command("add")
-@click.argument("username")
-@click.option("--email", required=True, help="Where delivery reports go.")
-@click.option("--name", default="", help="Display name (cover page, reports).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--fax-prohibited", is_flag=True, help="Account exists but may not send (reply 2).")
-@pass_ctx
-def user_add(
-    obj: _Ctx, username: str, email: str, name: str, password_stdin: bool, fax_prohibited: bool
-) -> None:
-    """Create an account. Without --password-stdin (and no terminal) a password is generated."""
-    gw = obj.ready_gateway()
-    password = _read_password(password_stdin)
-    generated = not password
-    if generated:
-        password = secrets.token_urlsafe(12)
-    account = gw.accounts.add(
-        username,
-        email=email,
-        name=name,
-        password_hash=gw.passwords.hash(password),
-        fax_prohibited=fax_prohibited,
-        now=gw.clock.now(),
-    )
-    click.echo(f"account {account.username} created")
-    if generated:
-        click.echo(f"password: {password}")
-
-
-@user.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctx
-def user_list(obj: _Ctx, as_json: bool) -> None:
-    """List accounts."""
-    accounts = obj.ready_gateway().accounts.list()
-    if as_json:
-        click.echo(json.dumps([_account_json(a) for a in accounts], indent=2))
-        return
-    if not accounts:
-        click.echo("no accounts; add one with `faxout user add NUMBER --email ADDR`")
-        return
-    click.echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} NAME")
-    for a in accounts:
-        status = "prohibited" if a.fax_prohibited else "active"
-        click.echo(f"{a.username:<20} {a.email:<32} {status:<10} {a.name}")
-
-
-@user.command("set")
-@click.argument("username")
-@click.option("--email", help="New report address.")
-@click.option("--name", help="New display name.")
-@click.option("--password-stdin", is_flag=True, help="Read a new password from standard input.")
-@click.option("--fax-prohibited/--fax-allowed", default=None, help="Stop or allow sending.")
-@pass_ctx
-def user_set(
-    obj: _Ctx,
-    username: str,
-    email: str | None,
-    name: str | None,
-    password_stdin: bool,
-    fax_prohibited: bool | None,
-) -> None:
-    """Change an account."""
-    gw = obj.ready_gateway()
-    password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
-    if email is None and name is None and password_hash is None and fax_prohibited is None:
-        raise click.UsageError(
-            "nothing to change: give --email, --name, --password-stdin or "
-            "--fax-prohibited/--fax-allowed"
-        )
-    account = gw.accounts.update(
-        username,
-        email=email,
-        name=name,
-        password_hash=password_hash,
-        fax_prohibited=fax_prohibited,
-        now=gw.clock.now(),
-    )
-    click.echo(f"account {account.username} updated")
-
-
-@user.command("remove")
-@click.argument("username")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@pass_ctx
-def user_remove(obj: _Ctx, username: str, yes: bool) -> None:
-    """Delete an account that has never submitted a fax."""
-    gw = obj.ready_gateway()
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Remove account {username}?", abort=True)
-    gw.accounts.remove(username)
-    click.echo(f"account {username} removed")
-
-
-# -- jobs ----------------------------------------------------------------------------------
-
-
-@cli.group()
-def jobs() -> None:
-    """Look at submissions and their jobs (one job per recipient)."""
-
-
-def _job_line(j: JobView) -> str:
-    when = j.send_at.strftime("%Y-%m-%d %H:%M")
-    return (
-        f"{j.id:>6} {j.submission_id:>6} {j.state:<12} {j.number:<18} {j.username:<16} "
-        f"{when}  {j.name}"
-    )
-
-
-@jobs.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--state", help="Only jobs in this state (accepted, ready, done, failed…).")
-@click.option("--submission", type=int, help="Only the jobs of this submission.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
-@pass_ctx
-def jobs_list(
-    obj: _Ctx, as_json: bool, state: str | None, submission: int | None, limit: int
-) -> None:
-    """List jobs, newest first."""
-    rows = obj.ready_gateway().jobs.list_jobs(limit=limit, state=state, submission_id=submission)
-    if as_json:
-        click.echo(json.dumps([to_json(j) for j in rows], indent=2))
-        return
-    if not rows:
-        click.echo("no jobs")
-        return
-    click.echo(
-        f"{'JOB':>6} {'SUBM':>6} {'STATE':<12} {'NUMBER':<18} {'ACCOUNT':<16} "
-        f"{'SEND AT (UTC)':<17} NAME"
-    )
-    for j in rows:
-        click.echo(_job_line(j))
-
-
-@jobs.command("show")
-@click.argument("job_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctx
-def jobs_show(obj: _Ctx, job_id: int, as_json: bool) -> None:
-    """Show one job: state and why, attempts, its submission's documents and notes."""
-    gw = obj.ready_gateway()
-    job = gw.jobs.get_job(job_id)
-    if job is None:
-        raise click.ClickException(f"there is no job {job_id}; `faxout jobs list` shows them")
-    sub = gw.jobs.get_submission(job.submission_id)
-    assert sub is not None
-    tries = gw.jobs.attempts(job_id)
-    if as_json:
-        data = {
-            "job": to_json(job),
-            "submission": to_json(sub),
-            "attempts": [to_json(a) for a in tries],
-        }
-        click.echo(json.dumps(data, indent=2))
-        return
-    click.echo(
-        f"job {job.id}: {job.state}, to {job.number}" + (f" ({job.name})" if job.name else "")
-    )
-    if job.reason:
-        click.echo(f"  why         {job.reason}")
-    given = f" (Sendtime given: {sub.sendtime_raw})" if sub.sendtime_raw else ""
-    click.echo(f"  send at     {job.send_at.isoformat()}{given}")
-    if job.state == "ready" and job.next_attempt_at:
-        click.echo(f"  next try    {job.next_attempt_at.isoformat()}")
-    if job.kill_at:
-        click.echo(f"  kill time   {job.kill_at.isoformat()}")
-    pages = (
-        f"{job.pages_confirmed}/{sub.pages + (0 if sub.cover_page == 'none' else 1)}"
-        if sub.pages
-        else "-"
-    )
-    click.echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
-    for a in tries:
-        how = ", ".join(
-            str(x)
-            for x in (
-                a.modem,
-                f"{a.bit_rate} bit/s" if a.bit_rate else None,
-                "ECM" if a.ecm else None,
-                a.compression,
-                a.remote_csid and f"CSID {a.remote_csid}",
-            )
-            if x
-        )
-        code = f" (T.30 {a.t30_code}: {a.t30_text})" if a.t30_code else ""
-        click.echo(
-            f"  attempt {a.attempt_no}: {a.outcome or a.phase}{code}, pages {a.pages_confirmed}/"
-            f"{a.pages_total} from page {a.first_page}"
-            + (f", {how}" if how else "")
-            + (f" [{a.detail}]" if a.detail else "")
-        )
-    click.echo(
-        f"submission {sub.id}: {sub.state}, from {sub.username} <{sub.email}>, "
-        f"accepted {sub.created_at.isoformat()} (request {sub.request_id})"
-    )
-    click.echo(
-        f"  resolution  {sub.resolution}; cover page {sub.cover_page}"
-        + (f"; {sub.pages} page(s) rendered" if sub.pages else "")
-    )
-    if sub.render_error:
-        click.echo(f"  render      {sub.render_error}")
-    for d in sub.documents:
-        click.echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
-    for j in sub.jobs:
-        if j.id != job.id:
-            click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
-    for note in [*sub.notes, *(sub.render_warnings or [])]:
-        click.echo(f"  note: {note}")
-
-
-@jobs.command("cancel")
-@click.argument("job_id", type=int, required=False)
-@click.option("--submission", type=int, help="Cancel every job of this submission instead.")
-@pass_ctx
-def jobs_cancel(obj: _Ctx, job_id: int | None, submission: int | None) -> None:
-    """Cancel a job (or a whole submission) that is not dialling yet."""
-    from faxout.jobs.lifecycle import Lifecycle
-
-    if (job_id is None) == (submission is None):
-        raise click.UsageError("give a JOB_ID or --submission ID")
-    gw = obj.ready_gateway()
-    result = Lifecycle(gw.engine, gw.settings.retry.kill_time).cancel(
-        gw.clock.now(), job_id=job_id, submission_id=submission
-    )
-    for jid in result.canceled:
-        click.echo(f"job {jid} canceled")
-    for jid, state in result.refused:
-        click.echo(f"job {jid} not canceled: it is {state}", err=True)
-    if not result.canceled and not result.refused:
-        raise click.ClickException("no such job or submission")
-    if result.refused:
-        sys.exit(1)
-
-
 @cli.command()
 @click.option(
     "--threads", type=click.IntRange(1, 256), help="Consumer threads (default lines + 2)."
 )
 @pass_ctx
-def worker(obj: _Ctx, threads: int | None) -> None:
+def worker(obj: CliContext, threads: int | None) -> None:
     """Run task consumers only (render and transmit), for the distributed topology."""
     _run_pipeline(obj, consumers=True, dispatcher=False, threads=threads)
 
 
 @cli.command()
 @pass_ctx
-def dispatch(obj: _Ctx) -> None:
+def dispatch(obj: CliContext) -> None:
     """Run the dispatcher and reconciler only, for the distributed topology."""
     _run_pipeline(obj, consumers=False, dispatcher=True, threads=None)
 
 
-def _run_pipeline(obj: _Ctx, *, consumers: bool, dispatcher: bool, threads: int | None) -> None:
+def _run_pipeline(
+    obj: CliContext, *, consumers: bool, dispatcher: bool, threads: int | None
+) -> None:
     import signal
     import threading
 
@@ -514,9 +218,13 @@ def _run_pipeline(obj: _Ctx, *, consumers: bool, dispatcher: bool, threads: int 
 
 
 def _register_subsystems() -> None:
+    from faxout.accounts.cli import user
+    from faxout.jobs.cli import jobs
     from faxout.render.cli import coverpage, render_command
     from faxout.transmit.cli import sim
 
+    cli.add_command(user)
+    cli.add_command(jobs)
     cli.add_command(sim)
     cli.add_command(render_command)
     cli.add_command(coverpage)

@@ -1,0 +1,138 @@
+"""``faxout user``: sender accounts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from typing import Any
+
+import click
+
+from faxout.accounts.repo import Account
+from faxout.ops.context import CliContext, pass_ctx
+
+
+@click.group()
+def user() -> None:
+    """Manage sender accounts (USERNAME is the phone number with country code, `*ext` allowed)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("--password-stdin: standard input held no password")
+        return password
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return ""
+
+
+def _account_json(a: Account) -> dict[str, Any]:
+    return {
+        "username": a.username,
+        "email": a.email,
+        "name": a.name,
+        "fax_prohibited": a.fax_prohibited,
+        "created_at": a.created_at.isoformat(),
+    }
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--email", required=True, help="Where delivery reports go.")
+@click.option("--name", default="", help="Display name (cover page, reports).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--fax-prohibited", is_flag=True, help="Account exists but may not send (reply 2).")
+@pass_ctx
+def user_add(
+    obj: CliContext,
+    username: str,
+    email: str,
+    name: str,
+    password_stdin: bool,
+    fax_prohibited: bool,
+) -> None:
+    """Create an account. Without --password-stdin (and no terminal) a password is generated."""
+    gw = obj.ready_gateway()
+    password = _read_password(password_stdin)
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(12)
+    account = gw.accounts.add(
+        username,
+        email=email,
+        name=name,
+        password_hash=gw.passwords.hash(password),
+        fax_prohibited=fax_prohibited,
+        now=gw.clock.now(),
+    )
+    click.echo(f"account {account.username} created")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def user_list(obj: CliContext, as_json: bool) -> None:
+    """List accounts."""
+    accounts = obj.ready_gateway().accounts.list()
+    if as_json:
+        click.echo(json.dumps([_account_json(a) for a in accounts], indent=2))
+        return
+    if not accounts:
+        click.echo("no accounts; add one with `faxout user add NUMBER --email ADDR`")
+        return
+    click.echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} NAME")
+    for a in accounts:
+        status = "prohibited" if a.fax_prohibited else "active"
+        click.echo(f"{a.username:<20} {a.email:<32} {status:<10} {a.name}")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--email", help="New report address.")
+@click.option("--name", help="New display name.")
+@click.option("--password-stdin", is_flag=True, help="Read a new password from standard input.")
+@click.option("--fax-prohibited/--fax-allowed", default=None, help="Stop or allow sending.")
+@pass_ctx
+def user_set(
+    obj: CliContext,
+    username: str,
+    email: str | None,
+    name: str | None,
+    password_stdin: bool,
+    fax_prohibited: bool | None,
+) -> None:
+    """Change an account."""
+    gw = obj.ready_gateway()
+    password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
+    if email is None and name is None and password_hash is None and fax_prohibited is None:
+        raise click.UsageError(
+            "nothing to change: give --email, --name, --password-stdin or "
+            "--fax-prohibited/--fax-allowed"
+        )
+    account = gw.accounts.update(
+        username,
+        email=email,
+        name=name,
+        password_hash=password_hash,
+        fax_prohibited=fax_prohibited,
+        now=gw.clock.now(),
+    )
+    click.echo(f"account {account.username} updated")
+
+
+@user.command("remove")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def user_remove(obj: CliContext, username: str, yes: bool) -> None:
+    """Delete an account that has never submitted a fax."""
+    gw = obj.ready_gateway()
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Remove account {username}?", abort=True)
+    gw.accounts.remove(username)
+    click.echo(f"account {username} removed")

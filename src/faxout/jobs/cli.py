@@ -1,0 +1,149 @@
+"""``faxout jobs``: submissions and their jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from faxout.jobs.repo import JobView, to_json
+from faxout.ops.context import CliContext, pass_ctx
+
+
+@click.group()
+def jobs() -> None:
+    """Look at submissions and their jobs (one job per recipient)."""
+
+
+def _job_line(j: JobView) -> str:
+    when = j.send_at.strftime("%Y-%m-%d %H:%M")
+    return (
+        f"{j.id:>6} {j.submission_id:>6} {j.state:<12} {j.number:<18} {j.username:<16} "
+        f"{when}  {j.name}"
+    )
+
+
+@jobs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--state", help="Only jobs in this state (accepted, ready, done, failed…).")
+@click.option("--submission", type=int, help="Only the jobs of this submission.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@pass_ctx
+def jobs_list(
+    obj: CliContext, as_json: bool, state: str | None, submission: int | None, limit: int
+) -> None:
+    """List jobs, newest first."""
+    rows = obj.ready_gateway().jobs.list_jobs(limit=limit, state=state, submission_id=submission)
+    if as_json:
+        click.echo(json.dumps([to_json(j) for j in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no jobs")
+        return
+    click.echo(
+        f"{'JOB':>6} {'SUBM':>6} {'STATE':<12} {'NUMBER':<18} {'ACCOUNT':<16} "
+        f"{'SEND AT (UTC)':<17} NAME"
+    )
+    for j in rows:
+        click.echo(_job_line(j))
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
+    """Show one job: state and why, attempts, its submission's documents and notes."""
+    gw = obj.ready_gateway()
+    job = gw.jobs.get_job(job_id)
+    if job is None:
+        raise click.ClickException(f"there is no job {job_id}; `faxout jobs list` shows them")
+    sub = gw.jobs.get_submission(job.submission_id)
+    assert sub is not None
+    tries = gw.jobs.attempts(job_id)
+    if as_json:
+        data = {
+            "job": to_json(job),
+            "submission": to_json(sub),
+            "attempts": [to_json(a) for a in tries],
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(
+        f"job {job.id}: {job.state}, to {job.number}" + (f" ({job.name})" if job.name else "")
+    )
+    if job.reason:
+        click.echo(f"  why         {job.reason}")
+    given = f" (Sendtime given: {sub.sendtime_raw})" if sub.sendtime_raw else ""
+    click.echo(f"  send at     {job.send_at.isoformat()}{given}")
+    if job.state == "ready" and job.next_attempt_at:
+        click.echo(f"  next try    {job.next_attempt_at.isoformat()}")
+    if job.kill_at:
+        click.echo(f"  kill time   {job.kill_at.isoformat()}")
+    pages = (
+        f"{job.pages_confirmed}/{sub.pages + (0 if sub.cover_page == 'none' else 1)}"
+        if sub.pages
+        else "-"
+    )
+    click.echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
+    for a in tries:
+        how = ", ".join(
+            str(x)
+            for x in (
+                a.modem,
+                f"{a.bit_rate} bit/s" if a.bit_rate else None,
+                "ECM" if a.ecm else None,
+                a.compression,
+                a.remote_csid and f"CSID {a.remote_csid}",
+            )
+            if x
+        )
+        code = f" (T.30 {a.t30_code}: {a.t30_text})" if a.t30_code else ""
+        click.echo(
+            f"  attempt {a.attempt_no}: {a.outcome or a.phase}{code}, pages {a.pages_confirmed}/"
+            f"{a.pages_total} from page {a.first_page}"
+            + (f", {how}" if how else "")
+            + (f" [{a.detail}]" if a.detail else "")
+        )
+    click.echo(
+        f"submission {sub.id}: {sub.state}, from {sub.username} <{sub.email}>, "
+        f"accepted {sub.created_at.isoformat()} (request {sub.request_id})"
+    )
+    click.echo(
+        f"  resolution  {sub.resolution}; cover page {sub.cover_page}"
+        + (f"; {sub.pages} page(s) rendered" if sub.pages else "")
+    )
+    if sub.render_error:
+        click.echo(f"  render      {sub.render_error}")
+    for d in sub.documents:
+        click.echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
+    for j in sub.jobs:
+        if j.id != job.id:
+            click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
+    for note in [*sub.notes, *(sub.render_warnings or [])]:
+        click.echo(f"  note: {note}")
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=int, required=False)
+@click.option("--submission", type=int, help="Cancel every job of this submission instead.")
+@pass_ctx
+def jobs_cancel(obj: CliContext, job_id: int | None, submission: int | None) -> None:
+    """Cancel a job (or a whole submission) that is not dialling yet."""
+    from faxout.jobs.lifecycle import Lifecycle
+
+    if (job_id is None) == (submission is None):
+        raise click.UsageError("give a JOB_ID or --submission ID")
+    gw = obj.ready_gateway()
+    result = Lifecycle(gw.engine, gw.settings.retry.kill_time).cancel(
+        gw.clock.now(), job_id=job_id, submission_id=submission
+    )
+    for jid in result.canceled:
+        click.echo(f"job {jid} canceled")
+    for jid, state in result.refused:
+        click.echo(f"job {jid} not canceled: it is {state}", err=True)
+    if not result.canceled and not result.refused:
+        raise click.ClickException("no such job or submission")
+    if result.refused:
+        sys.exit(1)

@@ -1,0 +1,44 @@
+"""The state the ``faxout`` commands share: settings from the global options, one gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faxout.ops.gateway import Gateway, build_gateway
+from faxout.ops.settings import Settings, load_settings
+
+
+class CliContext:
+    """What every command gets: the settings (from --config/--data-dir) and a gateway."""
+
+    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self._gateway: Gateway | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        return load_settings(self.config, data_dir=self.data_dir, **overrides)
+
+    def gateway(self, **overrides: Any) -> Gateway:
+        if self._gateway is None:
+            self._gateway = build_gateway(self.settings(**overrides))
+        return self._gateway
+
+    def ready_gateway(self) -> Gateway:
+        """A gateway whose database schema is current (migrating it when allowed)."""
+        from faxout.db import migrate as migrations
+
+        gw = self.gateway()
+        if migrations.current_revision(gw.engine) != migrations.head_revision():
+            if not gw.settings.auto_migrate:
+                raise click.ClickException(
+                    "the database schema is out of date: run `faxout migrate`"
+                )
+            migrations.upgrade(gw.engine)
+        return gw
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
