@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from faxout.db.engine import transaction
 from faxout.db.tables import lines
@@ -31,14 +32,27 @@ def sync_lines(engine: Engine, transport: str, count: int) -> None:
             conn.execute(select(lines.c.line_no).where(lines.c.transport == transport)).scalars()
         )
         want = set(range(1, count + 1))
-        for line_no in sorted(want - have):
-            conn.execute(insert(lines).values(transport=transport, line_no=line_no))
+        missing = [{"transport": transport, "line_no": n} for n in sorted(want - have)]
+        if missing:
+            # Workers and dispatchers starting at once on a fresh database all find the rows
+            # missing; on PostgreSQL (READ COMMITTED) a plain INSERT would make all but one of
+            # them fail on the primary key. Whoever comes second finds the row there: fine.
+            conn.execute(_insert_ignoring_existing(conn), missing)
         if have - want:
             conn.execute(
                 delete(lines).where(
                     lines.c.transport == transport, lines.c.line_no.in_(sorted(have - want))
                 )
             )
+
+
+def _insert_ignoring_existing(conn: Connection) -> Insert:
+    """``INSERT INTO lines … ON CONFLICT DO NOTHING`` in the connection's SQL dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(lines).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(lines).on_conflict_do_nothing()
+    return insert(lines)
 
 
 def _free(now: datetime) -> object:

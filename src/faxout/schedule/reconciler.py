@@ -14,6 +14,7 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, or_, select, update
 
@@ -26,16 +27,27 @@ from faxout.schedule import lines as line_leases
 UNKNOWN_OUTCOME = "the worker stopped during the call: the fax may or may not have been delivered"
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux), or "" where there is no telling."""
+    try:
+        return str(Path("/proc/self/ns/pid").stat().st_ino)
+    except OSError:
+        return ""
+
+
 def worker_id(role: str) -> str:
-    """A lease owner name: host, process and role, so a restart can tell dead owners apart."""
-    return f"{socket.gethostname()}:{os.getpid()}:{role}"
+    """A lease owner name: host, process, role and PID namespace, so a restart can tell dead
+    owners apart. The namespace matters because containers sharing the host's name (host
+    networking) each number their processes from 1: a PID means nothing across them."""
+    return f"{socket.gethostname()}:{os.getpid()}:{role}:{_pid_namespace()}"
 
 
 def _dead(owner: str) -> bool:
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine's worker: only its lease expiry tells
+    pid_text, _, rest = rest.partition(":")
+    namespace = rest.partition(":")[2]
+    if host != socket.gethostname() or not pid_text.isdigit() or namespace != _pid_namespace():
+        return False  # another machine's (or container's) worker: only its lease expiry tells
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:
