@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from faxout.blobs.spool import clean_orphans, upload_prefix
 from faxout.blobs.store import key_for
 from faxout.errors import StorageError
 
@@ -36,7 +37,7 @@ class LocalUpload:
         self._size = 0
         self._key: str | None = None
         try:
-            fd, name = tempfile.mkstemp(prefix="upload-", dir=store.spool)
+            fd, name = tempfile.mkstemp(prefix=upload_prefix(), dir=store.spool)
         except OSError as exc:
             raise StorageError(f"cannot create a spool file in {store.spool}: {exc}") from exc
         self._path = Path(name)
@@ -138,9 +139,5 @@ class LocalBlobStore:
                 probe.unlink(missing_ok=True)
 
     def clean_spool(self) -> int:
-        """Remove uploads a crash left behind; returns how many."""
-        removed = 0
-        for path in self.spool.glob("upload-*"):
-            path.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        """Remove uploads that crashed processes left in the spool; returns how many."""
+        return clean_orphans(self.spool)

@@ -39,6 +39,7 @@ from botocore.exceptions import (
 )
 from s3transfer.exceptions import RetriesExceededError
 
+from faxout.blobs.spool import clean_orphans, upload_prefix
 from faxout.blobs.store import key_for
 from faxout.errors import StorageError
 
@@ -93,7 +94,7 @@ class S3Upload:
         self._size = 0
         self._key: str | None = None
         try:
-            fd, name = tempfile.mkstemp(prefix="upload-", dir=store.spool)
+            fd, name = tempfile.mkstemp(prefix=upload_prefix(), dir=store.spool)
         except OSError as exc:
             raise StorageError(f"cannot create a spool file in {store.spool}: {exc}") from exc
         self._path = Path(name)
@@ -299,9 +300,5 @@ class S3BlobStore:
             raise self._error("write", exc) from exc
 
     def clean_spool(self) -> int:
-        """Remove uploads a crash left behind in the spool; returns how many."""
-        removed = 0
-        for path in self.spool.glob("upload-*"):
-            path.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        """Remove uploads that crashed processes left in the spool; returns how many."""
+        return clean_orphans(self.spool)
