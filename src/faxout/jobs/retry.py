@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Cause(enum.StrEnum):
@@ -72,6 +72,14 @@ class RetryPolicy(BaseModel):
     kill_time: timedelta = Field(
         timedelta(hours=3), description="give up this long after the send time"
     )
+
+    @field_validator("busy_delay", "no_answer_delay", "failed_delay", "kill_time", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # Plain seconds ("180", 180) as well as ISO 8601 durations ("PT3M") from env and TOML.
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @model_validator(mode="after")
     def _positive_times(self) -> RetryPolicy:
