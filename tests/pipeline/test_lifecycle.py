@@ -165,3 +165,21 @@ def test_dead_worker_before_dialling_is_sent_again(h: Harness) -> None:
     h.queue.start()
     h.tick()
     assert h.job(sid).state == "done" and len(h.line.sent) == 1
+
+
+def test_one_report_when_the_last_job_is_final(h: Harness, tmp_path: Path) -> None:
+    from faxout.report.outbox import report_status
+
+    h.line.answers["5551002"] = [lambda n: result("busy", n)]
+    sid = h.submit(["5551001", "5551002"])
+    h.tick()
+    assert report_status(h.gw.engine, sid) == []  # one job still has retries ahead
+    h.line.answers["5551002"] = [lambda n: result("rejected", n, 0, 9)]
+    h.tick(181)
+    h.tick()
+    (view,) = report_status(h.gw.engine, sid)
+    assert view.kind == "final"
+    h.pipeline.reports.outbox.run_once(h.clock.now())
+    mails = list((tmp_path / "outbox" / "new").glob("*.eml"))
+    assert len(mails) == 1
+    assert "Subject: Fax to 2 recipients: 1 delivered, 1 failed" in mails[0].read_text()

@@ -15,11 +15,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -188,4 +190,34 @@ lines = Table(
     Column("job_id", Integer, nullable=True),
     Column("number", String(40), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
+)
+
+# Delivery reports waiting for (or accepted by) the mail relay: at most one per submission, kind
+# and ref (ref tells per-attempt notices apart; "" for the final and the rejection report).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "submission_id",
+        Integer,
+        ForeignKey("submissions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(12), nullable=False),
+    Column("ref", String(60), nullable=False, server_default=""),
+    Column("state", String(12), nullable=False),  # pending, sent, failed
+    Column("message_id", String(250), nullable=True),
+    Column("recipient", String(320), nullable=True),
+    Column("message", LargeBinary, nullable=True),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("next_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("submission_id", "kind", "ref"),
+    Index("ix_outbox_state_next_at", "state", "next_at"),
 )

@@ -123,6 +123,10 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
             click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
     for note in [*sub.notes, *(sub.render_warnings or [])]:
         click.echo(f"  note: {note}")
+    from faxout.report.outbox import report_status
+
+    for view in report_status(gw.engine, sub.id):
+        click.echo(f"  {view.describe()}")
 
 
 @jobs.command("cancel")

@@ -221,11 +221,13 @@ def _register_subsystems() -> None:
     from faxout.accounts.cli import user
     from faxout.jobs.cli import jobs
     from faxout.render.cli import coverpage, render_command
+    from faxout.report.cli import report
     from faxout.transmit.cli import sim
 
     cli.add_command(user)
     cli.add_command(jobs)
     cli.add_command(sim)
+    cli.add_command(report)
     cli.add_command(render_command)
     cli.add_command(coverpage)
 

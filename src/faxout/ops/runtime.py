@@ -15,6 +15,7 @@ import time
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 from faxout.render.stage import RenderStage
+from faxout.report.runner import report_runner
 from faxout.schedule.lines import sync_lines
 from faxout.schedule.reconciler import Reconciler, worker_id
 from faxout.taskqueue.huey_queue import open_queue
@@ -86,12 +87,18 @@ class Pipeline:
             coverpages_dir=s.coverpages_path,
             render_workers=s.runtime.render_workers,
         )
+        self.reports = report_runner(gw, worker=worker_id("report"))
         self.queue.register(RENDER, self._render)
-        self.queue.register(TRANSMIT, self.runner.run)
+        self.queue.register(TRANSMIT, self._transmit)
 
     def _render(self, submission_id: int) -> None:
         self.renderer.run(submission_id)
+        self.reports.poke(submission_id)  # a render failure is reported at once
         self.poke()  # its jobs may be due now
+
+    def _transmit(self, job_id: int) -> None:
+        self.runner.run(job_id)
+        self.reports.poke_job(job_id)
 
     def poke(self) -> None:
         """Something changed (a submission accepted, a line freed): dispatch now."""
@@ -107,6 +114,7 @@ class Pipeline:
         if self._dispatcher:
             self._thread = threading.Thread(target=self._loop, name="faxout-dispatch", daemon=True)
             self._thread.start()
+            self.reports.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
@@ -114,6 +122,7 @@ class Pipeline:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            self.reports.stop(timeout)
         if self._consumers:
             self.queue.stop(timeout)
         self.queue.close()
@@ -150,6 +159,7 @@ class Pipeline:
     def on_settled(self, submission_id: int) -> None:
         """Every job of the submission is final (done, failed, interrupted, canceled)."""
         log.info("submission settled", extra={"fields": {"submission": submission_id}})
+        self.reports.poke(submission_id)
 
     def _loop(self) -> None:
         rt = self.gw.settings.runtime

@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
+from faxout.report.settings import Report
 
 
 class Limits(BaseModel):
@@ -114,6 +115,7 @@ class Settings(BaseSettings):
     transmit: Transmit = Transmit()
     runtime: Runtime = Runtime()
     retry: RetryPolicy = RetryPolicy()
+    report: Report = Report()
 
     @field_validator("log_level")
     @classmethod
