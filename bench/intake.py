@@ -1,13 +1,15 @@
 """Intake benchmark: FaxOut submissions/s against the real server, side by side with HylaFAX.
 
-    .venv/bin/python bench/intake.py [--n 400] [--concurrency 8] [--recipients 1 10] [--json]
+    .venv/bin/python bench/intake.py [--n 400] [--concurrency 8] [--recipients 1 10] [--workers 1]
+                                     [--json]
 
 faxout: `faxout serve` with its production defaults (argon2id at OWASP's baseline, SQLite WAL with
 synchronous=FULL, fsync of every document) in a fresh data directory; clients are asyncio
 connections with keep-alive sending real multipart bodies, each with its own copy of a 1-page PDF
 (a unique trailer comment, so content-addressed storage cannot deduplicate them).
 HylaFAX: a private modem-less hfaxd + faxq (bench/hylafax_ref.py), `sendfax` per submission from
-the same number of concurrent clients. Both queue every job for later (nothing dials).
+the same number of concurrent clients. Both only accept and queue: faxout runs `serve
+--no-workers` (the API node of the distributed topology), HylaFAX has no modem.
 
 Then memory: the server's RSS is sampled while 50 MB uploads stream in (limit raised to 60 MB).
 Prints submissions/s, p50, p99 for both and the ratio.
@@ -55,7 +57,9 @@ class Faxout:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FAXOUT_")}
         self.env.update({"FAXOUT_DATA_DIR": str(data_dir), "FAXOUT_DEMO_ACCOUNT": "false", **env})
         self.log = (data_dir.parent / f"faxout-{self.port}.log").open("wb")
-        cmd = [sys.executable, "-m", "faxout", "serve", "--port", str(self.port)]
+        # API only: like hfaxd without a modem, faxout here accepts and queues; rendering and
+        # sending (faxout worker/dispatch) are measured by bench/pipeline.py.
+        cmd = [sys.executable, "-m", "faxout", "serve", "--no-workers", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -141,9 +145,9 @@ async def _load(port: int, requests: list[bytes], concurrency: int) -> tuple[lis
 
 
 def bench_faxout(
-    pdf: bytes, n: int, recipients: list[str], concurrency: int, work: Path
+    pdf: bytes, n: int, recipients: list[str], concurrency: int, work: Path, workers: int = 1
 ) -> dict[str, float]:
-    server = Faxout(work / f"faxout-{len(recipients)}")
+    server = Faxout(work / f"faxout-{len(recipients)}", FAXOUT_WORKERS=str(workers))
     try:
         # Warm-up: first login (argon2) and the first commits.
         asyncio.run(
@@ -213,12 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=400, help="submissions per case")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--recipients", type=int, nargs="+", default=[1, 10])
+    ap.add_argument("--workers", type=int, default=1, help="HTTP worker processes (FAXOUT_WORKERS)")
     ap.add_argument("--no-hylafax", action="store_true", help="faxout only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     pdf_path = CORPUS_PDF
-    results: dict[str, object] = {"n": args.n, "concurrency": args.concurrency, "cases": []}
+    results: dict[str, object] = {
+        "n": args.n,
+        "concurrency": args.concurrency,
+        "workers": args.workers,
+        "cases": [],
+    }
     with tempfile.TemporaryDirectory(prefix="faxout-bench-") as tmp:
         work = Path(tmp)
         if not pdf_path.is_file():
@@ -232,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{count} recipient(s)] faxout: {args.n} submissions, {args.concurrency} clients…",
                 file=sys.stderr,
             )
-            ours = bench_faxout(pdf, args.n, recipients, args.concurrency, work)
+            ours = bench_faxout(pdf, args.n, recipients, args.concurrency, work, args.workers)
             case: dict[str, object] = {"recipients": count, "faxout": ours}
             if not args.no_hylafax:
                 print(
@@ -251,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"\nIntake, {args.n} submissions of a 1-page PDF, {args.concurrency} concurrent clients")
+    print(
+        f"\nIntake, {args.n} submissions of a 1-page PDF, {args.concurrency} concurrent clients, "
+        f"FAXOUT_WORKERS={args.workers}"
+    )
     print(
         f"{'recipients':>10} {'faxout/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'HylaFAX/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
     )

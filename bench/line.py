@@ -2,8 +2,8 @@
 
 Usage::
 
-    .venv/bin/python bench/simline.py [--quick] [--media audio,t38] [--json]
-    .venv/bin/python bench/simline.py --threads     # 8 concurrent calls: threads, processes
+    .venv/bin/python bench/line.py [--quick] [--media audio,t38] [--json]
+    .venv/bin/python bench/line.py --threads     # 8 concurrent calls: threads, processes
 
 For each medium × resolution (fine, standard) × modem × ECM × coding it sends the eight CCITT
 charts as one 8-page fax over the simulated line and prints:
