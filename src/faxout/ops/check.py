@@ -62,10 +62,23 @@ def _program(name: str, package: str, purpose: str) -> Finding:
     return Finding(name, True, f"{found} ({purpose})")
 
 
+def _transport(gw: Gateway) -> Finding:
+    t = gw.settings.transmit
+    if t.transport == "hylafax":
+        from faxout.transmit.hylafax import check_hylafax
+
+        cfg = t.hylafax
+        problem = check_hylafax(cfg)
+        where = f"hylafax at {cfg.host}:{cfg.port}"
+        return Finding("transport", problem is None, f"{where}: {problem or 'login works'}")
+    return Finding("transport", True, f"simline (simulated line, {t.lines} lines)")
+
+
 def run_checks(gw: Gateway) -> list[Finding]:
     """Every check, in the order they are shown."""
     python_ok = sys.version_info[:2] == (3, 11)
     return [
+        _transport(gw),
         Finding("python", python_ok, sys.version.split()[0]),
         _database(gw),
         _storage(gw),

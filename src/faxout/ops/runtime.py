@@ -22,6 +22,7 @@ from faxout.taskqueue.huey_queue import open_queue
 from faxout.taskqueue.port import TaskQueue
 from faxout.transmit.attempt import AttemptRunner
 from faxout.transmit.behaviour import BehaviourTable
+from faxout.transmit.hylafax import HylaFaxTransport
 from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport
 from faxout.transmit.transport import FaxTransport
 
@@ -37,6 +38,13 @@ def simline_transport(gw: Gateway) -> SimLineTransport:
         SimLineConfig(data_dir=gw.settings.data_dir, medium=medium, behaviours=BehaviourTable()),
         clock=gw.clock,
     )
+
+
+def make_transport(gw: Gateway) -> FaxTransport:
+    """The configured transport: the simulated line (default) or a HylaFAX server's modems."""
+    if gw.settings.transmit.transport == "hylafax":
+        return HylaFaxTransport(gw.settings.transmit.hylafax)
+    return simline_transport(gw)
 
 
 class Pipeline:
@@ -64,7 +72,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._render_enqueued: dict[int, float] = {}
-        self.transport = transport or simline_transport(gw)
+        self.transport = transport or make_transport(gw)
         self.runner = AttemptRunner(
             gw.engine,
             gw.store,

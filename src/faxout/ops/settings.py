@@ -24,6 +24,7 @@ from pydantic_settings import (
 from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
 from faxout.report.settings import Report
+from faxout.transmit.hylafax import HylaFaxConfig
 
 
 class Limits(BaseModel):
@@ -63,7 +64,7 @@ class Auth(BaseModel):
 class Transmit(BaseModel):
     """Sending: lines, concurrency caps, leases. The embedded transport is the simulated line."""
 
-    transport: str = Field("simline", pattern="^simline$")
+    transport: str = Field("simline", pattern="^(simline|hylafax)$")
     lines: int = Field(4, ge=1, le=1000, description="concurrent calls across all workers")
     per_number_calls: int = Field(1, ge=0, description="calls at once to one number (0: no cap)")
     lease_seconds: float = Field(30.0, ge=3, description="a dead worker's call is reclaimed after")
@@ -72,6 +73,7 @@ class Transmit(BaseModel):
     )
     ident: str = Field("faxout", max_length=20, description="our fax identity (TSI)")
     medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
+    hylafax: HylaFaxConfig = HylaFaxConfig()
 
 
 class Runtime(BaseModel):

@@ -1,0 +1,20 @@
+"""The configured transport is the one the pipeline sends through."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faxout.ops.gateway import build_gateway
+from faxout.ops.runtime import make_transport
+from faxout.ops.settings import Settings, Transmit
+from faxout.transmit.hylafax import HylaFaxConfig, HylaFaxTransport
+from faxout.transmit.simline import SimLineTransport
+
+
+def test_simline_by_default_hylafax_when_configured(tmp_path: Path) -> None:
+    assert isinstance(make_transport(build_gateway(Settings(data_dir=tmp_path))), SimLineTransport)
+    hylafax = Settings(
+        data_dir=tmp_path,
+        transmit=Transmit(transport="hylafax", hylafax=HylaFaxConfig(host="127.0.0.1", port=4559)),
+    )
+    assert isinstance(make_transport(build_gateway(hylafax)), HylaFaxTransport)
