@@ -9,14 +9,11 @@ temporary file, removed at the next start.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from faxout.blobs.spool import clean_orphans, upload_prefix
-from faxout.blobs.store import key_for
+from faxout.blobs.spool import SpoolUpload, clean_orphans
 from faxout.errors import StorageError
 
 
@@ -28,67 +25,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalUpload:
-    """An upload streaming into a temporary file."""
+class LocalUpload(SpoolUpload):
+    """An upload streaming into a spool file, renamed into the store at ``commit``."""
 
     def __init__(self, store: LocalBlobStore) -> None:
-        self._store = store
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._key: str | None = None
-        try:
-            fd, name = tempfile.mkstemp(prefix=upload_prefix(), dir=store.spool)
-        except OSError as exc:
-            raise StorageError(f"cannot create a spool file in {store.spool}: {exc}") from exc
-        self._path = Path(name)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        super().__init__(store.spool)
+        self._store_root = store
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def write(self, data: bytes) -> None:
-        if self._file is None:
-            raise StorageError("write after commit or discard")
+    def _store(self, key: str) -> None:
+        target = self._store_root.path_for(key)
         try:
-            self._file.write(data)
-        except OSError as exc:
-            self.discard()
-            raise StorageError(f"cannot write spool file {self._path}: {exc}") from exc
-        self._hash.update(data)
-        self._size += len(data)
-
-    def commit(self) -> str:
-        if self._key is not None:
-            return self._key
-        if self._file is None:
-            raise StorageError("commit after discard")
-        key = key_for(self._hash.hexdigest())
-        target = self._store.path_for(key)
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
             if target.exists():
-                # Same bytes already stored (and durable): keep that copy.
-                self._path.unlink()
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self._path.rename(target)
-                _fsync_dir(target.parent)
+                return  # the same bytes are already stored (and durable): keep that copy
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._path.rename(target)
+            _fsync_dir(target.parent)
         except OSError as exc:
-            self.discard()
             raise StorageError(f"cannot store document {key}: {exc}") from exc
-        self._key = key
-        return key
-
-    def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self._key is None:
-            self._path.unlink(missing_ok=True)
 
 
 class LocalBlobStore:

@@ -39,7 +39,7 @@ from botocore.exceptions import (
 )
 from s3transfer.exceptions import RetriesExceededError
 
-from faxout.blobs.spool import clean_orphans, upload_prefix
+from faxout.blobs.spool import SpoolUpload, clean_orphans
 from faxout.blobs.store import key_for
 from faxout.errors import StorageError
 
@@ -85,60 +85,16 @@ def _error_code(exc: BaseException) -> str | None:
     return str(client_error.response.get("Error", {}).get("Code", "")) or None
 
 
-class S3Upload:
+class S3Upload(SpoolUpload):
     """An upload streaming into a spool file, sent to S3 at ``commit``."""
 
     def __init__(self, store: S3BlobStore) -> None:
-        self._store = store
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._key: str | None = None
-        try:
-            fd, name = tempfile.mkstemp(prefix=upload_prefix(), dir=store.spool)
-        except OSError as exc:
-            raise StorageError(f"cannot create a spool file in {store.spool}: {exc}") from exc
-        self._path = Path(name)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        super().__init__(store.spool)
+        self._s3 = store
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def write(self, data: bytes) -> None:
-        if self._file is None:
-            raise StorageError("write after commit or discard")
-        try:
-            self._file.write(data)
-        except OSError as exc:
-            self.discard()
-            raise StorageError(f"cannot write spool file {self._path}: {exc}") from exc
-        self._hash.update(data)
-        self._size += len(data)
-
-    def commit(self) -> str:
-        if self._key is not None:
-            return self._key
-        if self._file is None:
-            raise StorageError("commit after discard")
-        key = key_for(self._hash.hexdigest())
-        try:
-            try:
-                self._file.close()
-            except OSError as exc:
-                raise StorageError(f"cannot write spool file {self._path}: {exc}") from exc
-            self._file = None
-            if not self._store.exists(key):
-                self._store.put_file(self._path, key)
-        finally:
-            self.discard()
-        self._key = key
-        return key
-
-    def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._path.unlink(missing_ok=True)
+    def _store(self, key: str) -> None:
+        if not self._s3.exists(key):
+            self._s3.put_file(self._path, key)
 
 
 class S3BlobStore:

@@ -7,9 +7,15 @@ writing its own uploads into the same spool at that moment.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
+
+from faxout.blobs.store import key_for
+from faxout.errors import StorageError
 
 PREFIX = "upload-"
 STALE_SECONDS = 24 * 3600  # spool files without a readable owner are removed after this
@@ -48,3 +54,73 @@ def clean_orphans(spool: Path, now: float | None = None) -> int:
         path.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+class SpoolUpload:
+    """An upload streaming into a spool file while its SHA-256 is computed.
+
+    Stores subclass it and implement ``_store(key)``: make the spool file's bytes durable under
+    ``key`` (the file is closed by then). ``commit`` returns the key only after that.
+    """
+
+    def __init__(self, spool: Path) -> None:
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._key: str | None = None
+        try:
+            fd, name = tempfile.mkstemp(prefix=upload_prefix(), dir=spool)
+        except OSError as exc:
+            raise StorageError(f"cannot create a spool file in {spool}: {exc}") from exc
+        self._path = Path(name)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._size
+
+    def write(self, data: bytes) -> None:
+        """Append bytes to the spool file."""
+        if self._file is None:
+            raise StorageError("write after commit or discard")
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.discard()
+            raise StorageError(f"cannot write spool file {self._path}: {exc}") from exc
+        self._hash.update(data)
+        self._size += len(data)
+
+    def commit(self) -> str:
+        """Make the bytes durable in the store; their key."""
+        if self._key is not None:
+            return self._key
+        if self._file is None:
+            raise StorageError("commit after discard")
+        key = key_for(self._hash.hexdigest())
+        try:
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+            except OSError as exc:
+                raise StorageError(f"cannot write spool file {self._path}: {exc}") from exc
+            self._file = None
+            self._store(key)
+        except BaseException:
+            self.discard()
+            raise
+        self._key = key
+        self._path.unlink(missing_ok=True)  # gone already when the store moved it
+        return key
+
+    def discard(self) -> None:
+        """Forget the bytes (a no-op after commit)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._key is None:
+            self._path.unlink(missing_ok=True)
+
+    def _store(self, key: str) -> None:
+        raise NotImplementedError
