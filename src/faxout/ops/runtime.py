@@ -109,8 +109,20 @@ class Pipeline:
         self.reports.poke_job(job_id)
 
     def poke(self) -> None:
-        """Something changed (a submission accepted, a line freed): dispatch now."""
+        """Something changed (a submission accepted, a line freed): dispatch now.
+
+        A worker process without a dispatcher queues due jobs itself, so a freed line is used
+        at once rather than at the dispatcher's next pass in another process.
+        """
         self._wake.set()
+        if not self._dispatcher and self._consumers:
+            try:
+                for job_id in self.lifecycle.queue_due(
+                    self.gw.clock.now(), transport=self.gw.settings.transmit.transport
+                ):
+                    self.queue.enqueue(TRANSMIT, job_id)
+            except Exception:
+                log.exception("dispatch after a freed line failed; the dispatcher will do it")
 
     def start(self) -> None:
         """Start the consumer threads and the dispatcher thread."""

@@ -86,7 +86,9 @@ def lease(
             select(lines.c.line_no)
             .where(lines.c.transport == transport, _free(now))  # type: ignore[arg-type]
             .order_by(lines.c.line_no)
-            .limit(4)
+            # One row: locking several would make concurrent claims skip free lines and wait
+            # (PostgreSQL); each claim locks the first free line nobody else holds.
+            .limit(1)
             .with_for_update(skip_locked=True)
         ).scalars()
     )
