@@ -206,7 +206,9 @@ def _run_pipeline(
     setup_logging(gw.settings.log_level, gw.settings.log_format)
     if threads:
         gw.settings.runtime.consumer_threads = threads
-    pipeline = Pipeline(gw, consumers=consumers, dispatcher=dispatcher)
+    pipeline = Pipeline(
+        gw, consumers=consumers, dispatcher=dispatcher, dispatch_on_release=not dispatcher
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -58,6 +58,7 @@ class Pipeline:
         transport: FaxTransport | None = None,
         consumers: bool = True,
         dispatcher: bool = True,
+        dispatch_on_release: bool = False,
     ) -> None:
         self.gw = gw
         s = gw.settings
@@ -68,6 +69,7 @@ class Pipeline:
         )
         self._consumers = consumers
         self._dispatcher = dispatcher
+        self._dispatch_on_release = dispatch_on_release
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,11 +113,12 @@ class Pipeline:
     def poke(self) -> None:
         """Something changed (a submission accepted, a line freed): dispatch now.
 
-        A worker process without a dispatcher queues due jobs itself, so a freed line is used
-        at once rather than at the dispatcher's next pass in another process.
+        With ``dispatch_on_release`` (``faxout worker``: the dispatcher runs in another process)
+        this process queues due jobs itself, so a freed line is used at once rather than at the
+        dispatcher's next pass.
         """
         self._wake.set()
-        if not self._dispatcher and self._consumers:
+        if self._dispatch_on_release:
             try:
                 for job_id in self.lifecycle.queue_due(
                     self.gw.clock.now(), transport=self.gw.settings.transmit.transport
