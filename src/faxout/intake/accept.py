@@ -63,12 +63,7 @@ def accept(engine: Engine, sub: NewSubmission) -> int:
     """
     keys = store_documents(sub)
     with transaction(engine) as conn:
-        return insert_submission(conn, sub, keys)
-
-
-def insert_submission(conn: Connection, sub: NewSubmission, keys: list[str]) -> int:
-    """Insert the submission, its documents and its jobs inside the caller's transaction."""
-    return insert_submissions(conn, [(sub, keys)])[0]
+        return insert_submissions(conn, [(sub, keys)])[0]
 
 
 def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[str]]]) -> list[int]:

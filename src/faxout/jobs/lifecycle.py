@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from faxout.db.engine import transaction
 from faxout.db.tables import jobs, submissions
@@ -42,6 +42,22 @@ class CancelResult:
 
     canceled: list[int]
     refused: list[tuple[int, str]]
+
+
+def _end_render(
+    conn: Connection, submission_id: int, owner: str, now: datetime, **values: object
+) -> bool:
+    """rendering → ``values["state"]``, only while ``owner`` still holds the render lease."""
+    res = conn.execute(
+        update(submissions)
+        .where(
+            submissions.c.id == submission_id,
+            submissions.c.state == SubmissionState.RENDERING.value,
+            submissions.c.lease_owner == owner,
+        )
+        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+    )
+    return res.rowcount == 1
 
 
 class Lifecycle:
@@ -91,25 +107,17 @@ class Lifecycle:
     ) -> bool:
         """rendering → ready; each job becomes ready for its send time (kill time set)."""
         with transaction(self._engine) as conn:
-            res = conn.execute(
-                update(submissions)
-                .where(
-                    submissions.c.id == submission_id,
-                    submissions.c.state == SubmissionState.RENDERING.value,
-                    submissions.c.lease_owner == owner,
-                )
-                .values(
-                    state=SubmissionState.READY.value,
-                    rendered_key=rendered_key,
-                    pages=pages,
-                    render_count=submissions.c.render_count + 1,
-                    render_warnings=json.dumps(warnings),
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=now,
-                )
-            )
-            if res.rowcount != 1:
+            if not _end_render(
+                conn,
+                submission_id,
+                owner,
+                now,
+                state=SubmissionState.READY.value,
+                rendered_key=rendered_key,
+                pages=pages,
+                render_count=submissions.c.render_count + 1,
+                render_warnings=json.dumps(warnings),
+            ):
                 return False
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.send_at).where(
@@ -134,22 +142,14 @@ class Lifecycle:
     def fail_render(self, submission_id: int, owner: str, now: datetime, reason: str) -> bool:
         """rendering → render_failed, with a reason that names the document."""
         with transaction(self._engine) as conn:
-            res = conn.execute(
-                update(submissions)
-                .where(
-                    submissions.c.id == submission_id,
-                    submissions.c.state == SubmissionState.RENDERING.value,
-                    submissions.c.lease_owner == owner,
-                )
-                .values(
-                    state=SubmissionState.RENDER_FAILED.value,
-                    render_error=reason,
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=now,
-                )
-            )
-            if res.rowcount != 1:
+            if not _end_render(
+                conn,
+                submission_id,
+                owner,
+                now,
+                state=SubmissionState.RENDER_FAILED.value,
+                render_error=reason,
+            ):
                 return False
             conn.execute(
                 update(jobs)
@@ -328,18 +328,3 @@ class Lifecycle:
                 )
         refused = [(r.id, r.state) for r in rows if r.state not in CANCELABLE]
         return CancelResult(ok, refused)
-
-    # -- reading --------------------------------------------------------------------------
-
-    def submission_done(self, submission_id: int) -> bool:
-        """Whether every job of the submission is in a final state."""
-        with self._engine.connect() as conn:
-            active = conn.execute(
-                select(func.count())
-                .select_from(jobs)
-                .where(
-                    jobs.c.submission_id == submission_id,
-                    jobs.c.state.in_([s.value for s in ACTIVE_JOB_STATES]),
-                )
-            ).scalar_one()
-        return int(active) == 0

@@ -135,14 +135,11 @@ class _Rejecter:
         return self._at is not None and self._now() >= self._at
 
 
-class AudioFaxMachine:
-    """A virtual fax machine answering over audio."""
+class _Machine:
+    """What both virtual fax machines share: a T.30 session on an endpoint, and the hook."""
 
-    def __init__(self, setup: MachineSetup, now: Callable[[], float], log: LogRoute) -> None:
-        self._rejecter = _Rejecter(setup.reject_after, now)
-        self.endpoint = AudioEndpoint(False, now, log, before_phase_d=self._rejecter)
-        self.endpoint.t30.configure(setup.config)
-        self._hung_up = False
+    endpoint: AudioEndpoint | T38Endpoint
+    _hung_up: bool
 
     @property
     def t30(self) -> T30Session:
@@ -153,6 +150,18 @@ class AudioFaxMachine:
     def on_hook(self) -> bool:
         """True after its phase E or a hang-up."""
         return self._hung_up or self.endpoint.t30.finished
+
+
+class AudioFaxMachine(_Machine):
+    """A virtual fax machine answering over audio."""
+
+    endpoint: AudioEndpoint
+
+    def __init__(self, setup: MachineSetup, now: Callable[[], float], log: LogRoute) -> None:
+        self._rejecter = _Rejecter(setup.reject_after, now)
+        self.endpoint = AudioEndpoint(False, now, log, before_phase_d=self._rejecter)
+        self.endpoint.t30.configure(setup.config)
+        self._hung_up = False
 
     def transmit(self, n: int) -> Samples:
         """Audio from the machine (silence once on hook)."""
@@ -218,8 +227,10 @@ class VoiceAnswer:
         """Nothing to release."""
 
 
-class T38FaxMachine:
+class T38FaxMachine(_Machine):
     """A virtual fax machine answering over T.38."""
+
+    endpoint: T38Endpoint
 
     def __init__(
         self, setup: MachineSetup, now: Callable[[], float], log: LogRoute, paced: bool
@@ -228,16 +239,6 @@ class T38FaxMachine:
         self.endpoint = T38Endpoint(False, now, log, paced, before_phase_d=self._rejecter)
         self.endpoint.t30.configure(setup.config)
         self._hung_up = False
-
-    @property
-    def t30(self) -> T30Session:
-        """The machine's T.30 session."""
-        return self.endpoint.t30
-
-    @property
-    def on_hook(self) -> bool:
-        """True after its phase E or a hang-up."""
-        return self._hung_up or self.endpoint.t30.finished
 
     def advance(self, samples: int) -> None:
         """Let time pass; performs a requested rejection hang-up."""
