@@ -225,10 +225,13 @@ def _register_subsystems() -> None:
     from faxout.render.cli import coverpage, render_command
     from faxout.report.cli import report
     from faxout.transmit.cli import sim
+    from faxout.transmit.sip.cli import sip_receiver, sip_send
 
     cli.add_command(user)
     cli.add_command(jobs)
     cli.add_command(sim)
+    cli.add_command(sip_receiver)
+    cli.add_command(sip_send)
     cli.add_command(report)
     cli.add_command(render_command)
     cli.add_command(coverpage)

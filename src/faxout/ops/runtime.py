@@ -41,9 +41,13 @@ def simline_transport(gw: Gateway) -> SimLineTransport:
 
 
 def make_transport(gw: Gateway) -> FaxTransport:
-    """The configured transport: the simulated line (default) or a HylaFAX server's modems."""
+    """The configured transport: the simulated line (default), HylaFAX's modems or SIP."""
     if gw.settings.transmit.transport == "hylafax":
         return HylaFaxTransport(gw.settings.transmit.hylafax)
+    if gw.settings.transmit.transport == "sip":
+        from faxout.transmit.sip.transport import SipTransport
+
+        return SipTransport(gw.settings.transmit.sip)
     return simline_transport(gw)
 
 

@@ -25,6 +25,7 @@ from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
 from faxout.report.settings import Report
 from faxout.transmit.hylafax import HylaFaxConfig
+from faxout.transmit.sip.config import SipConfig
 
 
 class Limits(BaseModel):
@@ -64,7 +65,7 @@ class Auth(BaseModel):
 class Transmit(BaseModel):
     """Sending: lines, concurrency caps, leases. The embedded transport is the simulated line."""
 
-    transport: str = Field("simline", pattern="^(simline|hylafax)$")
+    transport: str = Field("simline", pattern="^(simline|hylafax|sip)$")
     lines: int = Field(4, ge=1, le=1000, description="concurrent calls across all workers")
     per_number_calls: int = Field(1, ge=0, description="calls at once to one number (0: no cap)")
     lease_seconds: float = Field(30.0, ge=3, description="a dead worker's call is reclaimed after")
@@ -74,6 +75,7 @@ class Transmit(BaseModel):
     ident: str = Field("faxout", max_length=20, description="our fax identity (TSI)")
     medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
     hylafax: HylaFaxConfig = HylaFaxConfig()
+    sip: SipConfig = Field(default_factory=SipConfig)
 
 
 class Runtime(BaseModel):

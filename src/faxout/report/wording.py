@@ -88,6 +88,7 @@ CALL_WORDS = {
     "rejected": "the receiving machine refused the fax",
     "partial": "partly sent",
     "failed": "transmission failed",
+    "invalid_number": "the number does not exist or is incomplete",
     "unknown": "interrupted: the outcome is unknown",
 }
 

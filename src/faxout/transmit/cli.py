@@ -62,7 +62,7 @@ def sim() -> None:
     """The ``sim`` command group."""
 
 
-def _data_dir(ctx: click.Context, given: Path | None) -> Path:
+def data_dir_option(ctx: click.Context, given: Path | None) -> Path:
     """``sim send --data-dir``, else the main CLI's settings (its --data-dir, FAXOUT_DATA_DIR,
     its config file), else FAXOUT_DATA_DIR, else ``./var``."""
     if given is not None and ctx.get_parameter_source("data_dir") is ParameterSource.COMMANDLINE:
@@ -91,7 +91,7 @@ def _table(overrides: tuple[str, ...]) -> BehaviourTable:
         raise click.BadParameter(str(exc), param_hint="--behaviour") from exc
 
 
-def _show_progress(event: CallProgress) -> None:
+def show_progress(event: CallProgress) -> None:
     at = f"[{event.line_seconds:7.1f} s]"
     if event.stage == "page":
         line = f"{at} page {event.page}/{event.pages}: {event.verdict} ({event.detail})"
@@ -100,7 +100,7 @@ def _show_progress(event: CallProgress) -> None:
     click.echo(line, err=True)
 
 
-def _summary(result: CallResult) -> str:
+def summary(result: CallResult) -> str:
     lines = [
         f"outcome:    {result.outcome.value}{' (success)' if result.success else ''}",
         f"T.30:       {result.t30_code} {result.t30_text}",
@@ -178,7 +178,7 @@ def send(
     only when the fax was delivered in full (code 0, every page MCF, no bad rows).
     """
     config = SimLineConfig(
-        data_dir=_data_dir(ctx, data_dir),
+        data_dir=data_dir_option(ctx, data_dir),
         medium=Medium.T38 if t38 else Medium.AUDIO,
         law=Law(law),
         packets=PacketImpairment(loss=loss, redundancy=redundancy),
@@ -194,11 +194,11 @@ def send(
         compressions=_CODINGS_UP_TO[Compression(compression)],
     )
     try:
-        result = SimLineTransport(config).send(call, _show_progress)
+        result = SimLineTransport(config).send(call, show_progress)
     except FaxoutError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        click.echo(_summary(result))
+        click.echo(summary(result))
     sys.exit(0 if result.success else 1)

@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     REJECTED = "rejected"
     PARTIAL = "partial"
     FAILED = "failed"
+    INVALID_NUMBER = "invalid_number"  # the network says the number does not exist
 
 
 class Modem(enum.StrEnum):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from faxout.clock import Clock, SystemClock
 from faxout.errors import TransportError
-from faxout.transmit import outcome
 from faxout.transmit.behaviour import Behaviour, BehaviourTable, Kind, normalise_number
+from faxout.transmit.caller import CallerProgress, caller_config, caller_result
 from faxout.transmit.callloop import Ending, Limits, SampleClock, WallClock, run_audio, run_t38
 from faxout.transmit.farend import (
     AudioFaxMachine,
@@ -37,37 +37,21 @@ from faxout.transmit.preflight import preflight
 from faxout.transmit.result import (
     CallProgress,
     CallResult,
-    Compression,
     FaxCall,
-    Modem,
     Outcome,
 )
 from faxout.transmit.spandsp import (
     AudioEndpoint,
     LogRoute,
     PhaseEvent,
-    T30Config,
     T30Session,
     T38Endpoint,
-    completion_text,
-    frame_name,
     libtiff,
 )
-from faxout.transmit.spandsp import constants as k
 from faxout.transmit.transport import ProgressSink
 
 log = logging.getLogger("faxout.transmit.spandsp")
 
-_MODEM_BITS = {
-    Modem.V17: k.T30_SUPPORT_V17,
-    Modem.V29: k.T30_SUPPORT_V29,
-    Modem.V27TER: k.T30_SUPPORT_V27TER,
-}
-_CODING_BITS = {
-    Compression.MH: k.T30_SUPPORT_T4_1D_COMPRESSION,
-    Compression.MR: k.T30_SUPPORT_T4_2D_COMPRESSION,
-    Compression.MMR: k.T30_SUPPORT_T6_COMPRESSION,
-}
 # A noisy audio line: noise 20 dB under the modem signal (−14 dBm0) while a signal is on, so the
 # modems fall back; ungated noise this loud would instead hang the V.21 handshake.
 NOISY_SIGNAL_DBM0 = -34.0
@@ -193,23 +177,7 @@ class _Call:
         adapter = logging.LoggerAdapter(log, {"call_id": call.call_id})
         self.caller_log = LogRoute(adapter, f"{call.call_id} caller")
         self.far_log = LogRoute(adapter, f"{call.call_id} far end")
-
-    def caller_config(self) -> T30Config:
-        """Our terminal's T.30 offer, from the call's preferences."""
-        modems = 0
-        for modem in self.call.modems:
-            modems |= _MODEM_BITS[modem]
-        codings = 0
-        for coding in self.call.compressions:
-            codings |= _CODING_BITS[coding]
-        return T30Config(
-            ident=self.call.ident,
-            ecm=self.call.ecm,
-            modems=modems,
-            compressions=codings,
-            tx_file=self.call.document,
-            page_header=self.call.page_header,
-        )
+        self.on_caller_event = CallerProgress(progress, pages)
 
     def limits(self) -> Limits:
         """Watchdog limits: configured, or derived from the page count."""
@@ -217,27 +185,6 @@ class _Call:
         if line is None:
             line = 120.0 + 600.0 * self.pages
         return Limits(line, self.cfg.wall_watchdog_seconds, self.cfg.realtime)
-
-    def on_caller_event(self, event: PhaseEvent) -> None:
-        """Turn the caller's phase B/D events into live progress."""
-        if event.phase == "B":
-            self.progress(
-                CallProgress("negotiated", event.line_seconds, pages=self.pages, detail="DIS")
-            )
-        elif event.phase == "D":
-            verdict = frame_name(event.fcf)
-            accepted = verdict in ("MCF", "RTP", "PIP")
-            page = event.stats.pages_tx + (0 if accepted else 1)
-            self.progress(
-                CallProgress(
-                    "page",
-                    event.line_seconds,
-                    page=page,
-                    pages=self.pages,
-                    verdict=verdict,
-                    detail=f"{event.stats.bit_rate} bit/s",
-                )
-            )
 
     def impairments(self) -> tuple[AudioImpairment, AudioImpairment]:
         """Audio impairments (caller→far end, far end→caller)."""
@@ -274,7 +221,7 @@ class _Call:
         else:
             party = machine = AudioFaxMachine(setup, now, self.far_log)
         try:
-            caller.t30.configure(self.caller_config())
+            caller.t30.configure(caller_config(self.call))
             up_imp, down_imp = self.impairments()
             ending = run_audio(
                 caller,
@@ -302,7 +249,7 @@ class _Call:
         else:
             party = machine = T38FaxMachine(setup, now, self.far_log, paced)
         try:
-            caller.t30.configure(self.caller_config())
+            caller.t30.configure(caller_config(self.call))
             packets = NOISY_PACKETS if self.behaviour.kind is Kind.NOISY else self.cfg.packets
             ending = run_t38(
                 caller,
@@ -323,33 +270,16 @@ class _Call:
         self, t30: T30Session, ending: Ending, far_events: list[PhaseEvent] | None
     ) -> CallResult:
         """The CallResult from the caller's session (and the far end's page statistics)."""
-        code = t30.completion if t30.completion is not None else k.T30_ERR_CALLDROPPED
-        stats = t30.stats()
-        pages = outcome.page_results(t30.events, far_events)
-        heard_dis = any(e.phase == "B" for e in t30.events)
-        verdict = outcome.classify(code, heard_dis, self.pages, pages)
-        end_line = next((e.line_seconds for e in t30.events if e.phase == "E"), None)
-        line_seconds = end_line if end_line is not None else self.clock.seconds()
         notes: list[str] = []
         if ending is not Ending.COMPLETED:
             notes.append(f"{ending.value}: hung up after {self.clock.seconds():.1f} line seconds")
-        received = self.rx_file if self.rx_file.exists() else None
-        self.progress(CallProgress("hangup", line_seconds, detail=completion_text(code)))
-        return CallResult(
-            outcome=verdict,
-            t30_code=code,
-            t30_text=completion_text(code),
-            pages_in_document=self.pages,
-            pages_sent=stats.pages_tx,
-            pages_confirmed=sum(1 for p in pages if p.verdict == "MCF"),
-            pages=pages,
-            modem=outcome.modem_of(t30.last_dcs) if heard_dis else None,
-            bit_rate=stats.bit_rate if t30.last_dcs else None,
-            ecm=stats.ecm if t30.last_dcs else None,
-            compression=outcome.compression_of(stats.encoding) if stats.pages_tx else None,
-            remote_csid=t30.remote_ident or None,
-            line_seconds=round(line_seconds, 3),
-            wall_seconds=round(self.t.wall.monotonic() - self.start, 4),
-            received_path=received,
-            notes=tuple(notes),
+        return caller_result(
+            t30,
+            self.pages,
+            far_events,
+            self.clock.seconds(),
+            self.t.wall.monotonic() - self.start,
+            notes,
+            self.progress,
+            self.rx_file if self.rx_file.exists() else None,
         )

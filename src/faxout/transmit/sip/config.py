@@ -1,0 +1,83 @@
+"""Settings of the SIP transport (``transmit.sip``) and of the receiver."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from faxout.transmit.g711 import Law
+from faxout.transmit.sip.media import MediaImpairment
+from faxout.transmit.sip.session import T38Mode
+
+_HOSTPORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-:]+?)\]?(:(?P<port>\d{1,5}))?$")
+
+
+def split_hostport(value: str, default_port: int = 5060) -> tuple[str, int]:
+    """``host[:port]`` → ``(host, port)``; ``ValueError`` naming the problem."""
+    match = _HOSTPORT.match(value.strip())
+    if not match:
+        raise ValueError(f"'{value}' is not host[:port]")
+    port = int(match.group("port") or default_port)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} in '{value}' is out of range")
+    return match.group("host"), port
+
+
+class Impairment(BaseModel):
+    """Degrade what we send (diagnostics and fault tests only; leave at 0 in production)."""
+
+    loss: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of datagrams dropped")
+    jitter_ms: float = Field(0.0, ge=0.0, le=500.0, description="random extra delay")
+    seed: int = 0
+
+    def media(self) -> MediaImpairment | None:
+        """The media-layer form, or None when nothing is impaired."""
+        if not self.loss and not self.jitter_ms:
+            return None
+        return MediaImpairment(self.loss, self.jitter_ms, self.seed)
+
+
+class SipConfig(BaseModel):
+    """Where faxes go out over SIP and how (``transmit.sip`` in the settings)."""
+
+    proxy: str = Field(
+        "127.0.0.1:5060", description="outbound proxy or trunk, host[:port]; INVITEs go here"
+    )
+    username: str | None = Field(None, description="digest user name for 401/407 challenges")
+    password: SecretStr = Field(SecretStr(""), description="digest password")
+    registration: bool = Field(False, description="REGISTER with the proxy before calling")
+    caller_id: str | None = Field(None, description="From user; None: the username or 'faxout'")
+    local_address: str | None = Field(
+        None, description="our address in SIP and SDP; None: the one that routes to the proxy"
+    )
+    local_port: int = Field(0, ge=0, le=65535, description="SIP port; 0: any free port")
+    laws: tuple[Law, ...] = Field((Law.ALAW, Law.ULAW), min_length=1, description="G.711 order")
+    t38: T38Mode = Field(T38Mode.ACCEPT, description="off | accept | request")
+    t38_request_delay: float = Field(1.0, ge=0, le=30, description="seconds before our re-INVITE")
+    t38_redundancy: int = Field(3, ge=0, le=8, description="earlier IFPs repeated per datagram")
+    ring_seconds: float = Field(60.0, gt=0, le=300, description="give up ringing after")
+    impairment: Impairment = Field(default_factory=Impairment)
+
+    @field_validator("proxy")
+    @classmethod
+    def _valid_proxy(cls, value: str) -> str:
+        split_hostport(value)
+        return value
+
+    def target(self) -> tuple[str, int]:
+        """The proxy's host and port."""
+        return split_hostport(self.proxy)
+
+    def our_address(self) -> str:
+        """``local_address``, or the address the kernel would use to reach the proxy."""
+        if self.local_address:
+            return self.local_address
+        host, port = self.target()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((host, port))  # UDP connect sends nothing; it only picks a route
+                return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
