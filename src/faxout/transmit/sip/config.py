@@ -53,6 +53,7 @@ class SipConfig(BaseModel):
         None, description="our address in SIP and SDP; None: the one that routes to the proxy"
     )
     local_port: int = Field(0, ge=0, le=65535, description="SIP port; 0: any free port")
+    e164_plus: bool = Field(True, description="dial E.164 numbers with their +; False: digits")
     laws: tuple[Law, ...] = Field((Law.ALAW, Law.ULAW), min_length=1, description="G.711 order")
     t38: T38Mode = Field(T38Mode.ACCEPT, description="off | accept | request")
     t38_request_delay: float = Field(1.0, ge=0, le=30, description="seconds before our re-INVITE")

@@ -120,17 +120,19 @@ def _start_loop() -> Any:
                 # sippy names its modules after their classes.
                 import sippy.CCEvents as cc  # noqa: N813
                 import sippy.MsgBody as body  # noqa: N813
+                import sippy.SipContact as contact  # noqa: N813
                 import sippy.SipRegistrationAgent as reg  # noqa: N813
                 import sippy.SipRequest as request  # noqa: N813
                 import sippy.SipTransactionManager as tm  # noqa: N813
                 import sippy.SipURL as url  # noqa: N813
+                import sippy.Time.Timeout as timeout  # noqa: N813
                 import sippy.UA as ua  # noqa: N811
                 from sippy.Core.EventDispatcher import ED2
 
                 # Timers must be armed on the loop's thread; sippy notes the thread that first
                 # imported it, which may not be this one.
                 ED2.my_ident = threading.get_ident()
-                _sippy = _Modules(cc, body, reg, request, tm, url, ua, ED2)
+                _sippy = _Modules(cc, body, contact, reg, request, tm, url, ua, timeout, ED2)
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
                 _loop_ready.set()
@@ -149,11 +151,13 @@ def _start_loop() -> Any:
 class _Modules:
     cc: Any
     body: Any
+    contact: Any
     reg: Any
     request: Any
     tm: Any
     url: Any
     ua: Any
+    timeout: Any
     ed2: Any
 
 
@@ -195,9 +199,15 @@ def _manager_class(mods: _Modules) -> Any:
     base = mods.tm.SipTransactionManager
 
     class RoutedAckManager(base):  # type: ignore[misc, valid-type]
-        """sippy's transaction manager with in-dialog ACKs that follow the dialog's route set."""
+        """sippy's transaction manager with in-dialog ACKs that follow the dialog's route set,
+        and transport names compared without case."""
 
         def newTransaction(self, msg: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+            address, transport = msg.getTarget()
+            if isinstance(transport, str):
+                # ";transport=UDP" (SIPp, many phones) is as valid as "udp"; sippy only
+                # knows the lower-case spelling.
+                msg.setTarget((address, transport.lower()))
             t = super().newTransaction(msg, *args, **kwargs)
             if msg.getMethod() == "INVITE" and msg.getHFBody("to").getTag() is not None:
                 t.faxout_route = (
@@ -218,6 +228,26 @@ def _manager_class(mods: _Modules) -> Any:
             return super().transmitReq(t, msg, *args, **kwargs)
 
     return RoutedAckManager
+
+
+def _ua_class(mods: _Modules) -> Any:
+    base = mods.ua.UA
+
+    class OrderedAuthUA(base):  # type: ignore[misc, valid-type]
+        """sippy's UA, answering a 401/407 only after the ACK for it is on the wire.
+
+        sippy resends the INVITE with credentials from inside the response callback, before
+        its transaction layer ACKs the challenge; strict peers (SIPp among them) reject an
+        INVITE that overtakes the ACK of the previous one.
+        """
+
+        def recvResponse(self, resp: Any, tr: Any) -> Any:  # noqa: N802
+            if resp.getSCode()[0] in (401, 407):
+                mods.timeout.Timeout(lambda: base.recvResponse(self, resp, tr), 0.0)
+                return None
+            return base.recvResponse(self, resp, tr)
+
+    return OrderedAuthUA
 
 
 # ---- the endpoint and its dialogs --------------------------------------------------------
@@ -284,7 +314,7 @@ class SipStack:
         mods = self._mods
 
         def start() -> None:
-            ua = mods.ua.UA(
+            ua = _ua_class(mods)(
                 self._gc,
                 event_cb=dialog._on_event,
                 username=credentials.username if credentials else None,
@@ -292,6 +322,7 @@ class SipStack:
                 nh_address=target,
             )
             ua.local_ua = self._user_agent
+            ua.lContact = self._contact()
             dialog._ua = ua
             body = mods.body.MsgBody(sdp)
             ua.recvEvent(mods.cc.CCEventTry((None, caller, number, body, None, caller_name)))
@@ -367,12 +398,27 @@ class SipStack:
                 agent.stopregister()
             manager = self._gc.get("_sip_tm")
             if manager is not None:
+                # sippy's shutdown leaves the timers of open transactions armed, and they fire
+                # into the emptied manager: disarm them first.
+                pending = [*manager.tclient.values(), *manager.tserver.values()]
+                for transaction in pending:
+                    for name in ("teA", "teB", "teC", "teD", "teE", "teF", "teG"):
+                        timer = getattr(transaction, name, None)
+                        if timer is not None:
+                            timer.cancel()
                 manager.shutdown()
 
         try:
             _on_loop(stop)
         except TransportError:
             log.warning("the SIP stack did not stop cleanly")
+
+    def _contact(self) -> Any:
+        # sippy's default Contact carries the display name "Anonymous"; some peers (SIPp's
+        # [next_url]) copy the whole thing into their request line.
+        contact = self._mods.contact.SipContact()
+        contact.address.name = None
+        return contact
 
     # -- incoming
 
@@ -387,6 +433,7 @@ class SipStack:
         dialog = Dialog(self, queue.Queue(), None)
         ua = self._mods.ua.UA(self._gc, event_cb=dialog._on_event)
         ua.local_ua = self._user_agent
+        ua.lContact = self._contact()
         dialog._ua = ua
         dialog._incoming = True
         self._on_offer(dialog)

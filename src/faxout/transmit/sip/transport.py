@@ -102,6 +102,8 @@ class SipTransport:
             )
         try:
             number = dial_string(call.number)
+            if not self.config.e164_plus:
+                number = number.lstrip("+")
         except ValueError as exc:
             return CallResult(Outcome.INVALID_NUMBER, None, str(exc), check.pages, 0, 0)
         stack = self.stack()
