@@ -29,7 +29,8 @@ is instead of re-imaging it. Every transport offers its best: V.17, ECM, MMR (T.
   T.30 stack (HylaFAX's Class 1 driver over iaxmodem's spandsp 0.0.5); what it negotiated is
   read off HylaFAX's session log. HylaFAX's job status only tells the total, so its per-page
   times come from the ``SEND recv MCF`` timestamps of the session log (10 ms resolution), its
-  clock starting at ``DIAL``; the total / pages figure is printed as well.
+  clock starting at ``DIAL`` (an ECM page of more than 256 frames has an MCF per block; the
+  one before ``SEND end page`` counts); the total / pages figure is printed as well.
 
 Per chart: chart ``i > 1`` is the line time between the MCF of page ``i - 1`` and that of page
 ``i`` (image data, PPS-MPS/EOP, MCF, turnarounds, the V.17 short train); chart 1 is counted
@@ -54,6 +55,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.line import CHARTS, ECM_FRAMING, PER_PAGE_OVERHEAD, RATES  # noqa: E402
+from tests.transmit import hylafax_server as lab_mod  # noqa: E402
+from tests.transmit.pages import assert_same_pages  # noqa: E402
+
 from faxout.render.options import Compression as RenderCompression  # noqa: E402
 from faxout.render.tiff import TiffFWriter  # noqa: E402
 from faxout.transmit.hylafax import HylaFaxConfig, HylaFaxTransport  # noqa: E402
@@ -77,8 +82,6 @@ from faxout.transmit.sip.receiver import ReceiverConfig, SipReceiver  # noqa: E4
 from faxout.transmit.sip.session import T38Mode  # noqa: E402
 from faxout.transmit.sip.stack import SipStack  # noqa: E402
 from faxout.transmit.sip.transport import SipTransport  # noqa: E402
-from tests.transmit import hylafax_server as lab_mod  # noqa: E402
-from tests.transmit.pages import assert_same_pages  # noqa: E402
 
 TRANSPORTS = ("simline-t38", "simline-audio", "sip-t38", "sip-g711", "hylafax")
 NUMBER = "+15551234"
@@ -135,12 +138,18 @@ def make_document(path: Path, charts: list[Path]) -> Path:
 
 def verify(sent: Path, received: Path | None) -> str:
     """'pixel-identical (n pages)' or what differs."""
+    with Image.open(sent) as img:
+        pages = getattr(img, "n_frames", 1)
     try:
         assert_same_pages(sent, received)
     except AssertionError as exc:
-        return f"DIFFERS: {exc or 'no received file'}"
-    with Image.open(sent) as img:
-        return f"pixel-identical ({getattr(img, 'n_frames', 1)} pages)"
+        if str(exc):
+            return f"DIFFERS: {exc}"
+        if received is None or not received.exists():
+            return "DIFFERS: nothing received"
+        with Image.open(received) as img:
+            return f"DIFFERS: {getattr(img, 'n_frames', 1)} of {pages} pages received"
+    return f"pixel-identical ({pages} pages)"
 
 
 def negotiated(result: CallResult) -> str:
@@ -204,31 +213,33 @@ def run_simline(medium: Medium, doc: Path, pages: int, folder: Path) -> Run:
     return run
 
 
-def run_sip(t38: bool, doc: Path, pages: int, folder: Path) -> Run:
-    """One SIP call on loopback: sender → receiver, no proxy."""
+def run_sip(t38: bool, doc: Path, pages: int, folder: Path, later: ExitStack) -> Run:
+    """One SIP call on loopback: sender → receiver, no proxy.
+
+    Both SIP endpoints are closed by ``later`` at the end of the benchmark: sippy keeps an ended
+    call's UA for 32 s (``godead_timeout``), and a stack closed before then makes that timer
+    raise inside sippy's event loop (an AttributeError traceback on stderr)."""
     name = "sip-t38" if t38 else "sip-g711"
     receiver = SipReceiver(
         ReceiverConfig(
             data_dir=folder / name, port=0, t38=T38Mode.REQUEST if t38 else T38Mode.ACCEPT
         )
     )
+    later.callback(receiver.close)
     stack = SipStack("127.0.0.1", 0)
+    later.callback(stack.close)
     run = Run(name)
-    try:
-        config = SipConfig(
-            proxy=f"127.0.0.1:{receiver.port}",
-            local_address="127.0.0.1",
-            t38=T38Mode.ACCEPT if t38 else T38Mode.OFF,
-        )
-        transport = SipTransport(config, stack=stack)
-        watch = Watch(name, pages)
-        wall = time.monotonic()
-        result = transport.send(FaxCall(doc, NUMBER, name, ident=IDENT), watch)
-        fill(run, result, watch, time.monotonic() - wall)
-        got = receiver.wait_for(1, 30)
-    finally:
-        stack.close()
-        receiver.close()
+    config = SipConfig(
+        proxy=f"127.0.0.1:{receiver.port}",
+        local_address="127.0.0.1",
+        t38=T38Mode.ACCEPT if t38 else T38Mode.OFF,
+    )
+    transport = SipTransport(config, stack=stack)
+    watch = Watch(name, pages)
+    wall = time.monotonic()
+    result = transport.send(FaxCall(doc, NUMBER, name, ident=IDENT), watch)
+    fill(run, result, watch, time.monotonic() - wall)
+    got = receiver.wait_for(1, 30)
     if not got:
         run.received = "DIFFERS: the receiver stored nothing"
         return run
@@ -253,6 +264,7 @@ def read_session_log(path: Path) -> tuple[float | None, float | None, list[float
     dis: float | None = None
     end: float | None = None
     mcf: list[float] = []
+    last_mcf: float | None = None
     uses: list[str] = []
     for line in path.read_text(errors="replace").splitlines():
         match = _LOG_LINE.match(line)
@@ -272,7 +284,9 @@ def read_session_log(path: Path) -> tuple[float | None, float | None, list[float
         if dis is None and text.startswith("REMOTE best rate"):
             dis = now
         elif text.startswith("SEND recv MCF"):
-            mcf.append(now)
+            last_mcf = now  # also ends each ECM partial page (a block of 256 frames)
+        elif text.startswith("SEND end page") and last_mcf is not None:
+            mcf.append(last_mcf)
         elif text.startswith(("USE ", "SEND training at")):
             uses.append(text)
         elif text.startswith("SESSION END"):
@@ -310,7 +324,7 @@ def follow_log(folder: Path, stop: threading.Event, name: str, pages: int) -> No
             text = logs[-1].read_text(errors="replace")
         except OSError:
             continue
-        count = text.count("SEND recv MCF")
+        count = text.count("SEND end page")
         while seen < count:
             seen += 1
             say(f"  [{name}] page {seen}/{pages} MCF ({time.monotonic() - started:6.1f} s wall)")
@@ -356,7 +370,7 @@ def run_hylafax(doc: Path, pages: int, folder: Path) -> Run:
             run.setup, run.mcf = dis, mcf
             run.negotiated = hylafax_negotiated(uses)
             run.timing_source = (
-                "HylaFAX session log: SEND recv MCF timestamps (10 ms), from its DIAL"
+                "HylaFAX session log: the MCF ending each page (10 ms), from its DIAL"
             )
             if end is not None:
                 run.notes.append(f"session log: DIAL to SESSION END {end:.2f} s")
@@ -421,9 +435,13 @@ def report(runs: dict[str, Run], pages: int) -> dict[str, Any]:
             "worst": charts[worst][key],
             "worst_chart": worst + 1,
         }
+    whole: dict[str, float | None] = {}
+    for key, a, b in (("sip_t38_vs_simline_t38", sip, sim), ("sip_t38_vs_hylafax", sip, hfx)):
+        whole[key] = a.mcf[-1] / b.mcf[-1] if a and b and a.mcf and b.mcf else None
     return {
         "pages": pages,
         "charts": charts,
+        "whole_call": whole,
         "targets": targets,
         "per_page_overhead": PER_PAGE_OVERHEAD,
         "runs": {name: {**asdict(run), "steady": run.steady} for name, run in runs.items()},
@@ -472,6 +490,8 @@ def print_table(data: dict[str, Any], runs: dict[str, Run]) -> None:
     }
     for key, label in labels.items():
         t = data["targets"][key]
+        if data["whole_call"][key] is not None:
+            print(f"whole call, start to last MCF, {key}: {data['whole_call'][key]:.3f}")
         if t["met"] is None:
             print(f"target: {label}: not measured")
             continue
@@ -498,16 +518,16 @@ def main() -> None:
     if "hylafax" in chosen and (why := lab_mod.missing()):
         say(f"skipping hylafax: {why}")
         chosen.remove("hylafax")
-    jobs: dict[str, Callable[[Path, int, Path], Run]] = {
-        "simline-t38": lambda d, n, f: run_simline(Medium.T38, d, n, f),
-        "simline-audio": lambda d, n, f: run_simline(Medium.AUDIO, d, n, f),
-        "sip-t38": lambda d, n, f: run_sip(True, d, n, f),
-        "sip-g711": lambda d, n, f: run_sip(False, d, n, f),
-        "hylafax": run_hylafax,
-    }
     runs: dict[str, Run] = {}
     started = datetime.datetime.now().astimezone()
-    with tempfile.TemporaryDirectory(prefix="faxout-transports-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="faxout-transports-") as tmp, ExitStack() as later:
+        jobs: dict[str, Callable[[Path, int, Path], Run]] = {
+            "simline-t38": lambda d, n, f: run_simline(Medium.T38, d, n, f),
+            "simline-audio": lambda d, n, f: run_simline(Medium.AUDIO, d, n, f),
+            "sip-t38": lambda d, n, f: run_sip(True, d, n, f, later),
+            "sip-g711": lambda d, n, f: run_sip(False, d, n, f, later),
+            "hylafax": run_hylafax,
+        }
         folder = Path(tmp)
         folder.chmod(0o755)  # HylaFAX's daemons run as uucp under it
         doc = make_document(folder / "itu-fine.tif", CHARTS[:count])

@@ -90,11 +90,24 @@ def test_the_jitter_buffer_reorders_waits_for_late_packets_and_skips_lost_ones()
         for n in packets:
             buf.put((base + n) & 0xFFFF, np.full(rtp.FRAME, 10 + n, dtype=np.int16))
         played.append(int(buf.pop()[0]))
-    # 0 = silence: while 1 is awaited, while 3 is awaited (up to the depth), and for 3 itself.
-    assert played == [10, 0, 11, 12, 0, 0, 0, 14, 15, 16]
+    # 0 = silence: while the first 3 frames fill the buffer, while 3 is awaited (up to the
+    # depth), and for 3 itself; 1 came late but in time.
+    assert played == [0, 0, 10, 11, 12, 0, 0, 14, 15, 16]
     assert buf.lost == 1
     buf.put((base + 1) & 0xFFFF, np.full(rtp.FRAME, 99, dtype=np.int16))  # long gone
     assert buf.late == 1
+
+
+def test_the_jitter_buffer_refills_after_running_dry() -> None:
+    buf = rtp.JitterBuffer(depth=2)
+    played = []
+    for packets in [[0], [1], [], [], [2], [3], [4]]:
+        for n in packets:
+            buf.put(n, np.full(rtp.FRAME, 10 + n, dtype=np.int16))
+        played.append(int(buf.pop()[0]))
+    # fill (0, 1), play 10, 11, run dry (underrun), refill with 2 and 3, play on
+    assert played == [0, 10, 11, 0, 0, 12, 13]
+    assert buf.underruns == 1 and buf.lost == 0
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,6 @@ class MediaSession:
         t30: T30Config,
         calling: bool,
         log: LogRoute,
-        now: Callable[[], float],
         listener: Listener | None = None,
         before_phase_d: Callable[[int, StatsSnapshot], None] | None = None,
     ) -> None:
@@ -150,7 +149,7 @@ class MediaSession:
         self._t30_config = t30
         self._calling = calling
         self._log = log
-        self._now = now
+        self._now = lambda: self.line_seconds  # T.30 events are stamped with media time
         self._listener = listener
         self._before_phase_d = before_phase_d
         self.rtp = Datagrams(config.address, config.impairment)
@@ -277,7 +276,8 @@ class MediaSession:
         """One line on what the network did, for the call's notes."""
         j = self._jitter
         return (
-            f"media: {self.mode or 'none'}; RTP in {j.received} (lost {j.lost}, late {j.late}); "
+            f"media: {self.mode or 'none'}; RTP in {j.received} "
+            f"(lost {j.lost}, late {j.late}, underruns {j.underruns}); "
             f"UDPTL in {self._decoder.received} (recovered {self._decoder.recovered}); "
             f"sent {self.rtp.sent + self.udptl.sent}, "
             f"dropped {self.rtp.dropped + self.udptl.dropped}"

@@ -20,7 +20,13 @@ from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
 from faxout.transmit.sip.session import ConnectedCall, Policy, T38Mode, Wall
 from faxout.transmit.sip.stack import Credentials, Dialog, Offered, SipStack
-from faxout.transmit.spandsp import LogRoute, T30Config, completion_text, libtiff
+from faxout.transmit.spandsp import (
+    LogRoute,
+    StatsSnapshot,
+    T30Config,
+    completion_text,
+    libtiff,
+)
 from faxout.transmit.spandsp import constants as k
 
 log = logging.getLogger("faxout.transmit.sip.receiver")
@@ -129,17 +135,12 @@ class SipReceiver:
         path = self.inbox / f"{call_id}.tif"
         t30 = T30Config(ident=self.config.ident[-20:], ecm=self.config.ecm, rx_file=path)
         route = LogRoute(logging.LoggerAdapter(log, {"call_id": call_id}), f"{call_id} rx")
-        holder: list[MediaSession] = []
-        pages_at: list[float] = []
+        pages_at: list[float] = []  # media time of each page's end
 
-        def now() -> float:
-            return holder[0].line_seconds if holder else 0.0
+        def on_phase_d(_fcf: int, _stats: StatsSnapshot) -> None:
+            pages_at.append(media.line_seconds)
 
-        def on_phase_d(_fcf: int, stats: object) -> None:
-            pages_at.append(now())
-
-        media = MediaSession(self._media, t30, False, route, now, before_phase_d=on_phase_d)
-        holder.append(media)
+        media = MediaSession(self._media, t30, False, route, before_phase_d=on_phase_d)
         local = LocalSdp(self.config.address)
         limit = self.config.hang_up_after_pages
 
@@ -147,7 +148,7 @@ class SipReceiver:
             return (
                 limit is not None
                 and len(pages_at) >= limit
-                and now() - pages_at[limit - 1] >= self.config.hang_up_delay
+                and media.line_seconds - pages_at[limit - 1] >= self.config.hang_up_delay
             )
 
         try:

@@ -61,15 +61,24 @@ def parse(datagram: bytes) -> tuple[int, int, bytes] | None:
 
 
 class JitterBuffer:
-    """Reorders packets within ``depth`` frames and plays out one frame per tick."""
+    """Reorders packets within ``depth`` frames and plays out one frame per tick.
+
+    Playout starts only once ``depth`` frames are buffered, so the two ends' 20 ms clocks may
+    drift in phase by up to that much without a gap: a frame played late would insert 20 ms
+    of silence into a modem signal and break a page. When the buffer runs dry it refills
+    before playing again (an underrun); a frame that is still missing when ``depth`` later
+    frames have arrived is lost and plays as silence.
+    """
 
     def __init__(self, depth: int = 3) -> None:
-        self._depth = depth
+        self._depth = max(1, depth)
         self._frames: dict[int, Samples] = {}
         self._next: int | None = None  # sequence number of the next frame to play
+        self._playing = False
         self.received = 0
         self.lost = 0
         self.late = 0
+        self.underruns = 0
 
     def put(self, seq: int, samples: Samples) -> None:
         """Store one decoded packet."""
@@ -80,16 +89,32 @@ class JitterBuffer:
             self.late += 1  # already played (as silence): too late to use
             return
         self._frames[seq] = samples
+        if len(self._frames) > 4 * self._depth:
+            # The far end's clock runs fast: drop the oldest so the delay stays bounded.
+            start = self._next
+            oldest = min(self._frames, key=lambda s: (s - start) & 0xFFFF)
+            del self._frames[oldest]
+            self._next = (oldest + 1) & 0xFFFF
+            self.lost += 1
 
     def pop(self) -> Samples:
-        """The next 20 ms: the due frame, or silence when it is missing or not yet buffered."""
-        if self._next is None or (not self._frames):
-            return np.zeros(FRAME, dtype=np.int16)
-        if self._next not in self._frames and len(self._frames) < self._depth:
-            return np.zeros(FRAME, dtype=np.int16)  # still filling (or waiting for a late one)
+        """The next 20 ms: the due frame, or silence while filling or when it is missing."""
+        silence = np.zeros(FRAME, dtype=np.int16)
+        if self._next is None:
+            return silence
+        if not self._playing:
+            if len(self._frames) < self._depth:
+                return silence
+            self._playing = True
+        if not self._frames:
+            self.underruns += 1
+            self._playing = False  # nothing to play: refill before going on
+            return silence
         frame = self._frames.pop(self._next, None)
+        if frame is None and len(self._frames) < self._depth:
+            return silence  # the due frame may still come: wait, up to the depth
         self._next = (self._next + 1) & 0xFFFF
         if frame is None:
             self.lost += 1
-            return np.zeros(FRAME, dtype=np.int16)
+            return silence
         return frame

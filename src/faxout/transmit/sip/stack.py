@@ -398,15 +398,18 @@ class SipStack:
                 agent.stopregister()
             manager = self._gc.get("_sip_tm")
             if manager is not None:
-                # sippy's shutdown leaves the timers of open transactions armed, and they fire
-                # into the emptied manager: disarm them first.
+                # sippy's shutdown() empties the manager while the timers of open transactions
+                # and of ended dialogs (32 s "go dead") are still armed, and they fire into it
+                # later. Disarm the transactions' timers, close the sockets, and leave the
+                # manager's tables in place for the dialog timers to clean up.
                 pending = [*manager.tclient.values(), *manager.tserver.values()]
                 for transaction in pending:
                     for name in ("teA", "teB", "teC", "teD", "teE", "teF", "teG"):
                         timer = getattr(transaction, name, None)
                         if timer is not None:
                             timer.cancel()
-                manager.shutdown()
+                manager.cp_timer.cancel()
+                manager.l4r.shutdown()
 
         try:
             _on_loop(stop)
@@ -435,7 +438,6 @@ class SipStack:
         ua.local_ua = self._user_agent
         ua.lContact = self._contact()
         dialog._ua = ua
-        dialog._incoming = True
         self._on_offer(dialog)
         return ua.recvRequest(req, sip_t)
 
@@ -447,7 +449,6 @@ class Dialog:
         self.events = events
         self._stack = stack
         self._ua: Any = None
-        self._incoming = False
         self._connected = False
         self._updating = False  # our re-INVITE is in flight
         self._local_sdp = sdp  # the description in force (sippy may drop its copy)

@@ -10,7 +10,6 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable
 
 from faxout.errors import TransportError
 from faxout.transmit.caller import CallerProgress, caller_config, caller_result
@@ -108,17 +107,13 @@ class SipTransport:
             return CallResult(Outcome.INVALID_NUMBER, None, str(exc), check.pages, 0, 0)
         stack = self.stack()
         route = LogRoute(logging.LoggerAdapter(log, {"call_id": call.call_id}), call.call_id)
-        holder: list[MediaSession] = []
-        now: Callable[[], float] = lambda: holder[0].line_seconds if holder else 0.0  # noqa: E731
         media = MediaSession(
             self.media_config,
             caller_config(call),
             True,
             route,
-            now,
             CallerProgress(progress, check.pages),
         )
-        holder.append(media)
         try:
             with libtiff.call_context(call.call_id):
                 return self._call(stack, call, number, media, check.pages, progress, start)
