@@ -537,22 +537,8 @@ def sipp_uas(
     failure). Leaving the with-block waits for SIPp to finish its script (it is killed at
     once if the block raised); then ``wait()`` gives the verdict and the message trace.
     """
-    port, media = free_port(), free_udp_pair()
-    home, proc = _sipp_start(workdir, scenario, keys, timeout, [], port, media)
-    sipp = Sipp(
-        port=port, scenario=scenario, media_port=media, workdir=home, proc=proc, timeout=timeout
-    )
+    sipp = _start_uas(workdir, scenario, keys, timeout)
     try:
-        # SIPp answers nothing it does not expect, so readiness = its UDP port is bound
-        deadline = time.monotonic() + 10
-        while not _udp_bound(port):
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"sipp exited with {proc.returncode}:\n{_tail(home / 'screen.log')}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sipp not bound to udp:{port}:\n{_tail(home / 'screen.log')}")
-            time.sleep(0.05)
         yield sipp
     except BaseException:
         _stop(sipp.proc)
@@ -561,6 +547,33 @@ def sipp_uas(
     # the with-block is over: let SIPp finish its script (bounded by -timeout), never leave
     # it running; wait() afterwards returns this verdict at once
     sipp.wait()
+
+
+def _start_uas(workdir: Path, scenario: str, keys: dict[str, str] | None, timeout: float) -> Sipp:
+    """Start SIPp as a UAS and wait until it listens; new ports if a parallel test took ours."""
+    for _ in range(3):
+        port, media = free_port(), free_udp_pair()
+        home, proc = _sipp_start(workdir, scenario, keys, timeout, [], port, media)
+        # SIPp answers nothing it does not expect, so readiness = its UDP port is bound
+        # (by it: a process that died while "bound" lost the port to someone else)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and not _udp_bound(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # a SIPp that could not bind exits at once
+        screen = _tail(home / "screen.log")
+        if proc.poll() is None and _udp_bound(port):
+            return Sipp(
+                port=port,
+                scenario=scenario,
+                media_port=media,
+                workdir=home,
+                proc=proc,
+                timeout=timeout,
+            )
+        _stop(proc)
+        if not _lost_port_race(screen):
+            raise RuntimeError(f"sipp did not start on udp:{port} ({proc.returncode}):\n{screen}")
+    raise RuntimeError(f"sipp lost the port race three times:\n{screen}")
 
 
 def run_sipp_uac(
@@ -577,12 +590,22 @@ def run_sipp_uac(
     extra = [target]
     if auth is not None:
         extra = ["-au", auth[0], "-ap", auth[1], target]
-    media = free_udp_pair()
-    home, proc = _sipp_start(workdir, scenario, keys, timeout, extra, free_port(), media)
-    sipp = Sipp(
-        port=0, scenario=scenario, media_port=media, workdir=home, proc=proc, timeout=timeout
-    )
-    return sipp.wait()
+    for _ in range(3):
+        media = free_udp_pair()
+        home, proc = _sipp_start(workdir, scenario, keys, timeout, extra, free_port(), media)
+        sipp = Sipp(
+            port=0, scenario=scenario, media_port=media, workdir=home, proc=proc, timeout=timeout
+        )
+        result = sipp.wait()
+        if result.ok or not _lost_port_race(result.screen):
+            return result
+    return result
+
+
+def _lost_port_race(screen: str) -> bool:
+    """SIPp could not bind a port we picked: another process (a parallel test) took it."""
+    text = screen.lower()
+    return "bind" in text and ("address already in use" in text or "unable" in text)
 
 
 def _udp_bound(port: int) -> bool:

@@ -18,3 +18,16 @@ def test_simline_by_default_hylafax_when_configured(tmp_path: Path) -> None:
         transmit=Transmit(transport="hylafax", hylafax=HylaFaxConfig(host="127.0.0.1", port=4559)),
     )
     assert isinstance(make_transport(build_gateway(hylafax)), HylaFaxTransport)
+
+
+def test_sip_when_configured(tmp_path: Path) -> None:
+    from faxout.transmit.sip.config import SipConfig
+    from faxout.transmit.sip.transport import SipTransport
+
+    sip = Settings(
+        data_dir=tmp_path,
+        transmit=Transmit(transport="sip", sip=SipConfig(proxy="127.0.0.1:5060")),
+    )
+    transport = make_transport(build_gateway(sip))
+    assert isinstance(transport, SipTransport)
+    assert transport.config.proxy == "127.0.0.1:5060"

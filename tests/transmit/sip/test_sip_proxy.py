@@ -20,12 +20,15 @@ from tests.transmit.sip.conftest import PASSWORD, RECEIVER_USER, Progress, Recei
 pytestmark = pytest.mark.slow
 
 
-def transport(proxy: sipfar.Proxy, t38: T38Mode = T38Mode.ACCEPT) -> SipTransport:
+def transport(
+    proxy: sipfar.Proxy, t38: T38Mode = T38Mode.ACCEPT, registration: bool = False
+) -> SipTransport:
     return SipTransport(
         SipConfig(
             proxy=f"127.0.0.1:{proxy.port}",
             username="faxout",
             password=PASSWORD,
+            registration=registration,
             t38=t38,
             t38_request_delay=0.5,
             e164_plus=False,  # the receiver registered its number without the +
@@ -33,12 +36,13 @@ def transport(proxy: sipfar.Proxy, t38: T38Mode = T38Mode.ACCEPT) -> SipTranspor
     )
 
 
-def test_g711_through_a_proxy_with_digest_auth_arrives_pixel_identical(
+def test_g711_through_a_proxy_with_register_and_digest_auth_arrives_pixel_identical(
     proxy: sipfar.Proxy, receiver: ReceiverFactory, doc2: Path
 ) -> None:
     rx = receiver(register_at=proxy, t38=T38Mode.OFF)
     progress = Progress()
-    result = transport(proxy).send(
+    # REGISTER first (401 challenge), then the INVITE (407 challenge), as some trunks want.
+    result = transport(proxy, registration=True).send(
         FaxCall(doc2, f"+{RECEIVER_USER}", "g711-1", ident="faxout test"), progress
     )
     assert result.outcome is Outcome.OK, result

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from faxout.errors import TransportError
 from faxout.transmit.result import FaxCall, Outcome
 from faxout.transmit.sip.check import check_sip
 from faxout.transmit.sip.config import SipConfig
@@ -132,3 +133,17 @@ def test_check_reports_a_reachable_proxy_and_a_working_registration(
 def test_check_reports_a_proxy_that_does_not_answer(silent_port: int) -> None:
     problem, _ = check_sip(SipConfig(proxy=f"127.0.0.1:{silent_port}"), timeout=1)
     assert problem is not None and problem.startswith("no answer to SIP OPTIONS within 1 s")
+
+
+def test_a_refused_registration_is_a_transport_error_naming_the_proxy(
+    tmp_path: Path, doc1: Path
+) -> None:
+    with sipfar.kamailio_proxy(tmp_path / "kamailio", PASSWORD) as proxy:
+        config = SipConfig(
+            proxy=f"127.0.0.1:{proxy.port}",
+            registration=True,
+            username="faxout",
+            password=SecretStr("wrong"),
+        )
+        with pytest.raises(TransportError, match=rf"REGISTER at 127.0.0.1:{proxy.port} as faxout"):
+            SipTransport(config).send(FaxCall(doc1, "15557770199", "reg-1"), Progress())

@@ -62,7 +62,7 @@ class Policy:
 
 
 @dataclass
-class Outcome:
+class Ending:
     """How the connected phase ended, and what happened on the way (for the call's notes)."""
 
     finish: Finish = Finish.COMPLETED
@@ -99,10 +99,10 @@ class ConnectedCall:
         self._owner = owner  # we sent the initial INVITE (owner of the Call-ID, RFC 3261 §14.1)
         self._wall = wall
         self._hang_up_at = hang_up_at
-        self.result = Outcome()
+        self.result = Ending()
         self._glare_at: float | None = None
 
-    def run(self) -> Outcome:
+    def run(self) -> Ending:
         """Drive the call to its end; the dialog is hung up (or was, by the far end)."""
         wall, media, policy = self._wall, self.media, self.policy
         start = wall.monotonic()
