@@ -31,3 +31,14 @@ def test_sip_when_configured(tmp_path: Path) -> None:
     transport = make_transport(build_gateway(sip))
     assert isinstance(transport, SipTransport)
     assert transport.config.proxy == "127.0.0.1:5060"
+
+
+def test_a_transport_with_its_own_line_count_overrides_transmit_lines() -> None:
+    from faxout.transmit.sip.config import SipConfig
+
+    assert Transmit(lines=4).line_count() == 4
+    assert Transmit(lines=4, transport="hylafax", hylafax=HylaFaxConfig(lines=2)).line_count() == 2
+    assert Transmit(lines=4, transport="hylafax").line_count() == 4
+    assert Transmit(lines=4, transport="sip", sip=SipConfig(lines=30)).line_count() == 30
+    # a count for a transport not in use changes nothing
+    assert Transmit(lines=4, sip=SipConfig(lines=30)).line_count() == 4

@@ -69,13 +69,14 @@ def _transport(gw: Gateway) -> Finding:
 
         cfg = t.hylafax
         problem = check_hylafax(cfg)
-        where = f"hylafax at {cfg.host}:{cfg.port}"
+        where = f"hylafax at {cfg.host}:{cfg.port}, {t.line_count()} lines"
         return Finding("transport", problem is None, f"{where}: {problem or 'login works'}")
     if t.transport == "sip":
         from faxout.transmit.sip.check import check_sip
 
         problem, said = check_sip(t.sip)
-        return Finding("transport", problem is None, f"sip via {t.sip.proxy}: {problem or said}")
+        where = f"sip via {t.sip.proxy}, {t.line_count()} lines"
+        return Finding("transport", problem is None, f"{where}: {problem or said}")
     return Finding("transport", True, f"simline (simulated line, {t.lines} lines)")
 
 

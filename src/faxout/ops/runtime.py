@@ -134,9 +134,9 @@ class Pipeline:
     def start(self) -> None:
         """Start the consumer threads and the dispatcher thread."""
         s = self.gw.settings
-        sync_lines(self.gw.engine, s.transmit.transport, s.transmit.lines)
+        sync_lines(self.gw.engine, s.transmit.transport, s.transmit.line_count())
         if self._consumers:
-            threads = s.runtime.consumer_threads or s.transmit.lines + 2
+            threads = s.runtime.consumer_threads or s.transmit.line_count() + 2
             self.queue.start(workers=threads)
         if self._dispatcher:
             self._thread = threading.Thread(target=self._loop, name="faxout-dispatch", daemon=True)

@@ -77,6 +77,11 @@ class Transmit(BaseModel):
     hylafax: HylaFaxConfig = HylaFaxConfig()
     sip: SipConfig = Field(default_factory=SipConfig)
 
+    def line_count(self) -> int:
+        """Calls at once: the chosen transport's own count when it has one, else ``lines``."""
+        own = {"hylafax": self.hylafax.lines, "sip": self.sip.lines}.get(self.transport)
+        return own if own is not None else self.lines
+
 
 class Runtime(BaseModel):
     """The background workers inside ``faxout serve`` (and ``faxout worker``)."""

@@ -46,7 +46,9 @@ class HylaFaxConfig(BaseModel):
     user: str = Field("faxout", min_length=1, description="login name (hosts.hfaxd)")
     password: SecretStr = Field(SecretStr(""), description="empty: the entry needs none")
     modem: str | None = Field(None, description="pin jobs to this modem or class (JPARM MODEM)")
-    lines: int = Field(1, ge=1, le=1000, description="calls at once = HylaFAX modem count")
+    lines: int | None = Field(
+        None, ge=1, le=1000, description="calls at once (HylaFAX's modems); None: transmit.lines"
+    )
     poll_interval: float = Field(2.0, gt=0, le=60, description="seconds between job polls")
     connect_timeout: float = Field(10.0, gt=0, description="seconds for connect and login")
     command_timeout: float = Field(30.0, gt=0, description="seconds for one reply")

@@ -58,6 +58,9 @@ class SipConfig(BaseModel):
     t38: T38Mode = Field(T38Mode.ACCEPT, description="off | accept | request")
     t38_request_delay: float = Field(1.0, ge=0, le=30, description="seconds before our re-INVITE")
     t38_redundancy: int = Field(3, ge=0, le=8, description="earlier IFPs repeated per datagram")
+    lines: int | None = Field(
+        None, ge=1, le=1000, description="calls the trunk allows at once; None: transmit.lines"
+    )
     ring_seconds: float = Field(60.0, gt=0, le=300, description="give up ringing after")
     impairment: Impairment = Field(default_factory=Impairment)
 
