@@ -6,16 +6,16 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
-from faxout.transmit.sip.media import MediaConfig, Mode
-from faxout.transmit.sip.sdp import LocalSdp, MediaKind, T38Params, parse
-from faxout.transmit.sip.session import ConnectedCall, Finish, Policy, T38Mode, Wall
-from faxout.transmit.sip.stack import (
+from faxout.transmit.sip.dialog import (
     DialogEvent,
     Ended,
     ReinviteAnswered,
     ReinviteRefused,
     RemoteReinvite,
 )
+from faxout.transmit.sip.media import MediaConfig, Mode
+from faxout.transmit.sip.sdp import LocalSdp, MediaKind, T38Params, parse
+from faxout.transmit.sip.session import ConnectedCall, Finish, Policy, T38Mode, Wall
 
 T38_OFFER = LocalSdp("192.0.2.9").t38(6000, T38Params(max_bit_rate=9600))
 

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from faxout.transmit.sip.dialog import Dialog, Offered
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
 from faxout.transmit.sip.session import ConnectedCall, Policy, T38Mode, Wall
-from faxout.transmit.sip.stack import Credentials, Dialog, Offered, SipStack
+from faxout.transmit.sip.stack import Credentials, SipStack
 from faxout.transmit.spandsp import (
     LogRoute,
     StatsSnapshot,

@@ -13,9 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from faxout.transmit.sip.media import TICK_SECONDS, MediaConfig, MediaSession, Mode
-from faxout.transmit.sip.sdp import LocalSdp, Media, MediaKind, SdpError, T38Params, parse
-from faxout.transmit.sip.stack import (
+from faxout.transmit.sip.dialog import (
     Dialog,
     DialogEvent,
     Ended,
@@ -24,6 +22,8 @@ from faxout.transmit.sip.stack import (
     RemoteReinvite,
     glare_delay,
 )
+from faxout.transmit.sip.media import TICK_SECONDS, MediaConfig, MediaSession, Mode
+from faxout.transmit.sip.sdp import LocalSdp, Media, MediaKind, SdpError, T38Params, parse
 
 log = logging.getLogger("faxout.transmit.sip")
 

@@ -17,18 +17,11 @@ from faxout.transmit.preflight import preflight
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
 from faxout.transmit.sip import causes
 from faxout.transmit.sip.config import SipConfig
+from faxout.transmit.sip.dialog import Answered, DialogEvent, Ended, Refused, Ringing
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
 from faxout.transmit.sip.session import ConnectedCall, Policy, Wall
-from faxout.transmit.sip.stack import (
-    Answered,
-    Credentials,
-    DialogEvent,
-    Ended,
-    Refused,
-    Ringing,
-    SipStack,
-)
+from faxout.transmit.sip.stack import Credentials, SipStack
 from faxout.transmit.spandsp import LogRoute, libtiff
 from faxout.transmit.transport import ProgressSink
 
