@@ -273,10 +273,30 @@ def kamailio_proxy(workdir: Path, password: str = "s3cret") -> Iterator[Proxy]:
         raise RuntimeError(missing("kamailio"))
     home = workdir / "kamailio"
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    log_path = home / "kamailio.log"
+    for attempt in range(3):
+        port = free_port()
+        proc = _start_kamailio(kam, home, port, password, log_path)
+        try:
+            _wait_ready("kamailio", proc, port, log_path, 15)
+            break
+        except RuntimeError:
+            _stop(proc)
+            # a parallel test may take the port between our check and kamailio's bind
+            if attempt == 2 or "already in use" not in _tail(log_path):
+                raise
+    try:
+        yield Proxy(port=port, password=password, log_path=log_path)
+    finally:
+        _stop(proc)
+
+
+def _start_kamailio(
+    kam: str, home: Path, port: int, password: str, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Write and check kamailio's config for ``port``, and start it."""
     cfg = home / "kamailio.cfg"
     cfg.write_text(KAMAILIO_CFG.format(port=port, password=password))
-    log_path = home / "kamailio.log"
     check = subprocess.run(
         [kam, "-c", "-f", str(cfg)], capture_output=True, text=True, env=ENV, check=False
     )
@@ -285,7 +305,7 @@ def kamailio_proxy(workdir: Path, password: str = "s3cret") -> Iterator[Proxy]:
     argv = [kam, "-f", str(cfg), "-P", str(home / "kamailio.pid"), "-Y", str(home)]
     argv += ["-E", "-DD", "-m", "32", "-M", "4"]
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             argv,
             cwd=home,
             env=ENV,
@@ -294,11 +314,6 @@ def kamailio_proxy(workdir: Path, password: str = "s3cret") -> Iterator[Proxy]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
-        _wait_ready("kamailio", proc, port, log_path, 15)
-        yield Proxy(port=port, password=password, log_path=log_path)
-    finally:
-        _stop(proc)
 
 
 # --------------------------------------------------------------------------------------
@@ -368,8 +383,61 @@ def baresip_phone(
     for d in (cfgdir, heard):
         d.mkdir(parents=True, exist_ok=True)
     src = write_tone_wav(home / "say.wav", tone_hz, seconds)
-    port = free_port()
-    ctrl = free_port(socket.SOCK_STREAM)
+    log_path = home / "baresip.log"
+    for attempt in range(3):
+        port, ctrl = _free_baresip_port(), free_port(socket.SOCK_STREAM)
+        proc = _start_baresip(exe, home, cfgdir, heard, src, user, port, ctrl, log_path)
+        try:
+            _wait_ready("baresip", proc, port, log_path, 15)
+            break
+        except RuntimeError:
+            _stop(proc)
+            # a parallel test may take a port between our check and baresip's bind
+            if attempt == 2 or "Address already in use" not in _tail(log_path):
+                raise
+    try:
+        yield Phone(
+            port=port,
+            heard_dir=heard,
+            user=user,
+            ctrl_port=ctrl,
+            log_path=log_path,
+            source_wav=src,
+        )
+    finally:
+        _stop(proc)
+
+
+def _free_baresip_port() -> int:
+    """A port free for UDP and TCP, with the next one free for TCP (baresip's SIP/TLS)."""
+    for _ in range(200):
+        port = free_port()
+        try:
+            for kind, number in (
+                (socket.SOCK_STREAM, port),
+                (socket.SOCK_STREAM, port + 1),
+                (socket.SOCK_DGRAM, port + 1),
+            ):
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind(("127.0.0.1", number))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port for baresip")
+
+
+def _start_baresip(
+    exe: str,
+    home: Path,
+    cfgdir: Path,
+    heard: Path,
+    src: Path,
+    user: str,
+    port: int,
+    ctrl: int,
+    log_path: Path,
+) -> subprocess.Popen[bytes]:
+    """Write baresip's config for ``port`` and start it."""
     (cfgdir / "config").write_text(
         f"sip_listen\t\t127.0.0.1:{port}\n"
         "net_interface\t\t127.0.0.1\n"
@@ -394,7 +462,6 @@ def baresip_phone(
         f"<sip:{user}@127.0.0.1:{port}>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
     )
     (cfgdir / "contacts").write_text("")
-    log_path = home / "baresip.log"
     env = {**ENV, "HOME": str(home)}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -406,18 +473,7 @@ def baresip_phone(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
-        _wait_ready("baresip", proc, port, log_path, 15)
-        yield Phone(
-            port=port,
-            heard_dir=heard,
-            user=user,
-            ctrl_port=ctrl,
-            log_path=log_path,
-            source_wav=src,
-        )
-    finally:
-        _stop(proc)
+    return proc
 
 
 # --------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ gateways faxing each other over SIP, in separate processes."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,25 +19,26 @@ from tests.transmit.pages import assert_same_pages
 pytestmark = pytest.mark.slow
 
 
-def start_receiver(data_dir: Path, port: int, *args: str) -> subprocess.Popen[str]:
+def start_receiver(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """``faxout sip-receiver`` on any free port; the process and the port it announced."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "faxout", "sip-receiver", "--listen", f"127.0.0.1:{port}", *args],
+        [sys.executable, "-m", "faxout", "sip-receiver", "--listen", "127.0.0.1:0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=faxout_env(data_dir),
     )
-    deadline = time.monotonic() + 30
-    while sipfar.sip_ping(port) is None:  # our receiver answers OPTIONS once it listens
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "sip-receiver did not start"
-        time.sleep(0.1)
-    return process
+    assert process.stderr is not None
+    announced = process.stderr.readline()  # "receiving faxes on sip:127.0.0.1:PORT into ..."
+    match = re.search(r"receiving faxes on sip:127\.0\.0\.1:(\d+) into ", announced)
+    assert match, (announced, process.communicate())
+    port = int(match.group(1))
+    assert sipfar.sip_ping(port, timeout=2) == 200  # it answers OPTIONS
+    return process, port
 
 
 def test_two_gateways_fax_each_other_from_the_command_line(tmp_path: Path, doc1: Path) -> None:
-    port = sipfar.free_port()
-    receiver = start_receiver(tmp_path / "rx", port, "--t38", "request")
+    receiver, port = start_receiver(tmp_path / "rx", "--t38", "request")
     try:
         sent = run_cli(
             tmp_path / "tx",

@@ -101,10 +101,23 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_nobody_answering_within_the_ring_time_is_no_answer(silent_port: int, doc1: Path) -> None:
-    _, result = send(silent_port, doc1, ring_seconds=1.5)
+def test_ringing_that_nobody_picks_up_is_cancelled_as_no_answer(tmp_path: Path, doc1: Path) -> None:
+    with sipfar.sipp_uas(tmp_path, "ring_forever", timeout=15) as sipp:
+        _, result = send(sipp.port, doc1, ring_seconds=1.5)
+    verdict = sipp.wait()
+    assert verdict.ok, verdict.errors  # we sent CANCEL and ACKed the 487
     assert result.outcome is Outcome.NO_ANSWER  # type: ignore[attr-defined]
     assert result.t30_text == "no answer after 2 s of ringing"  # type: ignore[attr-defined]
+
+
+def test_a_proxy_that_never_responds_is_named_not_taken_for_no_answer(
+    silent_port: int, doc1: Path
+) -> None:
+    _, result = send(silent_port, doc1, ring_seconds=1.5)
+    assert result.outcome is Outcome.FAILED  # type: ignore[attr-defined]
+    assert result.t30_text.startswith(  # type: ignore[attr-defined]
+        f"no response from the SIP proxy at 127.0.0.1:{silent_port} (not even 100 Trying)"
+    )
 
 
 def test_a_number_without_digits_is_invalid_before_any_call(silent_port: int, doc1: Path) -> None:

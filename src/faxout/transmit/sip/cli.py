@@ -22,11 +22,11 @@ from faxout.transmit.sip.session import T38Mode
 from faxout.transmit.sip.stack import Credentials
 
 
-def _hostport(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+def _hostport(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None
     try:
-        return split_hostport(value)
+        return split_hostport(value, any_port=param.name == "listen")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 

@@ -14,13 +14,15 @@ from faxout.transmit.sip.session import T38Mode
 _HOSTPORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-:]+?)\]?(:(?P<port>\d{1,5}))?$")
 
 
-def split_hostport(value: str, default_port: int = 5060) -> tuple[str, int]:
-    """``host[:port]`` → ``(host, port)``; ``ValueError`` naming the problem."""
+def split_hostport(value: str, default_port: int = 5060, any_port: bool = False) -> tuple[str, int]:
+    """``host[:port]`` → ``(host, port)``; ``ValueError`` naming the problem.
+
+    ``any_port`` admits port 0 (a local address where any free port will do)."""
     match = _HOSTPORT.match(value.strip())
     if not match:
         raise ValueError(f"'{value}' is not host[:port]")
     port = int(match.group("port") or default_port)
-    if not 1 <= port <= 65535:
+    if not (0 if any_port else 1) <= port <= 65535:
         raise ValueError(f"port {port} in '{value}' is out of range")
     return match.group("host"), port
 

@@ -137,16 +137,27 @@ class SipTransport:
             events,
         )
         deadline = start + cfg.ring_seconds
+        heard = False  # any response at all: the proxy (or the far end) is there
+        silent = (
+            f"no response from the SIP proxy at {cfg.proxy} (not even 100 Trying): "
+            "check transmit.sip.proxy and that UDP reaches it"
+        )
         while True:
             left = deadline - self._wall.monotonic()
             try:
                 event = events.get(timeout=max(0.0, left)) if left > 0 else events.get_nowait()
             except queue.Empty:
                 dialog.hang_up()
+                if not heard:
+                    return self._unconnected(Outcome.FAILED, silent, pages, start, progress)
                 text = f"no answer after {cfg.ring_seconds:.0f} s of ringing"
                 return self._unconnected(Outcome.NO_ANSWER, text, pages, start, progress)
             if isinstance(event, Ringing):
+                heard = True
                 continue
+            if isinstance(event, Refused) and not heard and event.code == 408:
+                # sippy's own timeout: nothing ever came back, so nobody rang
+                return self._unconnected(Outcome.FAILED, silent, pages, start, progress)
             if isinstance(event, Refused):
                 log.info(
                     "call refused: SIP %s %s",
