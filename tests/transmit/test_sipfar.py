@@ -23,7 +23,12 @@ from tests.transmit.sipfar import (
     sipp_uas,
 )
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
+
+@pytest.fixture(autouse=True)
+def _far_ends_installed() -> None:
+    # `make test` installs the packages: missing means a broken set-up, not a skip.
+    why = missing()
+    assert why is None, f"{why} (run `make setup-test` as root)"
 
 
 class RawUac:
