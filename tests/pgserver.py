@@ -28,7 +28,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -39,6 +38,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.procs import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")  # Debian: /usr/lib/postgresql/<major>/bin
 SUPERUSER = "postgres"
@@ -78,12 +79,6 @@ def _base_parent(run_as: _RunAs) -> Path:
         if not (st.st_mode & stat.S_IXOTH or st.st_uid == run_as.uid):
             return Path("/tmp")
     return tmp
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -198,7 +193,7 @@ class PgServer:
         cls, bin_dir: Path, run_as: _RunAs, base: Path, data: Path, log_path: Path
     ) -> PgServer | None:
         """Start the postmaster; None when the port was taken meanwhile (caller retries)."""
-        port = _free_port()
+        port = free_port()
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(port),

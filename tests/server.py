@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -16,17 +15,13 @@ from pathlib import Path
 
 import httpx
 
+from tests.procs import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 FAST_ARGON2 = {
     "FAXOUT_AUTH__ARGON2_MEMORY_KIB": "1024",
     "FAXOUT_AUTH__ARGON2_TIME_COST": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def faxout_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import redis
 
-from tests.server import ROOT, free_port
+from tests.procs import free_port, stop_process
+from tests.server import ROOT
 
 S3_REGION = "us-east-1"
 AWS_TEST_ENV = {
@@ -55,18 +56,6 @@ def wait_for(
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM the process by its PID, SIGKILL it if it does not exit within ``grace``."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(grace)
 
 
 # -- redis ---------------------------------------------------------------------------------
@@ -115,13 +104,13 @@ def redis_server(workdir: Path) -> Iterator[str]:
         client.close()
         if up:
             break
-        _stop(proc)
+        stop_process(proc)
     else:
         raise RuntimeError("could not start redis-server")
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 # -- S3 (moto) -----------------------------------------------------------------------------
@@ -179,7 +168,7 @@ class FaxoutProcess:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM: running calls finish), SIGKILL after a grace period."""
-        _stop(self.process, grace=30.0)
+        stop_process(self.process, timeout=30.0)
 
     def kill(self) -> None:
         """SIGKILL, and reap it (so its PID is gone, as after a real crash)."""

@@ -17,7 +17,8 @@ from faxout.db.tables import accounts, jobs
 from faxout.errors import DatabaseError
 from faxout.intake.accept import accept
 from tests.db.records import NOW, THREADS, add_account, new_submission
-from tests.pgserver import PgServer, _free_port
+from tests.pgserver import PgServer
+from tests.procs import free_port
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_postgresql_isolation_is_pinned_and_url_parameters_win(pg_url: str) -> N
 
 
 def test_unreachable_postgresql_is_a_database_error() -> None:
-    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/none")
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
     try:
         with pytest.raises(DatabaseError, match="OperationalError"), transaction(engine):
             pass

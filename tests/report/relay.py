@@ -3,7 +3,6 @@ AUTH, recording what it accepts, answering scripted refusals first."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.procs import free_port
 
 USER, PASSWORD = "reports", "s3cret"
 
@@ -64,12 +65,6 @@ def _authenticator(
         auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     )
     return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Relay:

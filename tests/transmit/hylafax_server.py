@@ -19,16 +19,16 @@ chdir, pre-created ``seqf`` files, ``NotifyCmd: /bin/true``). Added here:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.procs import free_port, stop_process
 
 SYSTEM_SPOOL = Path("/var/spool/hylafax")
 SYSTEM_ETC = Path("/etc/hylafax")
@@ -58,29 +58,6 @@ def missing() -> str | None:
     if not IAXMODEM_EXAMPLE.exists() or not (SYSTEM_ETC / "config").exists():
         return "HylaFAX or iaxmodem example configs missing"
     return None
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A free ephemeral port on 127.0.0.1 (TCP or UDP)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM one process by its PID, SIGKILL after ``timeout``, then its own group."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout)
-    # hfaxd and faxgetty fork helpers into their group (we started each in its own session)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _copy_owned(src: Path, dst: Path) -> None:
@@ -238,7 +215,7 @@ class HylaFaxLab:
         """Stop the receiving modem's faxgetty: calls then ring unanswered."""
         proc = self.procs.pop(f"faxgetty-{self.rx}", None)
         if proc is not None:
-            _stop(proc)
+            stop_process(proc)
 
     def received(self) -> list[Path]:
         """The faxes the receiving modem stored, oldest first."""
@@ -257,7 +234,7 @@ class HylaFaxLab:
             key=lambda n: (not n.startswith("faxgetty"), not n.startswith("iaxmodem")),
         )
         for name in order:
-            _stop(self.procs.pop(name))
+            stop_process(self.procs.pop(name))
         for dev in (self.tx, self.rx):
             if dev:
                 link = Path(f"/dev/{dev}")

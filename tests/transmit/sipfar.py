@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -39,6 +37,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
+
+from tests import procs
+from tests.procs import stop_process, tail
 
 SIPP_DIR = Path(__file__).parent / "sipp"
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
@@ -67,10 +68,8 @@ def missing(*names: str) -> str | None:
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A free ephemeral port on 127.0.0.1 (UDP by default: SIP and RTP here are UDP)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free ephemeral port on 127.0.0.1, UDP by default: SIP and RTP here are UDP."""
+    return procs.free_port(kind)
 
 
 def free_udp_pair() -> int:
@@ -90,29 +89,6 @@ def free_udp_pair() -> int:
             for s in socks:
                 s.close()
     raise RuntimeError("no free UDP port pair")
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM one process by its PID, SIGKILL after ``timeout``, then its own group."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout)
-    # kamailio's worker children live in the group we started (start_new_session)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no {path.name})"
 
 
 def sip_ping(port: int, timeout: float = 0.5, user: str | None = None) -> int | None:
@@ -152,11 +128,11 @@ def _wait_ready(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail(log)}")
         if sip_ping(port, timeout=0.3) is not None:
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{what} not answering OPTIONS on udp:{port}:\n{_tail(log)}")
+    raise RuntimeError(f"{what} not answering OPTIONS on udp:{port}:\n{tail(log)}")
 
 
 # --------------------------------------------------------------------------------------
@@ -255,9 +231,9 @@ class Proxy:
         """``127.0.0.1:<port>``."""
         return f"127.0.0.1:{self.port}"
 
-    def log_tail(self, lines: int = 40) -> str:
+    def logtail(self, lines: int = 40) -> str:
         """The end of kamailio's log (for failure messages)."""
-        return _tail(self.log_path, lines)
+        return tail(self.log_path, lines)
 
 
 @contextlib.contextmanager
@@ -281,14 +257,14 @@ def kamailio_proxy(workdir: Path, password: str = "s3cret") -> Iterator[Proxy]:
             _wait_ready("kamailio", proc, port, log_path, 15)
             break
         except RuntimeError:
-            _stop(proc)
+            stop_process(proc)
             # a parallel test may take the port between our check and kamailio's bind
-            if attempt == 2 or "already in use" not in _tail(log_path):
+            if attempt == 2 or "already in use" not in tail(log_path):
                 raise
     try:
         yield Proxy(port=port, password=password, log_path=log_path)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _start_kamailio(
@@ -358,9 +334,9 @@ class Phone:
         """Recordings of what the phone received (sndfile's ``*-dec.wav``), oldest first."""
         return sorted(self.heard_dir.glob("*-dec.wav"), key=lambda p: p.stat().st_mtime)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def logtail(self, lines: int = 40) -> str:
         """The end of baresip's output (for failure messages)."""
-        return _tail(self.log_path, lines)
+        return tail(self.log_path, lines)
 
 
 @contextlib.contextmanager
@@ -391,9 +367,9 @@ def baresip_phone(
             _wait_ready("baresip", proc, port, log_path, 15)
             break
         except RuntimeError:
-            _stop(proc)
+            stop_process(proc)
             # a parallel test may take a port between our check and baresip's bind
-            if attempt == 2 or "Address already in use" not in _tail(log_path):
+            if attempt == 2 or "Address already in use" not in tail(log_path):
                 raise
     try:
         yield Phone(
@@ -405,7 +381,7 @@ def baresip_phone(
             source_wav=src,
         )
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _free_baresip_port() -> int:
@@ -515,7 +491,7 @@ class Sipp:
             try:
                 self.proc.wait(timeout=self.timeout + 5 if timeout is None else timeout)
             except subprocess.TimeoutExpired:
-                _stop(self.proc)
+                stop_process(self.proc)
             rc = self.proc.returncode
             self._result = SippResult(
                 ok=rc == 0,
@@ -597,7 +573,7 @@ def sipp_uas(
     try:
         yield sipp
     except BaseException:
-        _stop(sipp.proc)
+        stop_process(sipp.proc)
         sipp.wait()
         raise
     # the with-block is over: let SIPp finish its script (bounded by -timeout), never leave
@@ -616,7 +592,7 @@ def _start_uas(workdir: Path, scenario: str, keys: dict[str, str] | None, timeou
         while proc.poll() is None and not _udp_bound(port) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.1)  # a SIPp that could not bind exits at once
-        screen = _tail(home / "screen.log")
+        screen = tail(home / "screen.log")
         if proc.poll() is None and _udp_bound(port):
             return Sipp(
                 port=port,
@@ -626,7 +602,7 @@ def _start_uas(workdir: Path, scenario: str, keys: dict[str, str] | None, timeou
                 proc=proc,
                 timeout=timeout,
             )
-        _stop(proc)
+        stop_process(proc)
         if not _lost_port_race(screen):
             raise RuntimeError(f"sipp did not start on udp:{port} ({proc.returncode}):\n{screen}")
     raise RuntimeError(f"sipp lost the port race three times:\n{screen}")
