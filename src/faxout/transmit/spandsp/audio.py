@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
@@ -14,15 +12,18 @@ from faxout.errors import TransportError
 from faxout.transmit.spandsp._lib import library
 from faxout.transmit.spandsp.logroute import LogRoute
 from faxout.transmit.spandsp.t30 import Listener, StatsSnapshot, T30Session
+from faxout.transmit.spandsp.terminal import Terminal
 
 Samples = npt.NDArray[np.int16]
 
 
-class AudioEndpoint:
+class AudioEndpoint(Terminal):
     """One fax terminal producing and consuming 8 kHz 16-bit linear audio.
 
     Create, use and close it on one thread: spandsp state objects are not thread-safe.
     """
+
+    kind = "audio fax terminal"
 
     def __init__(
         self,
@@ -36,8 +37,7 @@ class AudioEndpoint:
         ptr = lib.fax_init(None, int(calling))
         if not ptr:
             raise TransportError("spandsp fax_init failed")
-        self._ptr: int | None = ptr
-        self._owner = threading.get_ident()
+        super().__init__(ptr, lib.fax_free)
         self._log = log
         # Always emit full blocks (silence when idle) so both directions stay sample-aligned.
         lib.fax_set_transmit_on_idle(ptr, 1)
@@ -59,28 +59,3 @@ class AudioEndpoint:
         ptr = buf.ctypes.data_as(ctypes.POINTER(ctypes.c_int16))
         library().fax_rx(self._live(), ptr, len(buf))
         self.t30.raise_pending()
-
-    def close(self) -> None:
-        """Free the spandsp state. Idempotent."""
-        if self._ptr is not None:
-            library().fax_free(self._ptr)
-            self._ptr = None
-
-    def _live(self) -> int:
-        if self._ptr is None:
-            raise TransportError("audio fax terminal used after close")
-        if threading.get_ident() != self._owner:
-            # spandsp state is not thread-safe: one call, one thread, start to finish.
-            raise TransportError("audio fax terminal used from a thread other than its own")
-        return self._ptr
-
-    def __enter__(self) -> AudioEndpoint:
-        return self
-
-    def __exit__(
-        self,
-        _t: type[BaseException] | None,
-        _e: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.close()

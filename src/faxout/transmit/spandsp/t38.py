@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
-from types import TracebackType
 
 from faxout.errors import TransportError
 from faxout.transmit.spandsp import constants as k
 from faxout.transmit.spandsp._lib import T38TxPacketHandler, library
 from faxout.transmit.spandsp.logroute import LogRoute
 from faxout.transmit.spandsp.t30 import Listener, StatsSnapshot, T30Session
+from faxout.transmit.spandsp.terminal import Terminal
 
 
-class T38Endpoint:
+class T38Endpoint(Terminal):
     """One T.38 terminal. Packets it emits are queued, never handed to a peer from inside the
     callback, so nothing re-enters spandsp and the channel can drop, delay or repeat them.
 
     Create, use and close it on one thread.
     """
+
+    kind = "T.38 fax terminal"
 
     def __init__(
         self,
@@ -37,8 +38,7 @@ class T38Endpoint:
         ptr = lib.t38_terminal_init(None, int(calling), self._tx, None)
         if not ptr:
             raise TransportError("spandsp t38_terminal_init failed")
-        self._ptr: int | None = ptr
-        self._owner = threading.get_ident()
+        super().__init__(ptr, lib.t38_terminal_free)
         if not paced:
             lib.t38_terminal_set_config(ptr, k.T38_TERMINAL_OPTION_NO_PACING)
         self._core = lib.t38_terminal_get_t38_core_state(ptr)
@@ -65,12 +65,6 @@ class T38Endpoint:
         library().t38_core_rx_ifp_packet(self._core, packet, len(packet), seq & 0xFFFF)
         self._raise_pending()
 
-    def close(self) -> None:
-        """Free the spandsp state. Idempotent."""
-        if self._ptr is not None:
-            library().t38_terminal_free(self._ptr)
-            self._ptr = None
-
     def _on_packet(
         self,
         _s: int | None,
@@ -91,22 +85,3 @@ class T38Endpoint:
             exc, self._pending = self._pending, None
             raise exc
         self.t30.raise_pending()
-
-    def _live(self) -> int:
-        if self._ptr is None:
-            raise TransportError("T.38 fax terminal used after close")
-        if threading.get_ident() != self._owner:
-            # spandsp state is not thread-safe: one call, one thread, start to finish.
-            raise TransportError("T.38 fax terminal used from a thread other than its own")
-        return self._ptr
-
-    def __enter__(self) -> T38Endpoint:
-        return self
-
-    def __exit__(
-        self,
-        _t: type[BaseException] | None,
-        _e: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self.close()
