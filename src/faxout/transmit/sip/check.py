@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faxout.errors import TransportError
 from faxout.transmit.sip.config import SipConfig
-from faxout.transmit.sip.stack import Credentials, SipStack
+from faxout.transmit.sip.stack import SipStack
 
 
 def check_sip(config: SipConfig, timeout: float = 5.0) -> tuple[str | None, str]:
@@ -27,12 +27,8 @@ def check_sip(config: SipConfig, timeout: float = 5.0) -> tuple[str | None, str]
             )
         said = f"OPTIONS answered {answer[0]} {answer[1]}"
         if config.registration:
-            user = config.username or config.caller_id or "faxout"
-            creds = (
-                Credentials(config.username, config.password.get_secret_value())
-                if config.username
-                else None
-            )
+            user = config.username or config.caller()
+            creds = config.credentials()
             ok, reply = stack.register(config.target(), user, creds, timeout=timeout)
             if not ok:
                 return f"{said}, but REGISTER as {user} failed: {reply}", said

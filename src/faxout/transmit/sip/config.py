@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from faxout.transmit.g711 import Law
 from faxout.transmit.sip.media import MediaImpairment
 from faxout.transmit.sip.session import T38Mode
+from faxout.transmit.sip.stack import Credentials
 
 _HOSTPORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-:]+?)\]?(:(?P<port>\d{1,5}))?$")
 
@@ -75,6 +76,16 @@ class SipConfig(BaseModel):
     def target(self) -> tuple[str, int]:
         """The proxy's host and port."""
         return split_hostport(self.proxy)
+
+    def caller(self) -> str:
+        """Our From user (and the user we REGISTER): caller_id, else username, else faxout."""
+        return self.caller_id or self.username or "faxout"
+
+    def credentials(self) -> Credentials | None:
+        """Digest credentials, when a username is configured."""
+        if not self.username:
+            return None
+        return Credentials(self.username, self.password.get_secret_value())
 
     def our_address(self) -> str:
         """``local_address``, or the address the kernel would use to reach the proxy."""

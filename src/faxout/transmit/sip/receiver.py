@@ -81,7 +81,7 @@ class SipReceiver:
         self._wall = wall or Wall()
         self._media = config.media or MediaConfig(address=config.address)
         self.received: list[ReceivedFax] = []
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._threads: list[threading.Thread] = []
         self.inbox = config.data_dir / "received"
         self.inbox.mkdir(parents=True, exist_ok=True)
@@ -96,13 +96,8 @@ class SipReceiver:
 
     def wait_for(self, count: int, timeout: float) -> list[ReceivedFax]:
         """Block until ``count`` faxes were received (or ``timeout``); returns them all."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.05)  # polling a list the call threads append to
-        with self._lock:
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
             return list(self.received)
 
     def close(self) -> None:
@@ -114,6 +109,8 @@ class SipReceiver:
     def _offer(self, dialog: Dialog) -> None:
         # On sippy's thread: the call itself runs on a thread of its own.
         thread = threading.Thread(target=self._answer, args=(dialog,), daemon=True)
+        # a receiver runs for months: keep only the calls still in progress
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
 
@@ -206,8 +203,9 @@ class SipReceiver:
             fax.t30_text,
             extra={"call_id": call_id},
         )
-        with self._lock:
+        with self._arrived:
             self.received.append(fax)
+            self._arrived.notify_all()
         if self._on_received is not None:
             self._on_received(fax)
 

@@ -19,9 +19,9 @@ from faxout.transmit.sip import causes
 from faxout.transmit.sip.config import SipConfig
 from faxout.transmit.sip.dialog import Answered, DialogEvent, Ended, Refused, Ringing
 from faxout.transmit.sip.media import MediaConfig, MediaSession
-from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
+from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, parse
 from faxout.transmit.sip.session import ConnectedCall, Policy, Wall
-from faxout.transmit.sip.stack import Credentials, SipStack
+from faxout.transmit.sip.stack import SipStack
 from faxout.transmit.spandsp import LogRoute, libtiff
 from faxout.transmit.transport import ProgressSink
 
@@ -53,7 +53,6 @@ class SipTransport:
         self.media_config = MediaConfig(
             address=self._address,
             laws=config.laws,
-            t38=T38Params(),
             redundancy=config.t38_redundancy,
             impairment=config.impairment.media(),
         )
@@ -64,8 +63,9 @@ class SipTransport:
             if self._stack is None:
                 stack = SipStack(self._address, self.config.local_port)
                 if self.config.registration:
-                    user = self.config.username or self.caller_id()
-                    ok, said = stack.register(self.config.target(), user, self.credentials())
+                    user = self.config.username or self.config.caller()
+                    creds = self.config.credentials()
+                    ok, said = stack.register(self.config.target(), user, creds)
                     if not ok:
                         stack.close()
                         raise TransportError(
@@ -73,16 +73,6 @@ class SipTransport:
                         )
                 self._stack = stack
             return self._stack
-
-    def credentials(self) -> Credentials | None:
-        """Digest credentials, when configured."""
-        if not self.config.username:
-            return None
-        return Credentials(self.config.username, self.config.password.get_secret_value())
-
-    def caller_id(self) -> str:
-        """Our From user."""
-        return self.config.caller_id or self.config.username or "faxout"
 
     def send(self, call: FaxCall, progress: ProgressSink) -> CallResult:
         """Call ``call.number`` through the proxy and send ``call.document``."""
@@ -131,9 +121,9 @@ class SipTransport:
         dialog = stack.invite(
             (host, port),
             number,
-            self.caller_id(),
+            self.config.caller(),
             local.audio(media.rtp.port, cfg.laws),
-            self.credentials(),
+            self.config.credentials(),
             events,
         )
         deadline = start + cfg.ring_seconds
