@@ -45,6 +45,30 @@ class Limits(BaseModel):
     )
 
 
+class Http(BaseModel):
+    """What the HTTP server allows a connection before any request reaches the endpoint
+    (enforced by ``faxout.intake.edge``; see docs/security-intake.md)."""
+
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, le=1024 * 1024, description="request line and headers together"
+    )
+    max_headers: int = Field(100, ge=8, description="header fields in one request")
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds from connecting (or a request's first byte) to its end"
+    )
+    body_timeout: float = Field(
+        20.0, gt=0, description="seconds a body may go without a byte, and its head start"
+    )
+    body_min_rate: int = Field(
+        1024, ge=1, description="bytes/s a body must average beyond body_timeout's head start"
+    )
+    keep_alive_timeout: float = Field(5.0, gt=0, description="idle seconds between requests")
+    max_connections: int = Field(1000, ge=2, description="open connections per HTTP worker")
+    max_connections_per_address: int = Field(
+        50, ge=0, description="per client address (IPv6: per /64) and worker; 0: no cap"
+    )
+
+
 class Auth(BaseModel):
     """Password hashing and login throttling."""
 
@@ -120,6 +144,7 @@ class Settings(BaseSettings):
         "", description="documents: DATA_DIR/documents (default), file:///shared/dir, s3://bucket"
     )
     limits: Limits = Limits()
+    http: Http = Http()
     auth: Auth = Auth()
     transmit: Transmit = Transmit()
     runtime: Runtime = Runtime()
