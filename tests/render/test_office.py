@@ -68,9 +68,9 @@ def test_warm_office_restarts_after_losing_its_soffice(tmp_path: Path) -> None:
     warm = office_warm.instance()
     assert warm is not None  # python3-uno is a declared dependency
     assert render_document(DATA / "python-docx-test.docx", tmp_path / "a.tif").ok
-    assert warm._office is not None
-    os.killpg(warm._office.pid, signal.SIGKILL)
-    warm._office.wait()
+    assert warm._bridge is not None
+    (soffice,) = [p for p in _descendants(warm._bridge.pid) if _name(p) == "soffice.bin"]
+    os.kill(soffice, signal.SIGKILL)  # LibreOffice dies inside its jail
     result = render_document(DATA / "letter.odt", tmp_path / "b.tif")
     assert result.ok and result.pages == 2
 
@@ -93,17 +93,35 @@ def test_missing_converter_is_a_refusal(tmp_path: Path, monkeypatch: pytest.Monk
     assert "LibreOffice" in str(result.refusal)
 
 
-def _processes_using(marker: str) -> list[int]:
-    found = []
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
-                status = (entry / "status").read_text()
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if marker.encode() in cmdline and "State:\tZ" not in status:
-                found.append(int(entry.name))
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, p in parents.items() if p == pid]
+        found += children
+        frontier += children
     return found
 
 
@@ -112,13 +130,13 @@ def test_killed_worker_takes_its_libreoffice_along(tmp_path: Path) -> None:
     with RenderPool(workers=1) as pool:
         assert pool.render_submission([DATA / "letter.odt"], tmp_path / "a.tif").ok
         (worker,) = pool.worker_pids()
-        marker = f"faxout-lo-warm-{os.getuid()}-{worker}"
-        assert _processes_using(marker)  # the worker's own soffice is running
+        office = [p for p in _descendants(worker) if _name(p) == "soffice.bin"]
+        assert office  # the worker's own soffice is running, inside the worker's jail
         os.kill(worker, signal.SIGKILL)  # as the pool does to a worker that hangs
         deadline = time.monotonic() + 15
-        while _processes_using(marker) and time.monotonic() < deadline:
+        while any(map(_alive, office)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _processes_using(marker) == []
+        assert not any(map(_alive, office))
 
 
 _CONTENT = """<?xml version="1.0" encoding="UTF-8"?>

@@ -94,6 +94,24 @@ class Lifecycle:
             )
         return True
 
+    def renew_render(self, submission_id: int, owner: str, now: datetime, ttl: float) -> bool:
+        """Extend ``owner``'s render lease; False if it was lost (someone else may render).
+
+        The render stage calls this while a render runs, so a slow submission is never
+        reclaimed and rendered a second time alongside the first.
+        """
+        with transaction(self._engine) as conn:
+            res = conn.execute(
+                update(submissions)
+                .where(
+                    submissions.c.id == submission_id,
+                    submissions.c.state == SubmissionState.RENDERING.value,
+                    submissions.c.lease_owner == owner,
+                )
+                .values(lease_until=now + timedelta(seconds=ttl))
+            )
+            return res.rowcount == 1
+
     def finish_render(
         self,
         submission_id: int,

@@ -14,8 +14,9 @@ import time
 
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
-from faxout.render.stage import RenderStage
+from faxout.render.stage import Ran, RenderStage
 from faxout.report.runner import report_runner
+from faxout.sandbox import jail, workspace
 from faxout.schedule.lines import sync_lines
 from faxout.schedule.reconciler import Reconciler, worker_id
 from faxout.taskqueue.huey_queue import open_queue
@@ -29,6 +30,7 @@ from faxout.transmit.transport import FaxTransport
 log = logging.getLogger("faxout.runtime")
 RENDER, TRANSMIT = "render", "transmit"
 RENDER_REQUEUE_SECONDS = 60.0
+DEFERRED_RENDER_SECONDS = 1.0  # a submission whose account has its share of the workers
 
 
 def simline_transport(gw: Gateway) -> SimLineTransport:
@@ -66,6 +68,8 @@ class Pipeline:
     ) -> None:
         self.gw = gw
         s = gw.settings
+        jail.set_enabled(s.render.sandbox)
+        workspace.configure(s.data_dir / "run")  # private work dirs; a crashed run's removed
         self.queue = queue or open_queue(s.queue)
         self.lifecycle = Lifecycle(gw.engine, s.retry.kill_time)
         self.reconciler = Reconciler(
@@ -100,13 +104,19 @@ class Pipeline:
             worker=worker_id("render"),
             coverpages_dir=s.coverpages_path,
             render_workers=s.runtime.render_workers,
+            options=s.render.options(),
+            limits=s.render.worker_limits(),
         )
         self.reports = report_runner(gw, worker=worker_id("report"))
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
     def _render(self, submission_id: int) -> None:
-        self.renderer.run(submission_id)
+        if self.renderer.run(submission_id) is Ran.DEFERRED:
+            # Offer it again at the dispatcher's next pass after a short wait, not in 60 s.
+            again = time.monotonic() - RENDER_REQUEUE_SECONDS + DEFERRED_RENDER_SECONDS
+            self._render_enqueued[submission_id] = again
+            return
         self.reports.poke(submission_id)  # a render failure is reported at once
         self.poke()  # its jobs may be due now
 
@@ -136,6 +146,7 @@ class Pipeline:
         s = self.gw.settings
         sync_lines(self.gw.engine, s.transmit.transport, s.transmit.line_count())
         if self._consumers:
+            self.renderer.start()  # the jailed workers warm up now, not at the first fax
             threads = s.runtime.consumer_threads or s.transmit.line_count() + 2
             self.queue.start(workers=threads)
         if self._dispatcher:

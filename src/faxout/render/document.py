@@ -9,7 +9,6 @@ the renderer broke (``faxout.errors.RenderError``) and are never used for bad in
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from faxout.render.options import Paper, RenderOptions
 from faxout.render.result import Refusal, RefusalReason, RenderResult, WarningKind
 from faxout.render.sink import PageSink, Refused
 from faxout.render.tiff import TiffFWriter
+from faxout.sandbox import workspace
 
 
 def render_document(
@@ -43,8 +43,9 @@ def render_submission(
 
     Returns the page count, per-page byte sizes and fax-safety warnings; or, if any document
     is refused, a result whose ``refusal`` names the document and the reason (the partial
-    output file is removed). Each document has its own ``options.timeout_s`` and
-    ``options.max_pages``. ``on_page(document name, pages so far)`` reports progress
+    output file is removed). Each document has its own ``options.timeout_s``; the submission
+    as a whole has ``options.submission_timeout_s`` and ``options.max_pages``.
+    ``on_page(document name, pages so far)`` reports progress
     (in-process calls only).
     """
     options = options or RenderOptions()
@@ -53,10 +54,11 @@ def render_submission(
     fmt = page_format(options.paper, options.resolution, options.header_band)
     result = RenderResult(path=out_path)
     refusal: Refusal | None = None
+    ends = time.monotonic() + options.submission_timeout_s
     try:
         with TiffFWriter(out_path, lpi=fmt.lpi, compression=options.compression) as writer:
             for document in documents:
-                sink = PageSink(writer, fmt, options, time.monotonic() + options.timeout_s)
+                sink = PageSink(writer, fmt, options, time.monotonic() + options.timeout_s, ends)
                 if on_page is not None:
                     sink.on_page = lambda n, name=document.name: on_page(name, n)
                 refusal = _render_into(document, sink)
@@ -83,8 +85,8 @@ def _render_into(path: Path, sink: PageSink) -> Refusal | None:
         found = detect(path)
         if isinstance(found, Refusal):
             return found
-        with tempfile.TemporaryDirectory(prefix="faxout-render-") as workdir:
-            _convert(path, found, sink, Path(workdir))
+        with workspace.current().temp_dir("render-") as workdir:
+            _convert(path, found, sink, workdir)
     except Refused as refused:
         return refused.refusal
     except MemoryError as exc:
@@ -93,7 +95,7 @@ def _render_into(path: Path, sink: PageSink) -> Refusal | None:
 
 
 def _remaining(sink: PageSink) -> float:
-    remaining = sink.deadline - time.monotonic()
+    remaining = sink.time_left()
     if remaining <= 0:
         sink.check()  # raises the time-limit refusal
     return remaining
@@ -106,7 +108,7 @@ def _convert(path: Path, found: Detected, sink: PageSink, workdir: Path) -> None
     elif kind is Kind.IMAGE:
         render_image(path, sink)
     elif kind is Kind.TEXT:
-        document = text.layout(path.read_bytes(), sink.options.paper, sink.options.max_pages)
+        document = text.layout(path.read_bytes(), sink.options.paper, sink.pages_left())
         try:
             pdf.render_pdf(document, sink)
         finally:

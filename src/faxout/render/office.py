@@ -7,33 +7,22 @@ process: two soffice processes sharing a profile block each other, and a profile
 conversions saves the first-start cost (another second). Either way the process group is
 killed on timeout.
 
+Both paths run LibreOffice jailed (:mod:`faxout.sandbox.jail`), starting from a fresh copy of
+the pristine, locked-down profile: nothing a document does to a profile outlives its soffice.
+
 The input is copied under a name with the suffix detection found, because LibreOffice picks
 its import filter partly by extension and the client's own name is not trusted.
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from faxout.render import office_warm
-from faxout.render.office_profile import prepare_profile
 from faxout.render.result import RefusalReason
 from faxout.render.sink import Refused
-from faxout.render.subprocess_run import run_bounded
-
-
-@functools.cache
-def _profile_dir() -> Path:
-    # One profile per process (a warm worker keeps its own); kept between conversions,
-    # deleted when the process exits.
-    path = Path(tempfile.gettempdir()) / f"faxout-lo-profile-{os.getuid()}-{os.getpid()}"
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return prepare_profile(path)
+from faxout.sandbox import jail
 
 
 def to_pdf(source: Path, suffix: str, workdir: Path, *, timeout_s: float) -> Path:
@@ -52,10 +41,33 @@ def to_pdf(source: Path, suffix: str, workdir: Path, *, timeout_s: float) -> Pat
 
 
 def _convert_cold(soffice: str, named: Path, outdir: Path, suffix: str, timeout_s: float) -> Path:
-    workdir = outdir.parent
+    cell = jail.Jail(
+        ro=[
+            (office_warm.pristine_profile(), Path("/lo/pristine")),
+            (named, Path("/in") / named.name),
+        ],
+        rw=[(outdir, Path("/out"))],
+        budget=jail.converter_budget(timeout_s),
+        tmp_bytes=128 * 1024 * 1024,
+        env={"LD_LIBRARY_PATH": str(Path(office_warm.office_binary(soffice)).parent)},
+    )
+    jail.prepare_rw(outdir, cell)
+    inside = jail.enabled()
+    profile = Path(jail.JAIL_TMP, "profile") if inside else outdir.parent / "profile"
+    pristine = "/lo/pristine" if inside else str(office_warm.pristine_profile())
+    if not inside:
+        shutil.rmtree(profile, ignore_errors=True)
     command = [
-        soffice,
-        f"-env:UserInstallation={_profile_dir().as_uri()}",
+        "/bin/sh",
+        "-c",
+        # soffice.bin, not the soffice script (which wants /proc): a fresh profile makes it
+        # exit 81 asking to be started again, which the script would have done.
+        'cp -r "$1" "$2" && shift 2 && { "$@"; s=$?; [ $s -eq 81 ] && exec "$@"; exit $s; }',
+        "sh",
+        pristine,
+        str(profile),
+        office_warm.office_binary(soffice),
+        f"-env:UserInstallation={profile.as_uri()}",
         "--headless",
         "--invisible",
         "--nologo",
@@ -65,16 +77,14 @@ def _convert_cold(soffice: str, named: Path, outdir: Path, suffix: str, timeout_
         "--convert-to",
         "pdf",
         "--outdir",
-        str(outdir),
-        str(named),
+        "/out" if inside else str(outdir),
+        f"/in/{named.name}" if inside else str(named),
     ]
-    # HOME points into the work dir so LibreOffice writes nothing to the service's home.
-    env = {**os.environ, "HOME": str(workdir)}
-    outcome = run_bounded(command, timeout_s=timeout_s, env=env)
+    outcome = jail.run(cell, command, timeout_s=timeout_s)
     if outcome.timed_out:
         raise Refused(RefusalReason.TIME_LIMIT, f"LibreOffice took longer than {timeout_s:g} s")
     produced = outdir / "document.pdf"
-    if not produced.exists() or produced.stat().st_size == 0:
+    if produced.is_symlink() or not produced.exists() or produced.stat().st_size == 0:
         raise Refused(
             RefusalReason.CORRUPT,
             f"LibreOffice cannot read this {suffix.lstrip('.')} file "

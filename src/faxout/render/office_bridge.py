@@ -1,17 +1,24 @@
 """UNO side of the warm LibreOffice converter; runs under the interpreter that has ``uno``.
 
-Started by :mod:`faxout.render.office_warm` as ``python3 office_bridge.py PIPE``: connects to
-the soffice listening on the named pipe, then answers one JSON line per request on stdin
-(``{"src": ..., "out": ...}``) with one JSON line on stdout (``{"ok": true}`` or
-``{"error": ...}``). Only the standard library and ``uno`` are imported, so Debian's
-``python3-uno`` suffices; this module is never imported by faxout itself.
+Started by :mod:`faxout.render.office_warm` inside LibreOffice's own jail as
+``python3 office_bridge.py TIMEOUT SOFFICE PRISTINE PROFILE``: copies the pristine profile
+to PROFILE (in the jail's private ``/tmp``, so every start begins from the locked-down copy),
+starts soffice listening on a private named pipe, connects to it, then answers one JSON line
+per request on stdin (``{"src": ..., "out": ...}``) with one JSON line on stdout
+(``{"ok": true}`` or ``{"error": ...}``). When the bridge ends, the jail ends, and soffice
+with it. Only the standard library and ``uno`` are imported, so Debian's ``python3-uno``
+suffices; this module is never imported by faxout itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 import time
+import uuid
 from typing import Any
 
 import uno  # type: ignore[import-not-found]  # only in the LibreOffice-side interpreter
@@ -24,6 +31,7 @@ _EXPORT = (
 )
 _NEVER_RUN_MACROS = 0  # com.sun.star.document.MacroExecMode.NEVER_EXECUTE
 _NEVER_UPDATE_LINKS = 0  # com.sun.star.document.UpdateDocMode.NO_UPDATE
+_E_RESTART = 81  # soffice.bin's "start me again" exit status (a new profile asks for it)
 
 
 def _props(**values: Any) -> tuple[Any, ...]:
@@ -35,7 +43,28 @@ def _props(**values: Any) -> tuple[Any, ...]:
     return tuple(props)
 
 
-def _connect(pipe: str, deadline: float) -> Any:
+def _launch(soffice: str, profile: str, pipe: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--invisible",
+            "--nologo",
+            "--nodefault",
+            "--nolockcheck",
+            "--norestore",
+            f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # What the soffice wrapper script would set before starting soffice.bin.
+        env={**os.environ, "SAL_ENABLE_FILE_LOCKING": "1"},
+    )
+
+
+def _connect(pipe: str, deadline: float, office: subprocess.Popen[bytes], relaunch: Any) -> Any:
     local = uno.getComponentContext()
     resolver = local.ServiceManager.createInstanceWithContext(
         "com.sun.star.bridge.UnoUrlResolver", local
@@ -46,6 +75,11 @@ def _connect(pipe: str, deadline: float) -> Any:
             return ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
         except Exception:  # NoConnectException until soffice listens
             if time.monotonic() > deadline:
+                raise
+            code = office.poll()
+            if code == _E_RESTART:
+                office = relaunch()  # oosplash's job: start it again on the same pipe
+            elif code is not None:
                 raise
             time.sleep(0.1)
 
@@ -68,16 +102,34 @@ def _convert(desktop: Any, src: str, out: str) -> None:
 
 
 def main() -> None:
-    desktop = _connect(sys.argv[1], time.monotonic() + float(sys.argv[2]))
+    timeout, soffice, pristine, profile = sys.argv[1:5]
+    shutil.copytree(pristine, profile)
+    pipe = f"faxout-{uuid.uuid4().hex}"
+    launched = [_launch(soffice, profile, pipe)]
+
+    def relaunch() -> subprocess.Popen[bytes]:
+        launched.append(_launch(soffice, profile, pipe))
+        return launched[-1]
+
+    deadline = time.monotonic() + float(timeout)
+    desktop = _connect(pipe, deadline, launched[0], relaunch)
+    office = launched[-1]
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
+        if office.poll() is not None:  # soffice is gone: end, so the jail starts afresh
+            print(json.dumps({"lost": True}), flush=True)
+            return
         try:
             _convert(desktop, request["src"], request["out"])
             answer: dict[str, Any] = {"ok": True}
         except Exception as exc:  # every failure is reported, the bridge keeps serving
             answer = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            if office.poll() is not None or "Disposed" in type(exc).__name__:
+                answer["lost"] = True
         print(json.dumps(answer), flush=True)
+        if answer.get("lost"):
+            return
 
 
 if __name__ == "__main__":

@@ -33,15 +33,22 @@ _VALUES = (
 )
 
 
-def prepare_profile(profile: Path) -> Path:
-    """Create ``profile`` with the locked-down settings (kept if already there)."""
+def prepare_profile(profile: Path, *, readable: bool = False) -> Path:
+    """Create ``profile`` with the locked-down settings (kept if already there).
+
+    ``readable``: for the pristine copy that jailed soffice processes start from (they run
+    as another uid and only read it).
+    """
     settings = profile / "user" / "registrymodifications.xcu"
     if not settings.exists():
-        settings.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.parent.mkdir(mode=0o755 if readable else 0o700, parents=True, exist_ok=True)
         items = "\n".join(
             f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse">'
             f"<value>{value}</value></prop></item>"
             for path, name, value in _VALUES
         )
         settings.write_text(_SETTINGS.format(items=items), encoding="utf-8")
+        if readable:
+            settings.parent.chmod(0o755)
+            settings.chmod(0o644)
     return profile

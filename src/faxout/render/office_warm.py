@@ -1,58 +1,60 @@
-"""A persistent LibreOffice per process: about 0.1 s a document instead of 1 s.
+"""A persistent LibreOffice per render worker, in a jail of its own: about 0.1 s a document.
 
-One ``soffice`` listens on a private named pipe with its own profile; a small bridge process
-(:mod:`faxout.render.office_bridge`, run by the Python that has Debian's ``python3-uno``)
-drives it over UNO. Since every render worker process owns one instance, the pool of warm
-workers is also the pool of LibreOffice instances. An instance that overruns its time limit
-is killed (its whole process group) and started afresh for the next document; it is also
-recycled every ``MAX_DOCUMENTS`` conversions so leaks in LibreOffice stay bounded.
+One ``soffice`` and a small bridge process (:mod:`faxout.render.office_bridge`, run by the
+Python that has Debian's ``python3-uno``) run together in a jail (:mod:`faxout.sandbox.jail`)
+that holds only the pristine profile (read-only), the bridge script and one exchange
+directory. The bridge copies the profile into the jail's private ``/tmp`` and starts soffice
+there, so every start, after a timeout kill or a recycle, begins from the locked-down copy:
+nothing a document did to a profile survives a restart, and no other converter can reach it.
+Each conversion copies the document into the exchange directory, converts, moves the PDF out
+and empties the directory. An instance that overruns its time limit is killed (its whole
+jail) and started afresh for the next document; it is also recycled every ``MAX_DOCUMENTS``
+conversions so leaks in LibreOffice stay bounded.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import functools
 import json
 import os
 import select
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import IO
 
 from faxout.render.office_profile import prepare_profile
+from faxout.sandbox import jail, workspace
 
 MAX_DOCUMENTS = 200
 START_TIMEOUT_S = 60.0
 _UNO_PYTHONS = ("/usr/bin/python3",)
-_PR_SET_PDEATHSIG = 1
-_E_RESTART = 81  # soffice.bin's "start me again" exit status
+_MIB = 1024 * 1024
+_VIEW = Path("/lo")  # where the jailed pair sees its directories
 
 
-def profile_dir(pid: int) -> Path:
-    """The LibreOffice profile of process ``pid`` (the pool removes it if it kills ``pid``)."""
-    return Path(tempfile.gettempdir()) / f"faxout-lo-warm-{os.getuid()}-{pid}"
-
-
-def _office_binary(soffice: str) -> str:
-    # soffice is a shell script that starts oosplash, which starts soffice.bin. Starting
-    # soffice.bin ourselves makes it our child: we reap it, and the death signal below
-    # reaches the process that actually holds the document.
+def office_binary(soffice: str) -> str:
+    """soffice.bin itself: the ``soffice`` script starts oosplash, which starts soffice.bin;
+    starting it directly keeps it the bridge's child, inside the jail."""
     binary = Path(soffice).resolve().with_name("soffice.bin")
     return str(binary) if binary.exists() else soffice
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec. A render worker the pool SIGKILLs cannot run atexit
-    # handlers, so its LibreOffice must not outlive it: ask the kernel to kill it with us.
-    libc = ctypes.CDLL(None)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def pristine_profile() -> Path:
+    """The read-only profile every soffice starts from (the render pool's, else our own)."""
+    given = os.environ.get("FAXOUT_LO_PRISTINE")
+    if given:
+        return Path(given)
+    return _own_pristine()
+
+
+@functools.cache
+def _own_pristine() -> Path:
+    path = workspace.current().new_dir("lo-")
+    path.chmod(0o755)
+    return prepare_profile(path, readable=True)
 
 
 @functools.cache
@@ -78,66 +80,65 @@ class OfficeFailed(Exception):  # noqa: N818 - a verdict on the document, caught
 
 
 class WarmOffice:
-    """One soffice + bridge pair, started on first use."""
+    """One jailed soffice + bridge pair, started on first use."""
 
     def __init__(self, soffice: str, python: str) -> None:
         self.soffice = soffice
         self.python = python
-        self.profile = profile_dir(os.getpid())
-        self._office: subprocess.Popen[bytes] | None = None
+        self.exchange = workspace.current().new_dir("lo-io-")
         self._bridge: subprocess.Popen[str] | None = None
         self.conversions = 0
 
-    def _launch_office(self, pipe: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                _office_binary(self.soffice),
-                f"-env:UserInstallation={self.profile.as_uri()}",
-                "--headless",
-                "--invisible",
-                "--nologo",
-                "--nodefault",
-                "--nolockcheck",
-                "--norestore",
-                f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-            # What the soffice wrapper script would set before starting soffice.bin.
-            env={**os.environ, "HOME": str(self.profile), "SAL_ENABLE_FILE_LOCKING": "1"},
+    def _cell(self) -> jail.Jail:
+        bridge = Path(__file__).with_name("office_bridge.py")
+        return jail.Jail(
+            ro=[(pristine_profile(), _VIEW / "pristine"), (bridge, _VIEW / "office_bridge.py")],
+            rw=[(self.exchange, _VIEW / "io")],
+            budget=jail.converter_budget(0),  # time is bounded per conversion, by the kill below
+            env={
+                "TMPDIR": str(_VIEW / "io" / "tmp"),
+                "HOME": jail.JAIL_TMP,
+                # No /proc in a nested jail, so the loader cannot resolve soffice.bin's
+                # $ORIGIN run path: name its directory.
+                "LD_LIBRARY_PATH": str(Path(office_binary(self.soffice)).parent),
+            },
+            tmp_bytes=128 * _MIB,  # the profile lives here
         )
 
     def _start(self) -> None:
-        pipe = f"faxout-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        prepare_profile(self.profile)
-        self._office = self._launch_office(pipe)
-        bridge = Path(__file__).with_name("office_bridge.py")
-        self._bridge = subprocess.Popen(
-            [self.python, str(bridge), pipe, str(START_TIMEOUT_S)],
+        cell = self._cell()
+        jail.prepare_rw(self.exchange, cell)
+        self._empty(tmp=True)
+        shutil.rmtree(self.exchange / "profile", ignore_errors=True)  # unjailed runs only
+        bridge = str(_VIEW / "office_bridge.py") if jail.enabled() else str(cell.ro[1][0])
+        pristine = str(_VIEW / "pristine") if jail.enabled() else str(pristine_profile())
+        profile = f"{jail.JAIL_TMP}/profile" if jail.enabled() else str(self.exchange / "profile")
+        self._bridge = jail.popen(
+            cell,
+            [
+                self.python,
+                bridge,
+                str(START_TIMEOUT_S),
+                office_binary(self.soffice),
+                pristine,
+                profile,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
         self.conversions = 0
-        deadline = time.monotonic() + START_TIMEOUT_S + 5
-        while time.monotonic() < deadline:
-            if self._read(0.2) is not None:
-                return
-            code = self._office.poll()
-            if code == _E_RESTART:
-                # A new profile makes soffice.bin exit asking for a restart (oosplash's
-                # job); the bridge keeps knocking on the same pipe meanwhile.
-                self._office = self._launch_office(pipe)
-            elif code is not None or self._bridge.poll() is not None:
-                break
-        self.stop()
-        raise OfficeFailed("LibreOffice did not start")
+        if self._read(START_TIMEOUT_S + 5) is None:
+            self.stop()
+            raise OfficeFailed("LibreOffice did not start")
+
+    def _empty(self, *, tmp: bool = False) -> None:
+        for name in ("in", "out", *(["tmp"] if tmp else [])):
+            box = self.exchange / name
+            shutil.rmtree(box, ignore_errors=True)
+            box.mkdir(mode=0o700)
+            jail.prepare_rw(box, self._cell())
 
     def _read(self, timeout_s: float) -> dict[str, object] | None:
         assert self._bridge is not None and self._bridge.stdout is not None
@@ -150,13 +151,29 @@ class WarmOffice:
         return answer
 
     def convert(self, source: Path, target: Path, timeout_s: float) -> None:
-        """Convert ``source`` to the PDF ``target`` or raise :class:`OfficeFailed`."""
+        """Convert ``source`` to the PDF ``target`` or raise :class:`OfficeFailed`.
+
+        A soffice found dead (it crashed, or was killed) costs a restart, and the document is
+        tried once more in the new one: the document did not fail, the instance did.
+        """
         deadline = time.monotonic() + timeout_s
-        if self._bridge is None or self._bridge.poll() is not None or self._office_dead():
+        if self._convert(source, target, deadline) == "lost":
+            self.stop()
+            self._convert(source, target, deadline)
+
+    def _convert(self, source: Path, target: Path, deadline: float) -> str:
+        if self._bridge is None or self._bridge.poll() is not None:
             self.stop()
             self._start()
         assert self._bridge is not None and self._bridge.stdin is not None
-        request = json.dumps({"src": str(source), "out": str(target)})
+        self._empty()
+        inside = _VIEW / "io" if jail.enabled() else self.exchange
+        placed = self.exchange / "in" / f"document{source.suffix}"
+        shutil.copyfile(source, placed)
+        placed.chmod(0o644)
+        request = json.dumps(
+            {"src": str(inside / "in" / placed.name), "out": str(inside / "out" / "document.pdf")}
+        )
         try:
             self._bridge.stdin.write(request + "\n")
             self._bridge.stdin.flush()
@@ -168,32 +185,37 @@ class WarmOffice:
             timed_out = time.monotonic() >= deadline
             self.stop()  # a stuck or dead instance is never reused
             raise OfficeFailed("LibreOffice did not answer", timed_out=timed_out)
+        if answer.get("lost"):
+            self.stop()
+            return "lost"
         self.conversions += 1
         if self.conversions >= MAX_DOCUMENTS:
             self.stop()
         if "error" in answer:
+            self._empty()
             raise OfficeFailed(str(answer["error"]))
-
-    def _office_dead(self) -> bool:
-        return self._office is None or self._office.poll() is not None
+        produced = self.exchange / "out" / "document.pdf"
+        if produced.is_file() and not produced.is_symlink():
+            shutil.move(produced, target)
+        self._empty()
+        return "done"
 
     def stop(self) -> None:
-        """Kill the instance and its bridge (process groups), if running."""
-        for process in (self._bridge, self._office):
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-            if process is not None:
-                process.wait()
-                for stream in (process.stdin, process.stdout):
-                    if stream is not None:
-                        stream.close()
-        self._bridge = self._office = None
+        """Kill the jail (soffice and the bridge with it), if running."""
+        process = self._bridge
+        if process is not None:
+            if process.poll() is None:
+                jail.kill(process)
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    stream.close()
+        self._bridge = None
 
     def close(self) -> None:
-        """Stop and delete the profile (at process exit: profiles are per process id)."""
+        """Stop and delete the exchange directory (at process exit)."""
         self.stop()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        shutil.rmtree(self.exchange, ignore_errors=True)
 
 
 @functools.cache

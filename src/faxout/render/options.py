@@ -54,8 +54,10 @@ class Halftone(enum.Enum):
 class RenderOptions:
     """Options for one submission. Every field has a safe default.
 
-    ``max_pages`` and ``timeout_s`` bound each document; a document over either is refused
-    (a value, not an exception).
+    ``timeout_s`` bounds each document and ``submission_timeout_s`` all of them together;
+    ``max_pages`` counts the pages of the whole submission. A submission over any of them is
+    refused (a value, not an exception), so no sender holds a worker longer than
+    ``submission_timeout_s`` however many documents it attaches.
     """
 
     resolution: Resolution = Resolution.HIGH
@@ -64,4 +66,5 @@ class RenderOptions:
     halftone: Halftone = Halftone.SCREEN
     max_pages: int = 500
     timeout_s: float = 120.0
+    submission_timeout_s: float = 300.0
     header_band: bool = True  # keep the top lines blank for the sender's fax header line

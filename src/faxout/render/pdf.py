@@ -28,6 +28,10 @@ _ROTATE_CCW = 3  # PDFium's rotation code for a quarter turn counter-clockwise
 SMALL_TEXT_PT = {Resolution.LOW: 7.0, Resolution.HIGH: 5.0}
 _SMALL_TEXT_SHARE = 0.1  # warn when at least this share of a page's characters is smaller
 _TEXT_SAMPLES = 120
+MAX_PAGE_SIDE_PT = 14_400.0  # 200 in
+MAX_IMAGE_PIXELS = 200_000_000  # per page, all images: about 600 dpi over four Letter sheets
+_MAX_OBJECTS_SCANNED = 100_000
+_MAX_FORM_DEPTH = 8
 
 
 class PdfRefused(Exception):  # noqa: N818 - a verdict, caught by the caller
@@ -59,10 +63,11 @@ def render_pdf(pdf: pdfium.PdfDocument, sink: PageSink) -> None:
     count = len(pdf)
     if count == 0:
         raise Refused(RefusalReason.EMPTY, "the PDF has no pages")
-    if count > sink.options.max_pages:
+    if count > sink.pages_left():
         raise Refused(
             RefusalReason.TOO_MANY_PAGES,
-            f"{count} pages, more than the limit of {sink.options.max_pages}",
+            f"{count} pages, more than the limit of {sink.options.max_pages}"
+            + (" for the whole submission" if sink.earlier_pages else ""),
         )
     for index in range(count):
         sink.check()
@@ -78,6 +83,14 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
     width_pt, height_pt = page.get_size()  # already turned by the page's /Rotate
     if width_pt < 1 or height_pt < 1:
         raise Refused(RefusalReason.CORRUPT, "a page has no area")
+    if max(width_pt, height_pt) > MAX_PAGE_SIDE_PT:
+        # PDF's own limit (ISO 32000, annex C); a bigger page is a memory bomb, not a sheet.
+        raise Refused(
+            RefusalReason.TOO_LARGE,
+            f"page {index + 1} is {max(width_pt, height_pt) / 72:.0f} in long; "
+            f"the most a PDF page can be is {MAX_PAGE_SIDE_PT / 72:.0f} in",
+        )
+    _check_images(page, index)
     spot = geometry.place(width_pt / 72.0, height_pt / 72.0, fmt)
     rotate = _ROTATE_CCW if spot.rotate else 0
     boxes = textink.coloured_text_boxes(page)
@@ -106,6 +119,36 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
         sink.add(grey, sink.halftone_method())
     if index < 3 or index % 10 == 0:  # a document keeps its type sizes: sample, save 1 ms/page
         _check_text_size(page, spot.width / (width_pt if not spot.rotate else height_pt), sink)
+
+
+def _check_images(page: pdfium.PdfPage, index: int) -> None:
+    """Refuse a page whose images would decode to more than ``MAX_IMAGE_PIXELS``.
+
+    PDFium decodes an image's stream only when it draws it; its pixel size is known before,
+    so a few kilobytes that inflate to gigabytes are refused without being inflated.
+    """
+    width, height = ctypes.c_uint(), ctypes.c_uint()
+    stack = [(pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, page.raw)]
+    total = seen = 0
+    while stack and seen < _MAX_OBJECTS_SCANNED:
+        count_fn, get_fn, parent = stack.pop()
+        for i in range(count_fn(parent)):
+            seen += 1
+            obj = get_fn(parent, i)
+            kind = pdfium_c.FPDFPageObj_GetType(obj)
+            if kind == pdfium_c.FPDF_PAGEOBJ_FORM and len(stack) < _MAX_FORM_DEPTH:
+                stack.append((pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject,
+                              obj))  # fmt: skip
+            elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFImageObj_GetImagePixelSize(
+                obj, ctypes.byref(width), ctypes.byref(height)
+            ):
+                total += width.value * height.value
+    if total > MAX_IMAGE_PIXELS:
+        raise Refused(
+            RefusalReason.TOO_LARGE,
+            f"the images of page {index + 1} hold {total / 1e6:.0f} million pixels "
+            f"(the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} million)",
+        )
 
 
 def _check_text_size(page: pdfium.PdfPage, px_per_pt: float, sink: PageSink) -> None:

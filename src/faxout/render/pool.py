@@ -1,115 +1,261 @@
-"""Warm worker processes: one per core, each restarted after N submissions.
+"""Warm worker processes, each in a jail of its own, restarted after N submissions.
 
 A fresh Python process costs about 0.22 s of imports before the first page (Ghostscript
 starts in 0.05 s), so documents go to long-lived workers that have numpy, Pillow and PDFium
 loaded. Processes, not threads: each worker renders on its own core, and a document that
 crashes PDFium, loops forever or leaks memory takes down only its worker, which the pool
-replaces. A worker that does not answer within the submission's time limit (plus a grace
-period) is killed and the submission is refused with "time limit exceeded"; one that dies
-gives "corrupt". Workers are recycled every ``max_documents`` submissions so a slow leak in a
+replaces. A worker that does not answer within the job's time limit (plus a grace period) is
+killed and the submission is refused with "time limit exceeded"; one that dies gives
+"corrupt". Workers are recycled every ``max_documents`` submissions so a slow leak in a
 native library never grows without bound.
+
+**Isolation.** Each worker runs in a jail (:mod:`faxout.sandbox.jail`): as ``nobody``, no
+network, rlimits, and a filesystem of the operating system read-only plus three directories
+of its own: ``/job/in`` (read-only; the pool copies the current job's documents there),
+``/job/out`` (where it writes the result, which the pool moves out) and ``/job/work``
+(scratch). Both job directories are emptied after every job, so a worker sees one job's
+documents at a time and never the data directory, another worker or the LibreOffice profile
+of another. Ghostscript and LibreOffice run in jails nested inside it (see ghostscript.py and
+office_warm.py), each seeing only its own files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import dataclasses
 import os
 import queue
 import shutil
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import faxout
 from faxout.errors import RenderError
-from faxout.render import office_warm
+from faxout.render.office_profile import prepare_profile
 from faxout.render.options import RenderOptions
 from faxout.render.result import Refusal, RefusalReason, RenderResult
+from faxout.sandbox import jail, workspace
 
 if TYPE_CHECKING:
     from faxout.render.cover import CoverSheet
 
-GRACE_S = 5.0  # beyond the per-document limit, for process start and file flushing
+GRACE_S = 5.0  # beyond the job's time limit, for process start and file flushing
+START_TIMEOUT_S = 60.0
+_MIB = 1024 * 1024
 _Job = tuple[str, tuple[Any, ...], dict[str, Any]]  # function name, args, keyword args
+_VIEW = Path("/job")  # where a jailed worker sees its directories
 
 
-def _worker_main(conn: Connection) -> None:
-    # Imported in the worker: the renderers load here, once, and stay warm.
-    from faxout.render.cover import render_cover
-    from faxout.render.document import render_submission
+@dataclasses.dataclass(frozen=True)
+class WorkerLimits:
+    """What one render worker (and each converter it starts) may use."""
 
-    functions: dict[str, Callable[..., RenderResult]] = {
-        "submission": render_submission,
-        "cover": render_cover,
-    }
-    while True:
-        try:
-            job: _Job | None = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        name, args, kwargs = job
-        try:
-            conn.send(("ok", functions[name](*args, **kwargs)))
-        except Exception as exc:  # report breakage to the parent instead of dying silently
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    memory_mb: int = 2048  # address space of the worker process
+    converter_memory_mb: int = 3072  # of each Ghostscript or LibreOffice process
+    file_mb: int = 1024  # the largest file any of them may write
+
+
+def _code_paths() -> list[Path]:
+    # The interpreter, the virtualenv and faxout's own source (an editable install lives
+    # outside the virtualenv), read-only inside the jail at the same paths.
+    paths: list[Path] = []
+    for raw in (sys.base_prefix, sys.prefix, str(Path(faxout.__file__).resolve().parents[1])):
+        path = Path(raw).resolve()
+        if path.is_relative_to("/usr") or any(path.is_relative_to(p) for p in paths):
+            continue
+        paths = [p for p in paths if not p.is_relative_to(path)] + [path]
+    return paths
+
+
+def _python_inside(pid: int) -> int:
+    """The host pid of the Python process inside the jail started as ``pid`` (bubblewrap
+    forks its init and then the command); ``pid`` itself when nothing is jailed."""
+    target = Path(sys.executable).resolve()
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop(0)
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{current}/exe").resolve() == target:
+                return current
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                frontier += [int(c) for c in (task / "children").read_text().split()]
+    return pid
 
 
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
-        parent, child = multiprocessing.Pipe()
-        self.conn = parent
-        self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child,), daemon=True, name="faxout-render"
-        )
-        self.process.start()
-        child.close()
+    def __init__(
+        self, home: Path, pristine: Path, covers: Path | None, limits: WorkerLimits
+    ) -> None:
+        self.home = home
         self.jobs = 0
+        self.pid = 0
+        self.inbox, self.outbox, scratch = home / "in", home / "out", home / "work"
+        self.inbox.mkdir(mode=0o755)
+        self.inbox.chmod(0o755)  # the jailed uid reads it; only faxout writes it
+        confined = jail.enabled()
+        view = _VIEW if confined else home
+        self.view_in, self.view_out = view / "in", view / "out"
+        self.view_covers = (_VIEW / "covers" if confined else covers) if covers else None
+        cell = jail.Jail(
+            ro=[
+                *((p, p) for p in _code_paths()),
+                (self.inbox, _VIEW / "in"),
+                (pristine, _VIEW / "lo-pristine"),
+                *([(covers, _VIEW / "covers")] if covers else []),
+            ],
+            rw=[(self.outbox, _VIEW / "out"), (scratch, _VIEW / "work")],
+            budget=jail.Budget(
+                memory_bytes=limits.memory_mb * _MIB,
+                cpu_seconds=0,
+                file_bytes=limits.file_mb * _MIB,
+            ),
+            env={
+                "TMPDIR": str(view / "work"),
+                "FAXOUT_LO_PRISTINE": str(view / "lo-pristine" if confined else pristine),
+                "FAXOUT_CONVERTER_MEMORY_MB": str(limits.converter_memory_mb),
+                "FAXOUT_CONVERTER_FILE_MB": str(limits.file_mb),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            nested=True,
+            proc=True,  # of its own PID namespace: bubblewrap reads it to nest the jails
+        )
+        for path in (self.outbox, scratch):
+            path.mkdir(mode=0o700)
+            jail.prepare_rw(path, cell)
+        ours, theirs = socket.socketpair()
+        self.conn = Connection(ours.detach())
+        child_fd = theirs.detach()
+        self.log = (home / "worker.log").open("wb")
+        env = None if confined else {**os.environ, **cell.env}
+        try:
+            self.process: subprocess.Popen[Any] = jail.popen(
+                cell,
+                [sys.executable, "-m", "faxout.render.worker", str(child_fd)],
+                pass_fds=(child_fd,),
+                stdout=subprocess.DEVNULL,
+                stderr=self.log,
+                env=env,
+            )
+        finally:
+            os.close(child_fd)
+        self._check_started()
+
+    def _check_started(self) -> None:
+        try:
+            self.conn.send(("ping", (), {}))
+            if self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == ("ok", "pong"):
+                self.pid = _python_inside(self.process.pid)
+                return
+        except (EOFError, OSError):
+            pass
+        self.stop(kill=True)
+        raise RenderError(f"a render worker did not start: {self.log_tail() or 'no output'}")
+
+    def log_tail(self) -> str:
+        """The last lines the worker wrote to stderr (for error messages)."""
+        try:
+            text = (self.home / "worker.log").read_bytes()[-600:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return " ".join(text.split())
+
+    def take_in(self, documents: Sequence[Path]) -> list[Path]:
+        """Place ``documents`` where the worker can read them; their paths as it sees them."""
+        seen: list[Path] = []
+        for document in documents:
+            placed = self.inbox / document.name
+            try:
+                os.link(document, placed)
+            except OSError:
+                shutil.copyfile(document, placed)
+            placed.chmod(0o644)
+            seen.append(self.view_in / document.name)
+        return seen
+
+    def take_out(self, name: str, out_path: Path) -> None:
+        """Move the worker's result ``name`` to ``out_path`` (faxout's own file, 0600)."""
+        produced = self.outbox / name
+        if produced.is_symlink():
+            raise RenderError("a render worker left a link instead of its result")
+        shutil.move(produced, out_path)
+        out_path.chmod(0o600)
+
+    def clear(self) -> None:
+        """Empty both job directories: the next job sees nothing of this one."""
+        for box in (self.inbox, self.outbox):
+            for entry in box.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
     def stop(self, *, kill: bool = False) -> None:
         if kill:
-            self.process.kill()
+            jail.kill(self.process)
         else:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            jail.kill(self.process)
+            self.process.wait()
         self.conn.close()
-        if self.process.exitcode != 0 and self.process.pid is not None:
-            # A killed worker ran no exit handlers: remove its LibreOffice profile for it.
-            shutil.rmtree(office_warm.profile_dir(self.process.pid), ignore_errors=True)
+        self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class RenderPool:
-    """A fixed set of warm render workers. Thread-safe; use as a context manager.
+    """A fixed set of warm, jailed render workers. Thread-safe; use as a context manager.
 
-    ``render_submission`` blocks until a worker is free and has finished the job.
+    ``render_submission`` blocks until a worker is free and has finished the job. Cover pages
+    may use templates from ``covers_dir`` only (it is mounted into every worker).
     """
 
     def __init__(
-        self, workers: int | None = None, *, max_documents: int = 200, grace_s: float = GRACE_S
+        self,
+        workers: int | None = None,
+        *,
+        max_documents: int = 200,
+        grace_s: float = GRACE_S,
+        covers_dir: Path | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         self.size = workers or os.cpu_count() or 1
         self.max_documents = max_documents
         self.grace_s = grace_s
-        # spawn, not fork: PDFium and LibreOffice helpers must not inherit a forked state.
-        self._context = multiprocessing.get_context("spawn")
+        self.covers_dir = covers_dir.resolve() if covers_dir and covers_dir.is_dir() else None
+        self.limits = limits or WorkerLimits()
+        if problem := jail.problem():
+            raise RenderError(problem)
+        self._space = workspace.current()
+        # The LibreOffice profile every worker's soffice starts from: written once by faxout,
+        # read-only to every jail, copied afresh whenever a soffice starts.
+        self._pristine = self._space.new_dir("lo-")
+        self._pristine.chmod(0o755)
+        prepare_profile(self._pristine, readable=True)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
-        for _ in range(self.size):
-            self._add_worker()
+        try:
+            for _ in range(self.size):
+                self._add_worker()
+        except BaseException:
+            self.close()
+            raise
 
     def _add_worker(self) -> _Worker:
-        worker = _Worker(self._context)
+        home = self._space.new_dir("w-")
+        worker = _Worker(home, self._pristine, self.covers_dir, self.limits)
         with self._lock:
             self._all.append(worker)
         self._idle.put(worker)
@@ -128,9 +274,9 @@ class RenderPool:
     ) -> RenderResult:
         """Like :func:`faxout.render.render_submission`, run in a warm worker."""
         options = options or RenderOptions()
-        limit = options.timeout_s * max(1, len(documents)) + self.grace_s
-        job: _Job = ("submission", (list(documents), out_path, options), {})
-        return self._run(job, out_path, options, limit)
+        limit = min(options.timeout_s * max(1, len(documents)), options.submission_timeout_s)
+        limit += self.grace_s
+        return self._run("submission", (), {}, list(documents), out_path, options, limit)
 
     def render_cover(
         self,
@@ -141,45 +287,86 @@ class RenderPool:
         template: str = "Default",
         template_dir: Path | None = None,
     ) -> RenderResult:
-        """Like :func:`faxout.render.render_cover`, run in a warm worker."""
-        options = options or RenderOptions()
-        kwargs = {"template": template, "template_dir": template_dir}
-        job: _Job = ("cover", (sheet, out_path, options), kwargs)
-        return self._run(job, out_path, options, options.timeout_s + self.grace_s)
+        """Like :func:`faxout.render.render_cover`, run in a warm worker.
 
-    def _run(self, job: _Job, out_path: Path, options: RenderOptions, limit: float) -> RenderResult:
+        ``template_dir`` must be the pool's ``covers_dir`` (or None for the shipped ones).
+        """
+        options = options or RenderOptions()
+        if template_dir is not None and (
+            self.covers_dir is None or template_dir.resolve() != self.covers_dir
+        ):
+            raise RenderError(f"this render pool serves cover pages from {self.covers_dir}")
+        kwargs = {"template": template}
+        return self._run("cover", (sheet,), kwargs, [], out_path, options,
+                         options.timeout_s + self.grace_s)  # fmt: skip
+
+    def _run(
+        self,
+        name: str,
+        head: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        documents: list[Path],
+        out_path: Path,
+        options: RenderOptions,
+        limit: float,
+    ) -> RenderResult:
         if self._closed:
             raise RenderError("render pool is closed")
         worker = self._idle.get()
+        settled = False  # the worker was handed back or retired
         try:
-            worker.conn.send(job)
-            answered = worker.conn.poll(limit)
-            reply = worker.conn.recv() if answered else None
-        except (EOFError, OSError):
-            answered, reply = True, None  # the worker died mid-job
-        if reply is None:
-            self._retire(worker, kill=True)
-            out_path.unlink(missing_ok=True)
-            if not answered:
-                detail = f"rendering took longer than {options.timeout_s:g} s"
-                return RenderResult(None, refusal=Refusal(RefusalReason.TIME_LIMIT, detail))
-            detail = "the renderer crashed on this document"
-            return RenderResult(None, refusal=Refusal(RefusalReason.CORRUPT, detail))
+            seen = worker.take_in(documents)
+            view_out = worker.view_out / "result.tif"
+            if name == "cover":
+                args: tuple[Any, ...] = (*head, view_out, options)
+                kwargs = {**kwargs, "template_dir": worker.view_covers}
+            else:
+                args = (seen, view_out, options)
+            job: _Job = (name, args, kwargs)
+            try:
+                worker.conn.send(job)
+                answered = worker.conn.poll(limit)
+                reply = worker.conn.recv() if answered else None
+            except (EOFError, OSError):
+                answered, reply = True, None  # the worker died mid-job
+            if reply is None:
+                settled = True
+                self._retire(worker, kill=True)
+                out_path.unlink(missing_ok=True)
+                if not answered:
+                    detail = f"rendering took longer than {options.timeout_s:g} s"
+                    return RenderResult(None, refusal=Refusal(RefusalReason.TIME_LIMIT, detail))
+                detail = "the renderer crashed on this document (or ran out of memory)"
+                return RenderResult(None, refusal=Refusal(RefusalReason.CORRUPT, detail))
+            status, value = reply
+            if status != "ok":
+                settled = True
+                self._recycle(worker)
+                raise RenderError(f"render worker failed: {value}")
+            result: RenderResult = value
+            if result.path is not None:
+                worker.take_out("result.tif", out_path)
+                result.path = out_path
+            settled = True
+            self._recycle(worker)
+            return result
+        except BaseException:
+            if not settled:
+                self._retire(worker, kill=True)
+            raise
+
+    def _recycle(self, worker: _Worker) -> None:
+        worker.clear()
         worker.jobs += 1
         if worker.jobs >= self.max_documents:
             self._retire(worker, kill=False)
         else:
             self._idle.put(worker)
-        status, value = reply
-        if status != "ok":
-            raise RenderError(f"render worker failed: {value}")
-        result: RenderResult = value
-        return result
 
     def worker_pids(self) -> list[int]:
-        """Process ids of the current workers (for monitoring and tests)."""
+        """Host process ids of the current workers' Python processes (for monitoring)."""
         with self._lock:
-            return [w.process.pid for w in self._all if w.process.pid is not None]
+            return [w.pid for w in self._all]
 
     def close(self) -> None:
         """Stop every worker; call once no submission is running."""
@@ -189,6 +376,7 @@ class RenderPool:
             self._all.clear()
         for worker in workers:
             worker.stop()
+        shutil.rmtree(self._pristine, ignore_errors=True)
 
     def __enter__(self) -> RenderPool:
         return self

@@ -21,6 +21,7 @@ class RefusalReason(enum.Enum):
     EMPTY = "empty"
     TOO_MANY_PAGES = "too many pages"
     TIME_LIMIT = "time limit exceeded"
+    TOO_LARGE = "too large"  # a page or image past the size any real document has
     CONVERTER_MISSING = "converter not installed"
 
 

@@ -35,12 +35,17 @@ class Refused(Exception):  # noqa: N818 - control flow inside the renderer, not 
 
 @dataclass
 class PageSink:
-    """Collects one document's pages into a shared writer."""
+    """Collects one document's pages into a shared writer.
+
+    The limits are the submission's: ``deadline`` is the earlier of this document's and the
+    whole submission's, and ``options.max_pages`` counts every page already in the writer.
+    """
 
     writer: TiffFWriter
     fmt: PageFormat
     options: RenderOptions
     deadline: float  # time.monotonic() value
+    submission_deadline: float = float("inf")
     pages: int = 0
     warnings: list[FaxWarning] = field(default_factory=list)
     page_bytes: list[int] = field(default_factory=list)
@@ -67,17 +72,38 @@ class PageSink:
             return bilevel.Method.DIFFUSION
         return bilevel.Method.SCREEN
 
+    @property
+    def earlier_pages(self) -> int:
+        """Pages the submission's earlier documents wrote."""
+        return self.writer.pages - self.pages
+
+    def pages_left(self) -> int:
+        """Pages this document may still add within the submission's page limit."""
+        return self.options.max_pages - self.writer.pages
+
+    def time_left(self) -> float:
+        """Seconds until the earlier of the document's and the submission's deadline."""
+        return min(self.deadline, self.submission_deadline) - time.monotonic()
+
     def check(self) -> None:
-        """Refuse when the document has run past its time or page limit."""
-        if time.monotonic() > self.deadline:
+        """Refuse when the document or the submission has run past its time or page limit."""
+        now = time.monotonic()
+        if now > self.submission_deadline:
+            raise Refused(
+                RefusalReason.TIME_LIMIT,
+                f"rendering the submission took longer than {self.options.submission_timeout_s:g} s"
+                " in all",
+            )
+        if now > self.deadline:
             raise Refused(
                 RefusalReason.TIME_LIMIT,
                 f"rendering took longer than {self.options.timeout_s:g} s",
             )
-        if self.pages >= self.options.max_pages:
+        if self.pages_left() <= 0:
+            where = " in the submission" if self.earlier_pages else ""
             raise Refused(
                 RefusalReason.TOO_MANY_PAGES,
-                f"more than {self.options.max_pages} pages",
+                f"more than {self.options.max_pages} pages{where}",
             )
 
     def add(self, grey: bilevel.Grey, method: bilevel.Method) -> None:

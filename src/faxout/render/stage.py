@@ -3,13 +3,24 @@
 Documents are rendered in order into one TIFF-F stored in the document store; a cover page is
 rendered per recipient (unless ``None``). The jobs then become ``ready`` for their send time. A
 document that cannot be rendered fails the submission with a reason naming it.
+
+Guarantees:
+- **Settled, whatever happens.** Any exception while rendering or recording the result ends
+  the submission ``render_failed`` with a reason (and so a report); none stays ``rendering``.
+- **Rendered once at a time.** The render lease is renewed by a heartbeat while the render
+  runs; only a dead worker's lease expires, so a slow render is never duplicated.
+- **Fair between accounts.** One account holds at most ``workers - 1`` render workers (one when
+  there is a single worker); its other submissions wait, unclaimed, and are offered again a
+  moment later, so another account's fax never waits behind them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import logging
-import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -19,11 +30,11 @@ from faxout.clock import Clock
 from faxout.db.tables import accounts, documents, jobs, submissions
 from faxout.errors import FaxoutError
 from faxout.jobs.lifecycle import Lifecycle
-from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState
-from faxout.render.cover import CoverSheet, render_cover
+from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState, SubmissionState
+from faxout.render.cover import CoverSheet
 from faxout.render.options import Paper, RenderOptions, Resolution
-from faxout.render.pool import RenderPool
-from faxout.render.result import RenderResult
+from faxout.render.pool import RenderPool, WorkerLimits
+from faxout.sandbox import workspace
 
 log = logging.getLogger("faxout.render")
 
@@ -46,6 +57,14 @@ def paper_for(username: str) -> Paper:
     return Paper.LETTER if username.startswith("1") else Paper.A4
 
 
+class Ran(enum.Enum):
+    """What one call of :meth:`RenderStage.run` did."""
+
+    RENDERED = "rendered"  # or failed: the submission is settled either way
+    NOTHING = "nothing"  # not waiting to be rendered (done, or another worker has it)
+    DEFERRED = "deferred"  # its account already uses its share of the workers: offer later
+
+
 class RenderStage:
     """Renders one submission per call of ``run``."""
 
@@ -58,8 +77,10 @@ class RenderStage:
         *,
         worker: str,
         coverpages_dir: Path,
-        lease_seconds: float = 600.0,
+        lease_seconds: float = 120.0,
         render_workers: int = 0,
+        options: RenderOptions | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -69,18 +90,31 @@ class RenderStage:
         self._covers = coverpages_dir
         self._ttl = lease_seconds
         self._workers = render_workers
+        self._options = options or RenderOptions()
+        self._limits = limits
         self._pool: RenderPool | None = None
         self._pool_lock = threading.Lock()
+        self._active: Counter[int] = Counter()  # renders running, per account
+        self._active_lock = threading.Lock()
 
-    def _render_documents(
-        self, paths: list[Path], out: Path, options: RenderOptions
-    ) -> RenderResult:
-        # Warm worker processes, started on first use: a converter that hangs (HTML layout,
-        # a pathological PDF) is killed there, which an in-process call could not be.
+    def pool(self) -> RenderPool:
+        """The jailed worker processes (started on first use, or by ``start``)."""
+        # A converter that hangs (HTML layout, a pathological PDF) is killed there, which an
+        # in-process call could not be.
         with self._pool_lock:
             if self._pool is None:
-                self._pool = RenderPool(self._workers or None)
-        return self._pool.render_submission(paths, out, options)
+                self._pool = RenderPool(
+                    self._workers or None, covers_dir=self._covers, limits=self._limits
+                )
+            return self._pool
+
+    def start(self) -> None:
+        """Start the workers now, so the first fax after a start does not wait for them."""
+        self.pool()
+
+    def _share(self) -> int:
+        size = self._workers or self.pool().size
+        return max(1, size - 1)
 
     def close(self) -> None:
         """Stop the render workers."""
@@ -89,34 +123,88 @@ class RenderStage:
                 self._pool.close()
                 self._pool = None
 
-    def run(self, submission_id: int) -> None:
-        """Render ``submission_id`` if it is waiting to be rendered; a no-op otherwise."""
-        if not self._lifecycle.claim_render(
-            submission_id, self._worker, self._clock.now(), self._ttl
-        ):
-            return
-        fields = {"submission": submission_id}
+    def run(self, submission_id: int) -> Ran:
+        """Render ``submission_id`` if it is waiting to be rendered and its account has a
+        worker to spare."""
+        with self._engine.connect() as conn:
+            account = conn.execute(
+                select(submissions.c.account_id).where(
+                    submissions.c.id == submission_id,
+                    submissions.c.state == SubmissionState.ACCEPTED,
+                )
+            ).scalar_one_or_none()
+        if account is None:
+            return Ran.NOTHING
+        share = self._share()
+        with self._active_lock:
+            if self._active[account] >= share:
+                return Ran.DEFERRED
+            self._active[account] += 1
         try:
-            outcome = self._render(submission_id)
-        except (FaxoutError, OSError) as exc:
-            log.exception("rendering broke", extra={"fields": fields})
-            outcome = f"the renderer failed: {exc}"
-        now = self._clock.now()
-        if isinstance(outcome, str):
+            if not self._lifecycle.claim_render(
+                submission_id, self._worker, self._clock.now(), self._ttl
+            ):
+                return Ran.NOTHING
+            self._run_claimed(submission_id)
+            return Ran.RENDERED
+        finally:
+            with self._active_lock:
+                self._active[account] -= 1
+                if self._active[account] <= 0:
+                    del self._active[account]
+
+    def _run_claimed(self, submission_id: int) -> None:
+        fields = {"submission": submission_id}
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(submission_id, stop), daemon=True, name="render-lease"
+        )
+        beat.start()
+        try:
+            try:
+                outcome = self._render(submission_id)
+            except FaxoutError as exc:
+                log.exception("rendering broke", extra={"fields": fields})
+                outcome = f"the renderer failed: {exc}"
+            except Exception:  # never leave the submission unsettled (see the guarantees)
+                log.exception("rendering broke", extra={"fields": fields})
+                outcome = "an internal error stopped the rendering (the operator's log has it)"
+            now = self._clock.now()
+            if not isinstance(outcome, str):
+                key, pages, warnings, covers = outcome
+                try:
+                    self._lifecycle.finish_render(
+                        submission_id,
+                        self._worker,
+                        now,
+                        rendered_key=key,
+                        pages=pages,
+                        warnings=warnings,
+                        cover_keys=covers,
+                    )
+                    log.info("rendered %d page(s)", pages, extra={"fields": fields})
+                    return
+                except Exception:
+                    log.exception("recording the render broke", extra={"fields": fields})
+                    outcome = "an internal error stopped the rendering (the operator's log has it)"
             self._lifecycle.fail_render(submission_id, self._worker, now, outcome)
             log.info("render failed: %s", outcome, extra={"fields": fields})
-            return
-        key, pages, warnings, covers = outcome
-        self._lifecycle.finish_render(
-            submission_id,
-            self._worker,
-            now,
-            rendered_key=key,
-            pages=pages,
-            warnings=warnings,
-            cover_keys=covers,
-        )
-        log.info("rendered %d page(s)", pages, extra={"fields": fields})
+        finally:
+            stop.set()
+            beat.join()
+
+    def _heartbeat(self, submission_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self._ttl / 4):
+            try:
+                if not self._lifecycle.renew_render(
+                    submission_id, self._worker, self._clock.now(), self._ttl
+                ):
+                    log.warning(
+                        "render lease lost", extra={"fields": {"submission": submission_id}}
+                    )
+                    return
+            except FaxoutError:
+                log.exception("renewing the render lease failed; trying again")
 
     def _render(self, submission_id: int) -> str | tuple[str, int, list[str], dict[int, str]]:
         with self._engine.connect() as conn:
@@ -135,12 +223,13 @@ class RenderStage:
                     jobs.c.submission_id == submission_id, jobs.c.state == JobState.RENDERING
                 )
             ).all()
-        options = RenderOptions(
+        options = dataclasses.replace(
+            self._options,
             resolution=Resolution.LOW if sub.resolution == "low" else Resolution.HIGH,
             paper=paper_for(sub.username),
         )
-        with tempfile.TemporaryDirectory(prefix=f"faxout-render{submission_id}-") as tmp:
-            work = Path(tmp)
+        pool = self.pool()
+        with workspace.current().temp_dir("render-") as work:
             paths = []
             for doc in docs:
                 # Keep the client's name (extension helps nothing: detection is by content).
@@ -150,7 +239,7 @@ class RenderStage:
                         dst.write(chunk)
                 paths.append(path)
             out = work / "document.tif"
-            result = self._render_documents(paths, out, options)
+            result = pool.render_submission(paths, out, options)
             if result.refusal is not None:
                 name = result.refusal.document or "a document"
                 shown = name.split("-", 1)[1] if name[:3].isdigit() else name
@@ -173,8 +262,12 @@ class RenderStage:
                         date=self._clock.now(),
                     )
                     cover_path = work / f"cover-{job.id}.tif"
-                    cover = render_cover(
-                        sheet, cover_path, options, template=template, template_dir=self._covers
+                    cover = pool.render_cover(
+                        sheet,
+                        cover_path,
+                        options,
+                        template=template,
+                        template_dir=pool.covers_dir,
                     )
                     if cover.refusal is not None:
                         return f"the cover page could not be rendered: {cover.refusal}"

@@ -10,8 +10,6 @@ redialled automatically unless the operator sets ``redial_on_unknown``.
 from __future__ import annotations
 
 import logging
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +22,10 @@ from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.engine import transaction
 from faxout.db.tables import attempts, jobs, submissions
-from faxout.errors import FaxoutError
+from faxout.errors import FaxoutError, TransportError
 from faxout.jobs.model import JobState
 from faxout.jobs.retry import Final, RetryPolicy, decide
+from faxout.sandbox import jail, workspace
 from faxout.schedule import lines
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
 from faxout.transmit.transport import FaxTransport
@@ -233,11 +232,7 @@ class AttemptRunner:
             count = _page_count(path)
             pages += [f"{path},{n}" for n in range(count)]
         selected = pages[claim.first_page - 1 :] or pages[-1:]
-        out = workdir / "fax.tif"
-        subprocess.run(
-            ["tiffcp", *selected, str(out)], check=True, capture_output=True, timeout=120
-        )
-        return out
+        return _select_pages(parts, selected, workdir)
 
     # -- the whole attempt ----------------------------------------------------------------
 
@@ -248,10 +243,10 @@ class AttemptRunner:
             return
         fields = {"job": job_id, "attempt": claim.attempt_no, "line": claim.line_no}
         try:
-            with tempfile.TemporaryDirectory(prefix=f"faxout-job{job_id}-") as tmp:
+            with workspace.current().temp_dir("job-") as tmp:
                 try:
-                    document = self._document(claim, Path(tmp))
-                except (FaxoutError, OSError, subprocess.SubprocessError) as exc:
+                    document = self._document(claim, tmp)
+                except (FaxoutError, OSError) as exc:
                     self._abandon(claim, f"could not prepare the pages: {exc}")
                     return
                 if not self.mark_dialing(claim):
@@ -380,6 +375,28 @@ class AttemptRunner:
                 .values(**job_values)
             )
             lines.release(conn, self._name, claim.line_no, self._worker)
+
+
+def _select_pages(parts: list[Path], selected: list[str], workdir: Path) -> Path:
+    """tiffcp the ``selected`` pages (``path,n``) into one file, jailed like any converter."""
+    out = workdir / "out"
+    out.mkdir()
+    inside = jail.enabled()
+    cell = jail.Jail(
+        ro=[(p, Path("/in") / p.name) for p in parts],
+        rw=[(out, Path("/out"))],
+        budget=jail.converter_budget(120),
+    )
+    jail.prepare_rw(out, cell)
+    for part in parts:
+        part.chmod(0o644)  # read by the jail's uid
+    args = [f"/in/{s.removeprefix(str(workdir) + '/')}" if inside else s for s in selected]
+    target = "/out/fax.tif" if inside else str(out / "fax.tif")
+    outcome = jail.run(cell, ["tiffcp", *args, target], timeout_s=120)
+    produced = out / "fax.tif"
+    if outcome.returncode != 0 or produced.is_symlink() or not produced.is_file():
+        raise TransportError(f"tiffcp could not select the pages: {outcome.stderr_tail}")
+    return produced
 
 
 def _page_count(path: Path) -> int:
