@@ -11,6 +11,7 @@ import click
 
 from faxout.accounts.repo import Account
 from faxout.ops.context import CliContext, pass_ctx
+from faxout.text import echo
 
 
 @click.group()
@@ -68,9 +69,9 @@ def user_add(
         fax_prohibited=fax_prohibited,
         now=gw.clock.now(),
     )
-    click.echo(f"account {account.username} created")
+    echo(f"account {account.username} created")
     if generated:
-        click.echo(f"password: {password}")
+        echo(f"password: {password}")
 
 
 @user.command("list")
@@ -83,12 +84,12 @@ def user_list(obj: CliContext, as_json: bool) -> None:
         click.echo(json.dumps([_account_json(a) for a in accounts], indent=2))
         return
     if not accounts:
-        click.echo("no accounts; add one with `faxout user add NUMBER --email ADDR`")
+        echo("no accounts; add one with `faxout user add NUMBER --email ADDR`")
         return
-    click.echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} NAME")
+    echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} NAME")
     for a in accounts:
         status = "prohibited" if a.fax_prohibited else "active"
-        click.echo(f"{a.username:<20} {a.email:<32} {status:<10} {a.name}")
+        echo(f"{a.username:<20} {a.email:<32} {status:<10} {a.name}")
 
 
 @user.command("set")
@@ -122,7 +123,7 @@ def user_set(
         fax_prohibited=fax_prohibited,
         now=gw.clock.now(),
     )
-    click.echo(f"account {account.username} updated")
+    echo(f"account {account.username} updated")
 
 
 @user.command("remove")
@@ -135,4 +136,4 @@ def user_remove(obj: CliContext, username: str, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Remove account {username}?", abort=True)
     gw.accounts.remove(username)
-    click.echo(f"account {username} removed")
+    echo(f"account {username} removed")

@@ -9,7 +9,12 @@
 - After ``auth.throttle_failures`` failures within ``auth.throttle_window_seconds`` for one
   username from one client address, that pair is answered "authorization failed" without a
   password check for ``auth.throttle_lock_seconds``. Other addresses are not affected, so an
-  attacker cannot lock the real user out from elsewhere.
+  attacker cannot lock the real user out from elsewhere. The address is the TCP peer's: an
+  ``X-Forwarded-For`` header counts only when ``trusted_proxies`` names the peer (the server is
+  started with ``faxout.intake.proxies.server_options``), else rotating the header would give
+  every failure a fresh pair.
+- ``AuthResult.username`` is what the request log may show: a username that is not a plausible
+  number (a password typed into the wrong field) is reduced to its length.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import Account, AccountRepo
 from faxout.clock import Clock
-from faxout.jobs.numbers import InvalidNumberError, normalize_username
+from faxout.jobs.numbers import InvalidNumberError, loggable_username, normalize_username
 from faxout.ops.settings import Auth
 
 MAX_TRACKED_PAIRS = 100_000
@@ -46,7 +51,7 @@ class AuthResult:
 
     status: AuthStatus
     account: Account | None = None
-    username: str = ""
+    username: str = ""  # fit for the log: never a mistyped password (``loggable_username``)
 
 
 class _Throttle:
@@ -145,13 +150,14 @@ class Authenticator:
     def authenticate(self, username: str, password: str, client_addr: str) -> AuthResult:
         """Check a username/password pair sent from ``client_addr``."""
         try:
-            user = normalize_username(username)
+            user = shown = normalize_username(username)
         except InvalidNumberError:
             user = username.strip()
+            shown = loggable_username(user)
         pair = (user, client_addr)
         with self._lock:
             if self._throttle.locked(pair):
-                return AuthResult(AuthStatus.THROTTLED, username=user)
+                return AuthResult(AuthStatus.THROTTLED, username=shown)
         account = self._account(user) if user else None
         ok = False
         if account is not None and password:
@@ -164,7 +170,7 @@ class Authenticator:
         with self._lock:
             if not ok:
                 self._throttle.fail(pair)
-                return AuthResult(AuthStatus.BAD_CREDENTIALS, username=user)
+                return AuthResult(AuthStatus.BAD_CREDENTIALS, username=shown)
             self._throttle.succeed(pair)
         assert account is not None
         if account.fax_prohibited:

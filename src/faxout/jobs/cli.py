@@ -9,6 +9,7 @@ import click
 
 from faxout.jobs.repo import JobView, to_json
 from faxout.ops.context import CliContext, pass_ctx
+from faxout.text import echo
 
 
 @click.group()
@@ -39,14 +40,14 @@ def jobs_list(
         click.echo(json.dumps([to_json(j) for j in rows], indent=2))
         return
     if not rows:
-        click.echo("no jobs")
+        echo("no jobs")
         return
-    click.echo(
+    echo(
         f"{'JOB':>6} {'SUBM':>6} {'STATE':<12} {'NUMBER':<18} {'ACCOUNT':<16} "
         f"{'SEND AT (UTC)':<17} NAME"
     )
     for j in rows:
-        click.echo(_job_line(j))
+        echo(_job_line(j))
 
 
 @jobs.command("show")
@@ -70,23 +71,21 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
         }
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(
-        f"job {job.id}: {job.state}, to {job.number}" + (f" ({job.name})" if job.name else "")
-    )
+    echo(f"job {job.id}: {job.state}, to {job.number}" + (f" ({job.name})" if job.name else ""))
     if job.reason:
-        click.echo(f"  why         {job.reason}")
+        echo(f"  why         {job.reason}")
     given = f" (Sendtime given: {sub.sendtime_raw})" if sub.sendtime_raw else ""
-    click.echo(f"  send at     {job.send_at.isoformat()}{given}")
+    echo(f"  send at     {job.send_at.isoformat()}{given}")
     if job.state == "ready" and job.next_attempt_at:
-        click.echo(f"  next try    {job.next_attempt_at.isoformat()}")
+        echo(f"  next try    {job.next_attempt_at.isoformat()}")
     if job.kill_at:
-        click.echo(f"  kill time   {job.kill_at.isoformat()}")
+        echo(f"  kill time   {job.kill_at.isoformat()}")
     pages = (
         f"{job.pages_confirmed}/{sub.pages + (0 if sub.cover_page == 'none' else 1)}"
         if sub.pages
         else "-"
     )
-    click.echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
+    echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
     for a in tries:
         how = ", ".join(
             str(x)
@@ -100,33 +99,33 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
             if x
         )
         code = f" (T.30 {a.t30_code}: {a.t30_text})" if a.t30_code else ""
-        click.echo(
+        echo(
             f"  attempt {a.attempt_no}: {a.outcome or a.phase}{code}, pages {a.pages_confirmed}/"
             f"{a.pages_total} from page {a.first_page}"
             + (f", {how}" if how else "")
             + (f" [{a.detail}]" if a.detail else "")
         )
-    click.echo(
+    echo(
         f"submission {sub.id}: {sub.state}, from {sub.username} <{sub.email}>, "
         f"accepted {sub.created_at.isoformat()} (request {sub.request_id})"
     )
-    click.echo(
+    echo(
         f"  resolution  {sub.resolution}; cover page {sub.cover_page}"
         + (f"; {sub.pages} page(s) rendered" if sub.pages else "")
     )
     if sub.render_error:
-        click.echo(f"  render      {sub.render_error}")
+        echo(f"  render      {sub.render_error}")
     for d in sub.documents:
-        click.echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
+        echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
     for j in sub.jobs:
         if j.id != job.id:
-            click.echo(f"  also to {j.number} (job {j.id}, {j.state})")
+            echo(f"  also to {j.number} (job {j.id}, {j.state})")
     for note in [*sub.notes, *(sub.render_warnings or [])]:
-        click.echo(f"  note: {note}")
+        echo(f"  note: {note}")
     from faxout.report.outbox import report_status
 
     for view in report_status(gw.engine, sub.id):
-        click.echo(f"  {view.describe()}")
+        echo(f"  {view.describe()}")
 
 
 @jobs.command("cancel")
@@ -144,9 +143,9 @@ def jobs_cancel(obj: CliContext, job_id: int | None, submission: int | None) -> 
         gw.clock.now(), job_id=job_id, submission_id=submission
     )
     for jid in result.canceled:
-        click.echo(f"job {jid} canceled")
+        echo(f"job {jid} canceled")
     for jid, state in result.refused:
-        click.echo(f"job {jid} not canceled: it is {state}", err=True)
+        echo(f"job {jid} not canceled: it is {state}", err=True)
     if not result.canceled and not result.refused:
         raise click.ClickException("no such job or submission")
     if result.refused:

@@ -10,6 +10,7 @@ from faxout.errors import FaxoutError
 from faxout.report.mailer import Mailer, open_mailer
 from faxout.report.outbox import Outbox, report_status
 from faxout.report.settings import Report
+from faxout.text import echo, printable_lines
 
 
 def _gateway(ctx: click.Context) -> Any:
@@ -68,26 +69,26 @@ def show(ctx: click.Context, submission: int, fmt: str) -> None:
     if fmt == "html":
         part = composed.message.get_body(("html",))
         assert part is not None
-        click.echo(part.get_content())
+        click.echo(printable_lines(part.get_content()))
         return
     if fmt == "eml":
-        click.echo(composed.as_bytes().decode("ascii", "replace"), nl=False)
+        click.echo(printable_lines(composed.as_bytes().decode("ascii", "replace")), nl=False)
         return
-    click.echo(f"To: {composed.message['To']}")
-    click.echo(f"Subject: {composed.model.subject}")
-    click.echo("")
-    click.echo(composed.text.rstrip("\n"))
+    echo(f"To: {composed.message['To']}")
+    echo(f"Subject: {composed.model.subject}")
+    echo("")
+    click.echo(printable_lines(composed.text.rstrip("\n")))
     states = [j.state for j in gw.jobs.get_submission(submission).jobs]
-    click.echo("")
+    echo("")
     rows = report_status(gw.engine, submission)
     if not rows:
         unfinished = [s for s in states if s not in ("done", "failed", "interrupted", "canceled")]
-        click.echo(
+        echo(
             "delivery: not queued yet"
             + (f" ({len(unfinished)} job(s) not final)" if unfinished else "")
         )
     for row in rows:
-        click.echo(f"delivery: {row.describe()}")
+        echo(f"delivery: {row.describe()}")
 
 
 @report.command("resend")
@@ -107,6 +108,6 @@ def resend(ctx: click.Context, submission: int) -> None:
         )
     outbox.deliver_pending(gw.clock.now())
     row = next(r for r in report_status(gw.engine, submission) if r.id == row_id)
-    click.echo(row.describe())
+    echo(row.describe())
     if row.state == "failed":
         raise SystemExit(1)

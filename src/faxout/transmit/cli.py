@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 
 from faxout.errors import FaxoutError
+from faxout.text import echo, printable
 from faxout.transmit.behaviour import DEFAULT_TABLE, BehaviourTable
 from faxout.transmit.g711 import Law
 from faxout.transmit.line import PacketImpairment
@@ -97,7 +98,7 @@ def show_progress(event: CallProgress) -> None:
         line = f"{at} page {event.page}/{event.pages}: {event.verdict} ({event.detail})"
     else:
         line = f"{at} {event.stage} {event.detail}".rstrip()
-    click.echo(line, err=True)
+    echo(line, err=True)
 
 
 def summary(result: CallResult) -> str:
@@ -123,7 +124,8 @@ def summary(result: CallResult) -> str:
     lines.extend(f"note:       {note}" for note in result.notes)
     stored = result.received_path or "nothing (no page arrived)"
     lines.append(f"received:   {stored}")
-    return "\n".join(lines)
+    # The far end chooses its CSID and what the call notes quote: no raw control characters.
+    return "\n".join(printable(line) for line in lines)
 
 
 @sim.command("send")
