@@ -8,6 +8,7 @@ with no configuration at all.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -171,6 +172,11 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64, description="HTTP worker processes")
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For is "
+        "believed; empty: the client address is always the TCP peer",
+    )
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
     coverpages_dir: Path | None = Field(None, description="default: DATA_DIR/coverpages")
@@ -188,6 +194,17 @@ class Settings(BaseSettings):
     runtime: Runtime = Runtime()
     retry: RetryPolicy = RetryPolicy()
     report: Report = Report()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        # A typo must stop faxout rather than silently trust nobody (or everybody).
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip())
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
+        return [entry.strip() for entry in value]
 
     @field_validator("log_level")
     @classmethod
