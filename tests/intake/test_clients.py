@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ def test_php_curl(server: Server, document: Path) -> None:
 
 
 def test_perl_lwp(server: Server, document: Path) -> None:
+    ahead = datetime.now(UTC) + timedelta(days=30)  # send times over a year ahead mean now
     out = run(
         [
             "perl",
@@ -91,12 +93,13 @@ def test_perl_lwp(server: Server, document: Path) -> None:
             USER,
             PASSWORD,
             str(document),
+            f"{ahead:%d:%m:%y} 12:00",
         ]
     )
     assert out == "0"
     sub = newest_submission(server)
     assert [j["name"] for j in sub["jobs"]] == ["Perl One", "Perl Two"]
-    assert sub["send_at"].startswith("2099-01-01T12:00")
+    assert sub["send_at"].startswith(f"{ahead:%Y-%m-%d}T12:00")
     assert document_bytes(server.data_dir, sub["documents"][0]["blob_key"]) == PDF
 
 

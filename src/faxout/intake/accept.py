@@ -6,13 +6,22 @@ recipient are committed in a single database transaction (SQLite: WAL, ``synchro
 The caller answers ``0`` only after that, so a crash one millisecond after the answer loses
 nothing. A failure at any step raises and nothing is committed: blobs stored before a failed
 commit are unreferenced and harmless (content-addressed, reused by a later identical upload).
+
+What is stored is bounded here, whoever built the ``NewSubmission``:
+
+- a send time more than ``MAX_SEND_AHEAD`` (366 days) after acceptance is refused: the FaxOut
+  contract treats an unusable ``Sendtime`` as "now", so the fax is sent at once, with a note. No
+  stored time can then lie so far ahead that adding a kill time or a retry delay overflows.
+- notes: each cut to ``MAX_NOTE_CHARS``; at most ``MAX_NOTES`` of them and ``MAX_NOTES_BYTES``
+  in all, then one "and N more" note. A request full of invalid recipients otherwise stored a
+  note per recipient, each quoting its whole value.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert
 
@@ -21,6 +30,12 @@ from faxout.db.engine import transaction
 from faxout.db.tables import documents, jobs, submissions
 from faxout.jobs.model import JobState, Resolution, SubmissionState
 from faxout.jobs.numbers import Recipient
+from faxout.text import quoted
+
+MAX_SEND_AHEAD = timedelta(days=366)
+MAX_NOTES = 50
+MAX_NOTE_CHARS = 300
+MAX_NOTES_BYTES = 16 * 1024
 
 
 @dataclass
@@ -48,6 +63,31 @@ class NewSubmission:
     request_id: str
     client_addr: str
     accepted_at: datetime
+
+
+def settled_send_at(sub: NewSubmission) -> tuple[datetime, str | None]:
+    """The send time to store for ``sub``, and a note when the one asked for was refused."""
+    if sub.send_at - sub.accepted_at <= MAX_SEND_AHEAD:
+        return sub.send_at, None
+    asked = sub.sendtime_raw or sub.send_at.isoformat()
+    return sub.accepted_at, f"send time {quoted(asked, 40)} is more than a year ahead; sent at once"
+
+
+def capped_notes(notes: list[str]) -> list[str]:
+    """``notes`` as stored: each cut to ``MAX_NOTE_CHARS``, at most ``MAX_NOTES`` of them and
+    ``MAX_NOTES_BYTES`` in all, the rest counted in a last note."""
+    kept: list[str] = []
+    used = 0
+    for index, note in enumerate(notes):
+        cut = note if len(note) <= MAX_NOTE_CHARS else note[: MAX_NOTE_CHARS - 1] + "…"
+        size = len(cut.encode("utf-8", "surrogatepass"))
+        if len(kept) == MAX_NOTES or used + size > MAX_NOTES_BYTES:
+            rest = len(notes) - index
+            kept.append(f"and {rest} more note{'' if rest == 1 else 's'}, not kept")
+            break
+        kept.append(cut)
+        used += size
+    return kept
 
 
 def store_documents(sub: NewSubmission) -> list[str]:
@@ -78,6 +118,8 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
     job_rows: list[dict[str, object]] = []
     for sub, keys in subs:
         now = sub.accepted_at
+        send_at, refused = settled_send_at(sub)
+        notes = capped_notes([refused, *sub.notes] if refused else sub.notes)
         sub_id = int(
             conn.execute(
                 insert(submissions)
@@ -87,10 +129,10 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
                     resolution=sub.resolution.value,
                     cover_page=sub.cover_page,
                     cover_text=sub.cover_text,
-                    send_at=sub.send_at,
+                    send_at=send_at,
                     # Client text is informational: cut to the column (PostgreSQL enforces it).
                     sendtime_raw=sub.sendtime_raw[:100] if sub.sendtime_raw else None,
-                    notes=json.dumps(sub.notes),
+                    notes=json.dumps(notes),
                     request_id=sub.request_id,
                     client_addr=sub.client_addr[:64],
                     created_at=now,
@@ -117,7 +159,7 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
                 "number": rcpt.number,
                 "name": rcpt.name[:200],
                 "state": JobState.ACCEPTED.value,
-                "send_at": sub.send_at,
+                "send_at": send_at,
                 "next_attempt_at": None,
                 "dials": 0,
                 "tries": 0,

@@ -15,6 +15,11 @@ after a delay chosen by cause, resuming a partly sent fax from its first unconfi
 
 ``decide`` is pure: the caller passes the clock reading and the job's counters, and writes the
 returned ``dials``/``tries``/``at`` to the job row in the same transaction as the attempt.
+
+Time arithmetic never overflows: every delay and the kill time are at most ``MAX_DURATION``
+(366 days), and ``later`` saturates at the latest representable time, so even a send time left
+in the database from before send times were bounded (year 9999) gives a time, not an
+``OverflowError`` that would leave its job stuck.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_DURATION = timedelta(days=366)
+
+
+def later(when: datetime, delta: timedelta) -> datetime:
+    """``when + delta``, or the latest representable time (same timezone) when that overflows."""
+    try:
+        return when + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=when.tzinfo)
 
 
 class Cause(enum.StrEnum):
@@ -84,15 +99,18 @@ class RetryPolicy(BaseModel):
     @model_validator(mode="after")
     def _positive_times(self) -> RetryPolicy:
         # A zero or negative delay would redial in a tight loop; a non-positive kill time
-        # would fail every job before its first call.
+        # would fail every job before its first call. An upper bound keeps the scheduling
+        # arithmetic (send time + kill time, now + delay) far from datetime's limits.
         for name in ("busy_delay", "no_answer_delay", "failed_delay", "kill_time"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+            if getattr(self, name) > MAX_DURATION:
+                raise ValueError(f"{name} must be at most {MAX_DURATION.days} days")
         return self
 
     def kill_at(self, send_at: datetime) -> datetime:
         """When a job sent at ``send_at`` is given up under this policy."""
-        return send_at + self.kill_time
+        return later(send_at, self.kill_time)
 
     def delay_for(self, cause: Cause) -> timedelta:
         """The wait before the next attempt after a retryable ``cause``."""
@@ -179,7 +197,7 @@ def decide(
         reason = f"max dials reached: {new_dials} of {policy.max_dials} calls"
         return Final("failed", f"{reason} ({_CAUSE_TEXT[cause]})", new_dials, new_tries)
 
-    at = now + policy.delay_for(cause)
+    at = later(now, policy.delay_for(cause))
     # Fail now rather than wait for a slot that lies past the kill time: the outcome would be
     # the same and the sender learns it hours earlier.
     if at >= kill_at:
