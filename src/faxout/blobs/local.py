@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from faxout.blobs.spool import SpoolUpload, clean_orphans
 from faxout.errors import StorageError
+from faxout.files import private_dir
 
 
 def _fsync_dir(path: Path) -> None:
@@ -37,7 +38,7 @@ class LocalUpload(SpoolUpload):
         try:
             if target.exists():
                 return  # the same bytes are already stored (and durable): keep that copy
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
             self._path.rename(target)
             _fsync_dir(target.parent)
         except OSError as exc:
@@ -51,8 +52,9 @@ class LocalBlobStore:
         self.root = root
         self.spool = spool
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            spool.mkdir(parents=True, exist_ok=True)
+            # Directories 0700; spool files are 0600 (mkstemp) and keep that mode when renamed.
+            private_dir(root)
+            private_dir(spool)
         except OSError as exc:
             raise StorageError(f"cannot create the document store at {root}: {exc}") from exc
 

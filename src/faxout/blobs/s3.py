@@ -42,6 +42,7 @@ from s3transfer.exceptions import RetriesExceededError
 from faxout.blobs.spool import SpoolUpload, clean_orphans
 from faxout.blobs.store import key_for
 from faxout.errors import StorageError
+from faxout.files import private_dir
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -129,7 +130,7 @@ class S3BlobStore:
         where = f"s3://{bucket}/{prefix}" + (f" at {endpoint_url}" if endpoint_url else "")
         self._where = where
         try:
-            spool.mkdir(parents=True, exist_ok=True)
+            private_dir(spool)
         except OSError as exc:
             raise StorageError(f"cannot create the spool directory {spool}: {exc}") from exc
         config = Config(

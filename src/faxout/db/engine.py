@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from faxout.errors import DatabaseError
+from faxout.files import create_private, private_dir
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "faxout_write"  # execution option marking a transaction that will write
@@ -53,7 +54,9 @@ def make_engine(url: str) -> Engine:
     if backend != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(parsed.database).parent)
+        # 0600 before SQLite creates it: its -wal and -shm files copy the database's mode.
+        create_private(Path(parsed.database))
     engine = create_engine(
         url,
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from faxout.files import secure_data_dir
 from faxout.ops.gateway import Gateway, build_gateway
 from faxout.ops.settings import Settings, load_settings
 
@@ -23,8 +24,14 @@ class CliContext:
         return load_settings(self.config, data_dir=self.data_dir, **overrides)
 
     def gateway(self, **overrides: Any) -> Gateway:
+        """The gateway of every command that works on the data directory; before it is built,
+        this process is made private (umask 077) and so is the data directory
+        (``faxout.files.secure_data_dir``): ``serve`` and its worker processes, ``worker``,
+        ``dispatch`` and the admin commands all create what they create 0600."""
         if self._gateway is None:
-            self._gateway = build_gateway(self.settings(**overrides))
+            settings = self.settings(**overrides)
+            secure_data_dir(settings.data_dir, shared=settings.coverpages_path)
+            self._gateway = build_gateway(settings)
         return self._gateway
 
     def ready_gateway(self) -> Gateway:

@@ -12,6 +12,7 @@ from faxout.blobs.factory import open_store
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock, SystemClock
 from faxout.db.engine import make_engine
+from faxout.files import private_dir
 from faxout.intake.auth import Authenticator
 from faxout.jobs.repo import JobRepo
 from faxout.ops.settings import Settings
@@ -42,7 +43,7 @@ def build_gateway(
 ) -> Gateway:
     """Wire the real services for ``settings`` (a test may hand in its own clock or store)."""
     clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     engine = make_engine(settings.db_url)
     store = store or open_store(settings.store_url, settings.data_dir)
     accounts = AccountRepo(engine)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from faxout.files import open_private, private_dir
 from faxout.report.settings import Smtp
 
 log = logging.getLogger("faxout.report")
@@ -184,11 +185,11 @@ class MaildirMailer:
         """Write the message durably (tmp, fsync, rename into new, fsync the directory)."""
         try:
             for sub in ("tmp", "new", "cur"):
-                (self.directory / sub).mkdir(parents=True, exist_ok=True)
+                private_dir(self.directory / sub)
             name = f"{self._unique()}.eml"
             tmp = self.directory / "tmp" / name
             final = self.directory / "new" / name
-            with tmp.open("wb") as out:
+            with open_private(tmp) as out:
                 out.write(envelope.message)
                 out.flush()
                 os.fsync(out.fileno())

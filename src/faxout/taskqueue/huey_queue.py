@@ -25,6 +25,7 @@ from huey.serializer import Serializer
 from redis.exceptions import RedisError
 
 from faxout.errors import ConfigError
+from faxout.files import create_private, private_dir
 from faxout.taskqueue.embedded import EmbeddedConsumer, Wake
 from faxout.taskqueue.port import (
     Handler,
@@ -179,7 +180,8 @@ def open_queue(
         path = Path(url.removeprefix("sqlite:///"))
         if not path.name:
             raise ConfigError(f"queue URL {url!r} names no file")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        create_private(path)  # SQLite's journal files copy its mode
         # fsync=True: synchronous=FULL, so an enqueue that returned survives a power cut.
         huey: Any = SqliteHuey(name, filename=str(path), fsync=True, timeout=10, **common)
     elif url.startswith(("redis://", "rediss://", "unix://")):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from faxout.clock import Clock, SystemClock
 from faxout.errors import TransportError
+from faxout.files import make_private, private_dir
 from faxout.transmit.behaviour import Behaviour, BehaviourTable, Kind, normalise_number
 from faxout.transmit.caller import CallerProgress, caller_config, caller_result
 from faxout.transmit.callloop import Ending, Limits, SampleClock, WallClock, run_audio, run_t38
@@ -199,7 +200,7 @@ class _Call:
     def run(self) -> CallResult:
         """Place the call on the configured medium."""
         try:
-            self.rx_file.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.rx_file.parent)
             # A retry reuses the call id: never report a previous attempt's file as this one's.
             self.rx_file.unlink(missing_ok=True)
         except OSError as exc:
@@ -273,6 +274,9 @@ class _Call:
         notes: list[str] = []
         if ending is not Ending.COMPLETED:
             notes.append(f"{ending.value}: hung up after {self.clock.seconds():.1f} line seconds")
+        received = self.rx_file if self.rx_file.exists() else None
+        if received is not None:
+            make_private(received)  # libtiff created it with whatever umask this process has
         return caller_result(
             t30,
             self.pages,
@@ -281,5 +285,5 @@ class _Call:
             self.t.wall.monotonic() - self.start,
             notes,
             self.progress,
-            self.rx_file if self.rx_file.exists() else None,
+            received,
         )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from faxout.files import make_private, private_dir, write_private
 from faxout.transmit.sip.dialog import Dialog, Offered
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
@@ -84,7 +85,7 @@ class SipReceiver:
         self._arrived = threading.Condition()
         self._threads: list[threading.Thread] = []
         self.inbox = config.data_dir / "received"
-        self.inbox.mkdir(parents=True, exist_ok=True)
+        private_dir(self.inbox)
         self.stack = SipStack(config.address, config.port, on_offer=self._offer)
         self.port = self.stack.port
 
@@ -194,7 +195,9 @@ class SipReceiver:
             line_seconds=round(media.line_seconds, 2),
             notes=tuple(notes),
         )
-        (self.inbox / f"{call_id}.json").write_text(json.dumps(asdict(fax), indent=2))
+        if fax.path is not None:
+            make_private(path)  # libtiff created it with whatever umask this process has
+        write_private(self.inbox / f"{call_id}.json", json.dumps(asdict(fax), indent=2).encode())
         log.info(
             "received %d page(s) from %s over %s: %s",
             fax.pages,
