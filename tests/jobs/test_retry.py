@@ -9,7 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from faxout.jobs.retry import PERMANENT, TRIES, Cause, Final, Retry, RetryPolicy, decide
+from faxout.jobs.retry import (
+    MAX_DURATION,
+    PERMANENT,
+    TRIES,
+    Cause,
+    Final,
+    Retry,
+    RetryPolicy,
+    decide,
+    later,
+)
 from faxout.transmit.result import Outcome
 
 SEND_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -214,6 +224,24 @@ def test_delay_for_refuses_final_causes() -> None:
     for cause in (Cause.OK, *PERMANENT):
         with pytest.raises(ValueError):
             POLICY.delay_for(cause)
+
+
+@pytest.mark.parametrize("name", ["busy_delay", "no_answer_delay", "failed_delay", "kill_time"])
+def test_delays_and_kill_time_are_at_most_a_year(name: str) -> None:
+    RetryPolicy(**{name: MAX_DURATION})
+    with pytest.raises(ValidationError, match="at most 366 days"):
+        RetryPolicy(**{name: MAX_DURATION + timedelta(seconds=1)})
+
+
+def test_times_at_the_end_of_the_calendar_do_not_overflow() -> None:
+    # A send time stored before send times were bounded (year 9999) must still give a kill
+    # time and a decision, not an OverflowError that leaves the job stuck.
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert POLICY.kill_at(last) == datetime.max.replace(tzinfo=UTC)
+    assert later(SEND_AT, timedelta(hours=1)) == SEND_AT + timedelta(hours=1)
+    # the retry would land on the last representable instant, which is the kill time: it ends
+    d = after(Cause.BUSY, now=last, kill_at=POLICY.kill_at(last))
+    assert isinstance(d, Final) and d.reason.startswith("kill time reached")
 
 
 # --- invariants over whole histories -------------------------------------------------------
