@@ -88,6 +88,12 @@ def _render_into(path: Path, sink: PageSink) -> Refusal | None:
         with workspace.current().temp_dir("render-") as workdir:
             _convert(path, found, sink, workdir)
     except Refused as refused:
+        if refused.refusal.reason is RefusalReason.TOO_MANY_PAGES and sink.earlier_pages:
+            # Converters count their own pages; the limit the sender hit is the submission's.
+            limit = sink.options.max_pages
+            return Refusal(
+                RefusalReason.TOO_MANY_PAGES, f"more than {limit} pages in the submission"
+            )
         return refused.refusal
     except MemoryError as exc:
         raise RenderError(f"out of memory rendering {path.name}") from exc
