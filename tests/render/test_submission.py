@@ -69,6 +69,24 @@ def test_pool_renders_cover_pages(tmp_path: Path) -> None:
         assert result.pages == 1 and len(read_fax(out)) == 1
 
 
+def test_pool_renders_the_operator_s_private_cover_pages(tmp_path: Path) -> None:
+    # The data directory is 0700 and its files 0600; the jailed workers run as another uid,
+    # so the pool hands them a readable copy, refreshed when the operator changes a page.
+    covers = tmp_path / "coverpages"
+    covers.mkdir(mode=0o700)
+    page = covers / "Office.html"
+    page.write_text("<h1>{{ sender_name }}</h1><p>one</p>")
+    page.chmod(0o600)
+    with RenderPool(workers=1, covers_dir=covers) as pool:
+        sheet = CoverSheet(sender_name="A", pages=2)
+        first = pool.render_cover(sheet, tmp_path / "a.tif", template="Office", template_dir=covers)
+        assert first.pages == 1
+        page.write_text("<h1>{{ sender_name }}</h1>" + '<p style="page-break-before:always">2</p>')
+        os.utime(page, (1, 1))
+        again = pool.render_cover(sheet, tmp_path / "b.tif", template="Office", template_dir=covers)
+        assert again.pages == 2  # the changed page is used
+
+
 def test_pool_kills_a_worker_that_overruns(tmp_path: Path) -> None:
     endless = tmp_path / "loop.ps"
     endless.write_text("%!PS\n{ } loop\n")

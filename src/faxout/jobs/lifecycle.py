@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from faxout.db.engine import transaction
 from faxout.db.tables import jobs, submissions
 from faxout.jobs.model import JobState, SubmissionState
+from faxout.jobs.retry import later
 from faxout.schedule import lines
 
 ACTIVE_JOB_STATES = (
@@ -149,7 +150,7 @@ class Lifecycle:
                     .values(
                         state=JobState.READY.value,
                         cover_key=cover_keys.get(row.id),
-                        kill_at=max(row.send_at, now) + self._kill_after,
+                        kill_at=later(max(row.send_at, now), self._kill_after),
                         reason="",
                         updated_at=now,
                         version=jobs.c.version + 1,

@@ -237,6 +237,11 @@ class RenderPool:
         if problem := jail.problem():
             raise RenderError(problem)
         self._space = workspace.current()
+        # The operator's cover pages are 0600 in a 0700 data directory; the workers read a
+        # copy faxout keeps readable, refreshed before each cover page (they are small).
+        self._covers = self._space.new_dir("covers-") if self.covers_dir else None
+        self._covers_lock = threading.Lock()
+        self._sync_covers()
         # The LibreOffice profile every worker's soffice starts from: written once by faxout,
         # read-only to every jail, copied afresh whenever a soffice starts.
         self._pristine = self._space.new_dir("lo-")
@@ -253,9 +258,24 @@ class RenderPool:
             self.close()
             raise
 
+    def _sync_covers(self) -> None:
+        if self._covers is None or self.covers_dir is None:
+            return
+        with self._covers_lock:
+            self._covers.chmod(0o755)
+            wanted = {p.name: p for p in self.covers_dir.iterdir() if p.is_file()}
+            for old in self._covers.iterdir():
+                if old.name not in wanted:
+                    old.unlink()
+            for name, source in wanted.items():
+                copy = self._covers / name
+                if not copy.exists() or copy.stat().st_mtime != source.stat().st_mtime:
+                    shutil.copy2(source, copy)
+                    copy.chmod(0o644)
+
     def _add_worker(self) -> _Worker:
         home = self._space.new_dir("w-")
-        worker = _Worker(home, self._pristine, self.covers_dir, self.limits)
+        worker = _Worker(home, self._pristine, self._covers, self.limits)
         with self._lock:
             self._all.append(worker)
         self._idle.put(worker)
@@ -297,6 +317,7 @@ class RenderPool:
         ):
             raise RenderError(f"this render pool serves cover pages from {self.covers_dir}")
         kwargs = {"template": template}
+        self._sync_covers()
         return self._run("cover", (sheet,), kwargs, [], out_path, options,
                          options.timeout_s + self.grace_s)  # fmt: skip
 
