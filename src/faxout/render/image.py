@@ -60,7 +60,7 @@ def _render_frames(path: Path, sink: PageSink) -> None:
         try:
             for index, frame in enumerate(frames):
                 sink.check()
-                if index >= sink.options.max_pages:
+                if index >= sink.pages_left():
                     raise Refused(
                         RefusalReason.TOO_MANY_PAGES,
                         f"more than {sink.options.max_pages} images in the file",
