@@ -264,3 +264,23 @@ def test_the_jail_can_be_turned_off(value: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("FAXOUT_RENDER__SANDBOX", value)
     assert not jail.enabled()
     assert jail.command(jail.Jail(), ["true"]) == ["true"]
+
+
+def test_the_whole_jail_is_held_to_its_memory_cgroup() -> None:
+    # rlimits cap one process's address space; the cgroup caps the jail's resident memory,
+    # forks included. faxout runs as root here, where the host lets it make one.
+    from faxout.sandbox import cgroup
+
+    assert os.geteuid() != 0 or cgroup.available()
+    cell = jail.Jail(budget=jail.Budget(memory_bytes=0, resident_bytes=128 * 1024 * 1024))
+    process = jail.popen(
+        cell,
+        ["/usr/bin/python3", "-c", "import os; os.fork(); b = bytearray(400 * 1024 * 1024)"],
+        stderr=subprocess.PIPE,
+    )
+    group = process.cgroup
+    assert group is not None and group.path is not None
+    path = group.path
+    process.communicate(timeout=60)
+    assert process.returncode != 0  # the OOM killer ended the jail
+    assert not path.exists()  # and its cgroup is gone with it

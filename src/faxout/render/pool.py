@@ -114,6 +114,8 @@ class _Worker:
             rw=[(self.outbox, _VIEW / "out"), (scratch, _VIEW / "work")],
             budget=jail.Budget(
                 memory_bytes=limits.memory_mb * _MIB,
+                # The whole tree: the worker and the converters it starts inside its jail.
+                resident_bytes=(limits.memory_mb + limits.converter_memory_mb) * _MIB,
                 cpu_seconds=0,
                 file_bytes=limits.file_mb * _MIB,
             ),

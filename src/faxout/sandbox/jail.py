@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from faxout.errors import RenderError
+from faxout.sandbox.cgroup import MemoryCgroup
 
 NOBODY = 65534
 JAIL_TMP = "/tmp"  # noqa: S108 - inside a jail: its own empty, private tmpfs
@@ -67,6 +68,7 @@ class Budget:
     file_bytes: int = 1024 * _MIB  # the largest file it may write
     open_files: int = 1024
     processes: int = 512  # counted per uid: threads of every jailed process of that uid
+    resident_bytes: int = 0  # the whole jail's memory, where a cgroup can be made (cgroup.py)
 
     def apply(self) -> None:
         """Set these limits on the calling process (run in the child before exec)."""
@@ -92,6 +94,7 @@ def converter_budget(timeout_s: float) -> Budget:
     file_mb = int(os.environ.get("FAXOUT_CONVERTER_FILE_MB", "1024"))
     return Budget(
         memory_bytes=memory * _MIB,
+        resident_bytes=memory * _MIB,
         cpu_seconds=max(1, int(timeout_s) + 5) if timeout_s else 0,
         file_bytes=file_mb * _MIB,
     )
@@ -224,16 +227,36 @@ def _parents(destinations: Sequence[Path]) -> list[Path]:
     return seen
 
 
-def _preexec(jail: Jail) -> Callable[[], None]:
+def _preexec(jail: Jail, group: MemoryCgroup | None = None) -> Callable[[], None]:
     budget = jail.budget
 
     def setup() -> None:  # runs in the child between fork and exec: keep it small
+        if group is not None:
+            group.enter()  # before anything else runs, so every child is counted
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the faxout process
         libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         budget.apply()
 
     return setup
+
+
+class JailedProcess(subprocess.Popen[Any]):
+    """A jailed process; its memory cgroup (if any) is removed once it has ended."""
+
+    cgroup: MemoryCgroup | None = None
+
+    def poll(self) -> int | None:
+        code = super().poll()
+        if code is not None and self.cgroup is not None:
+            self.cgroup.remove()
+        return code
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = super().wait(timeout)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        return code
 
 
 def prepare_rw(path: Path, jail: Jail) -> None:
@@ -243,14 +266,24 @@ def prepare_rw(path: Path, jail: Jail) -> None:
         os.chown(path, jail.uid, jail.uid)
 
 
-def popen(jail: Jail, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+def popen(jail: Jail, argv: Sequence[str], **kwargs: Any) -> JailedProcess:
     """Start ``argv`` inside ``jail`` in its own process group; ``kwargs`` go to Popen."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
+    group = None
     if enabled():
         kwargs.pop("env", None)  # the jail's environment is set on the command line
-    return subprocess.Popen(
-        command(jail, argv), start_new_session=True, preexec_fn=_preexec(jail), **kwargs
-    )
+        if jail.budget.resident_bytes:
+            group = MemoryCgroup(jail.budget.resident_bytes)
+    try:
+        process = JailedProcess(
+            command(jail, argv), start_new_session=True, preexec_fn=_preexec(jail, group), **kwargs
+        )
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
+    process.cgroup = group
+    return process
 
 
 @dataclass(frozen=True)
