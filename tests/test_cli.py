@@ -81,6 +81,16 @@ def test_migrate_and_check(data_dir: Path) -> None:
     check = run_cli(data_dir, "check")
     assert check.returncode == 0, check.stdout
     assert "database" in check.stdout and "All good." in check.stdout
+    assert "ok   converter jail   bubblewrap" in check.stdout
+
+
+def test_check_says_when_the_converter_jail_cannot_run(tmp_path: Path) -> None:
+    # As on a host without bubblewrap: PATH without it (the rest of check still runs).
+    out = run_cli(tmp_path / "var", "check", PATH="/nonexistent")
+    assert out.returncode != 0
+    assert "FAIL converter jail" in out.stdout and "apt-get install bubblewrap" in out.stdout
+    off = run_cli(tmp_path / "var", "check", FAXOUT_RENDER__SANDBOX="false")
+    assert "converter jail   off" in off.stdout and "NOT confined" in off.stdout
 
 
 def test_check_names_what_is_wrong(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -80,6 +81,20 @@ def _transport(gw: Gateway) -> Finding:
     return Finding("transport", True, f"simline (simulated line, {t.lines} lines)")
 
 
+def _sandbox(gw: Gateway) -> Finding:
+    from faxout.sandbox import cgroup, jail
+
+    jail.set_enabled(gw.settings.render.sandbox)
+    if not gw.settings.render.sandbox:
+        return Finding("converter jail", True, "off (render.sandbox = false): NOT confined")
+    problem = jail.problem()
+    if problem is not None:
+        return Finding("converter jail", False, problem)
+    who = f"uid {jail.NOBODY}" if os.geteuid() == 0 else "this uid, in a user namespace"
+    memory = "memory cgroup per jail" if cgroup.available() else "rlimits only (no cgroup)"
+    return Finding("converter jail", True, f"bubblewrap, {who}, no network, {memory}")
+
+
 def run_checks(gw: Gateway) -> list[Finding]:
     """Every check, in the order they are shown."""
     python_ok = sys.version_info[:2] == (3, 11)
@@ -92,4 +107,5 @@ def run_checks(gw: Gateway) -> list[Finding]:
         _library("libtiff.so.6", "libtiff6", "fax pages"),
         _program("gs", "ghostscript", "PostScript and difficult PDFs"),
         _program("soffice", "libreoffice-core", "office documents"),
+        _sandbox(gw),
     ]
