@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from faxout.render import (
     RefusalReason,
@@ -20,7 +21,10 @@ from faxout.render import (
     render_document,
     render_submission,
 )
+from faxout.render.pool import WorkerLimits
 from tests.security import hostile
+
+_LETTER = Path(__file__).parents[1] / "render" / "data" / "letter.txt"
 
 SECRET = "CONFIDENTIAL-7f3a9c MEDICAL RECORD"
 
@@ -136,6 +140,20 @@ def test_an_inflation_bomb_is_refused_without_inflating(tmp_path: Path) -> None:
     result = render_document(source, tmp_path / "out.tif")
     assert result.refusal is not None and result.refusal.reason is RefusalReason.TOO_LARGE
     assert "million pixels" in result.refusal.detail
+
+
+def test_a_document_past_the_worker_s_memory_cap_is_refused(tmp_path: Path) -> None:
+    # 81 million pixels in colour: 240 MB decoded, more than a worker capped at 700 MB of
+    # address space (about 400 MB of it code and libraries) may take. The worker survives.
+    source = tmp_path / "big.png"
+    Image.new("RGB", (9000, 9000), (200, 200, 200)).save(source, compress_level=1)
+    with RenderPool(workers=1, limits=WorkerLimits(memory_mb=700)) as pool:
+        before = pool.worker_pids()
+        result = pool.render_submission([source], tmp_path / "out.tif")
+        assert result.refusal is not None and result.refusal.reason is RefusalReason.TOO_LARGE
+        assert "memory" in result.refusal.detail
+        assert pool.worker_pids() == before
+        assert pool.render_submission([_LETTER], tmp_path / "next.tif").ok
 
 
 def test_many_slow_documents_share_one_submission_budget(tmp_path: Path) -> None:

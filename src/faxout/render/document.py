@@ -95,8 +95,10 @@ def _render_into(path: Path, sink: PageSink) -> Refusal | None:
                 RefusalReason.TOO_MANY_PAGES, f"more than {limit} pages in the submission"
             )
         return refused.refusal
-    except MemoryError as exc:
-        raise RenderError(f"out of memory rendering {path.name}") from exc
+    except MemoryError:
+        # The worker's memory cap (render.worker_memory_mb) stopped it: a verdict on the
+        # document, like a page too large, not a broken renderer.
+        return Refusal(RefusalReason.TOO_LARGE, "it needs more memory than a fax document may use")
     return None
 
 
