@@ -37,19 +37,22 @@ def test_field_over_the_per_field_cap_is_a_problem() -> None:
     assert form.problem is not None and "username" in form.problem
 
 
-def test_body_over_the_limit_keeps_fields_but_drops_files() -> None:
+def test_body_over_the_limit_keeps_earlier_fields_and_parses_nothing_after() -> None:
     big = b"A" * 5000
     body = (
+        b"--b\r\nContent-Disposition: form-data; name=Username\r\n\r\n123\r\n"
         b"--b\r\nContent-Disposition: form-data; name=Attachment; filename=x.pdf\r\n\r\n"
         + big
-        + b"\r\n--b\r\nContent-Disposition: form-data; name=Username\r\n\r\n123\r\n--b--\r\n"
+        + b"\r\n--b\r\nContent-Disposition: form-data; name=Password\r\n\r\nsecret\r\n--b--\r\n"
     )
     form, store = parse(
         "multipart/form-data; boundary=b", body, chunk=100, limits=Limits(max_body_bytes=2048)
     )
     assert form.problem is not None and "larger than 2048" in form.problem
     assert form.first("username") == "123"
-    assert form.attachments[0].received == 5000
+    assert form.first("password") is None  # past the limit: counted, not parsed
+    assert form.attachments[0].received < 2048
+    assert form.body_bytes == len(body)
     assert store.blobs == {}
 
 
@@ -229,3 +232,84 @@ def test_garbage_never_raises(ctype: str | None, body: bytes, chunk: int) -> Non
 def test_structured_garbage_never_raises(prefix: bytes, body: bytes, chunk: int) -> None:
     form, _ = parse("multipart/form-data; boundary=b", prefix + body, chunk)
     assert isinstance(form, ParsedForm)
+
+
+def test_max_parts_is_exact_within_one_chunk() -> None:
+    """Nothing after the refused part is parsed, although it is all in the same chunk."""
+    part = b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\ny\r\n"
+    late = b"--b\r\nContent-Disposition: form-data; name=Attachment; filename=a\r\n\r\nz\r\n"
+    exact = part * 9 + late + b"--b--\r\n"
+    form, _ = parse("multipart/form-data; boundary=b", exact, limits=Limits(max_parts=10))
+    assert form.problem is None and len(form.attachments) == 1
+    over = part * 10 + late + b"--b\r\nContent-Disposition: form-data; name=Username\r\n\r\n1\r\n"
+    form, store = parse("multipart/form-data; boundary=b", over, limits=Limits(max_parts=10))
+    assert form.problem == "more than 10 parts"
+    assert form.attachments == [] and form.fields == {} and store.blobs == {}
+
+
+def test_urlencoded_fields_count_against_max_parts_exactly() -> None:
+    ten = b"&".join(b"f%d=v" % i for i in range(9)) + b"&Username=1"
+    form, _ = parse("application/x-www-form-urlencoded", ten, limits=Limits(max_parts=10))
+    assert (form.problem, form.first("username")) == (None, "1")
+    form, _ = parse(
+        "application/x-www-form-urlencoded", ten + b"&Password=2", limits=Limits(max_parts=10)
+    )
+    assert form.problem == "more than 10 fields" and form.first("password") is None
+
+
+def test_urlencoded_separators_alone_are_no_fields() -> None:
+    body = b"&&&;;&" * 1000 + b"Username=1&&Password=2;Recipient=3&&flag&"
+    form, _ = parse("application/x-www-form-urlencoded", body, chunk=7, limits=Limits(max_parts=4))
+    assert form.problem is None
+    assert (form.first("username"), form.first("password"), form.first("recipient")) == (
+        "1",
+        "2",
+        "3",
+    )
+
+
+def _qp_part(content: bytes) -> bytes:
+    return (
+        b"--b\r\nContent-Disposition: form-data; name=Attachment; filename=a\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + content + b"\r\n--b--\r\n"
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(chunk=st.integers(1, 1200), crlf=st.booleans())
+def test_quoted_printable_lines_up_to_998_bytes(chunk: int, crlf: bool) -> None:
+    eol = b"\r\n" if crlf else b"\n"
+    ok = b"a" * 997 + b"=" + eol + b"b" * 998 + eol + b"=41" * 332
+    form, store = parse("multipart/form-data; boundary=b", _qp_part(ok), chunk)
+    assert form.problem is None
+    assert contents(form, store) == [
+        b"a" * 997 + b"b" * 998 + (b"\n" if not crlf else eol) + b"A" * 332
+    ]
+    form, _ = parse(
+        "multipart/form-data; boundary=b", _qp_part(b"b" * 998 + eol + b"c" * 999), chunk
+    )
+    assert form.problem == "malformed attachment: quoted-printable line longer than 998 bytes"
+
+
+def test_quoted_printable_without_newline_stops_at_the_999th_byte() -> None:
+    body = _qp_part(b"=41" * 3_000_000)
+    form, _ = parse("multipart/form-data; boundary=b", body)
+    assert form.problem == "malformed attachment: quoted-printable line longer than 998 bytes"
+    assert form.attachments[0].received == 0
+
+
+def test_attachment_bytes_past_a_refusal_are_not_decoded() -> None:
+    """Over max_attachments nothing is kept, so the extra attachments are not even decoded:
+    a bad base64 one does not replace the reason."""
+    good = b"--b\r\nContent-Disposition: form-data; name=Attachment; filename=a\r\n\r\nx\r\n"
+    bad = (
+        b"--b\r\nContent-Disposition: form-data; name=Attachment; filename=b\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!\r\n"
+    )
+    form, _ = parse(
+        "multipart/form-data; boundary=b",
+        good * 2 + bad + b"--b\r\nContent-Disposition: form-data; name=Username\r\n\r\n1\r\n--b--",
+        limits=Limits(max_attachments=2),
+    )
+    assert form.problem == "more than 2 attachments"
+    assert form.first("username") == "1"

@@ -3,8 +3,14 @@
 Bodies are fed chunk by chunk as they arrive. Attachments stream straight into the document store
 (``BlobStore.new_upload``), so memory stays flat whatever their size; other fields are small and
 kept (each capped by ``limits.max_field_bytes``). Nothing here raises on bad input: a body that is
-malformed or over a limit is recorded in ``ParsedForm.problem`` while parsing goes on where it
-can, so the endpoint can still check the credentials first, as the reply codes demand.
+malformed or over a limit is recorded in ``ParsedForm.problem``. Parsing goes on where it can
+(so the endpoint can still check the credentials first, as the reply codes demand), but never
+past ``limits.max_body_bytes`` or ``limits.max_parts``: from there on bytes are only counted, so
+what one request costs is bounded by those limits, not by what the client sends.
+
+The work per byte is linear everywhere: the transfer decoders hold at most one line, and the
+urlencoded splitter below finds separators with C-level searches, doing Python work only per
+field (at most ``max_parts`` of them) and per chunk.
 
 Accepted shapes: ``multipart/form-data`` (boundary quoted or not, or missing from the header and
 taken from the body; a preamble; parts with or without ``Content-Type`` and
@@ -20,14 +26,14 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from python_multipart.exceptions import MultipartParseError, QuerystringParseError
-from python_multipart.multipart import MultipartParser, QuerystringParser
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
 
 from faxout.blobs.store import BlobStore, Upload
 from faxout.errors import StorageError
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.disposition import disposition, header_param, main_value
-from faxout.intake.faxout.transfer import TransferDecodeError, decoder_for
+from faxout.intake.faxout.transfer import IdentityStream, TransferDecodeError, decoder_for
 from faxout.ops.settings import Limits
 
 HEAD_BYTES = 4096  # kept of each attachment for content sniffing
@@ -35,6 +41,15 @@ SNIFF_BYTES = 64 * 1024  # how far a preamble or a boundary line may be looked f
 MAX_PART_HEADERS = 32
 MAX_PART_HEADER_BYTES = 16 * 1024
 _BOUNDARY_LINE = re.compile(rb"^\s*--([!-~ ]{1,200}?)[ \t]*\r?\n")
+# urlencoded: "&" and ";" separate fields (as python-multipart and CGI.pm have it). A name token
+# skips any run of separators in one C-level match, so "&&&&…" costs nothing per byte.
+_NAME_FIRST = re.compile(rb"[&;]*([^=&;]*)([=&;]?)")
+_NAME_MORE = re.compile(rb"([^=&;]*)([=&;]?)")
+_VALUE_END = re.compile(rb"[&;]")
+
+
+class _RefusedError(Exception):
+    """Raised inside a parser callback to abandon the rest of the chunk (the body is refused)."""
 
 
 @dataclass
@@ -150,6 +165,10 @@ class _NullSink:
 _Sink = _FieldSink | _AttachmentSink | _NullSink
 
 
+def _nothing() -> None:
+    """A decoder finish for a part whose bytes were dropped."""
+
+
 class FormParser:
     """Feed it a body chunk by chunk, then ``finish()``."""
 
@@ -166,7 +185,6 @@ class FormParser:
         self._head = bytearray()  # bytes held until the format (or the first boundary) is known
         self._feed: Callable[[bytes], object] | None = None
         self._ended = False
-        self._query: QuerystringParser | None = None
         # multipart part state
         self._parts = 0
         self._hname = bytearray()
@@ -176,10 +194,11 @@ class FormParser:
         self._decoder: Callable[[bytes], None] = self._sink.write
         self._decoder_finish: Callable[[], None] = lambda: None
         # urlencoded field state
+        self._qfields = 0
+        self._qstarted = False  # a field's name has begun
         self._qname = bytearray()
-        self._qvalue = bytearray()
         self._qcarry = b""
-        self._qsink: _Sink | None = None
+        self._qsink: _Sink | None = None  # set once the field's "=" was seen
 
     # -- problems -------------------------------------------------------------------------
 
@@ -200,10 +219,20 @@ class FormParser:
 
     def feed(self, chunk: bytes) -> None:
         """Parse the next bytes of the body."""
+        room = self.limits.max_body_bytes - self.form.body_bytes
         self.form.body_bytes += len(chunk)
-        if self.form.body_bytes > self.limits.max_body_bytes and not self.files_off:
-            self.fail(f"body is larger than {self.limits.max_body_bytes} bytes")
         if self._dead or not chunk:
+            return
+        if len(chunk) > room:
+            # Nothing past the limit is parsed or decoded: the rest is only counted.
+            if room > 0:
+                self._parse(chunk[:room])
+            self._kill(f"body is larger than {self.limits.max_body_bytes} bytes")
+            return
+        self._parse(chunk)
+
+    def _parse(self, chunk: bytes) -> None:
+        if self._dead:
             return
         if self._feed is None:
             self._head += chunk
@@ -215,7 +244,9 @@ class FormParser:
         assert self._feed is not None
         try:
             self._feed(data)
-        except (MultipartParseError, QuerystringParseError) as exc:
+        except _RefusedError:
+            pass  # the reason is recorded already
+        except MultipartParseError as exc:
             self._kill(f"malformed body: {exc}")
         except TransferDecodeError as exc:
             self._kill(f"malformed attachment: {exc}")
@@ -280,7 +311,10 @@ class FormParser:
         self._headers = {}
         self._sink = _NullSink()
         if self._parts > self.limits.max_parts:
+            # Raised, not just recorded: python-multipart would go on with the chunk's other
+            # parts, so a single chunk could carry any number of them.
             self._kill(f"more than {self.limits.max_parts} parts")
+            raise _RefusedError
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._hname += data[start:end]
@@ -303,7 +337,11 @@ class FormParser:
             )
         elif key is not None:
             self._sink = _FieldSink(self, key)
-        decoder = decoder_for(self._headers.get("content-transfer-encoding", ""), self._sink.write)
+        decoder = (
+            IdentityStream(self._sink.write)  # an ignored part is dropped undecoded
+            if isinstance(self._sink, _NullSink)
+            else decoder_for(self._headers.get("content-transfer-encoding", ""), self._sink.write)
+        )
         self._decoder = decoder.write
         self._decoder_finish = decoder.finish
 
@@ -321,6 +359,10 @@ class FormParser:
         return _AttachmentSink(self, att)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.files_off and isinstance(self._sink, _AttachmentSink):
+            # The request is refused already: an attachment's bytes are not worth decoding.
+            self._decoder_finish = _nothing
+            return
         self._decoder(data[start:end])
 
     def _part_end(self) -> None:
@@ -331,30 +373,52 @@ class FormParser:
     def _end(self) -> None:
         self._ended = True
 
-    # -- urlencoded -----------------------------------------------------------------------
+    # -- urlencoded ------------------------------------------------------------------------
 
     def _start_urlencoded(self, data: bytes) -> None:
         self._head.clear()
-        parser = QuerystringParser(
-            {
-                "on_field_start": self._q_start,
-                "on_field_name": self._q_name,
-                "on_field_data": self._q_data,
-                "on_field_end": self._q_end,
-            }
-        )
-        self._query = parser
-        self._feed = parser.write
+        self._feed = self._q_write
         self._ended = True  # a urlencoded body has no terminator: whatever arrived is it
         self._safe_feed(data)
 
+    def _q_write(self, data: bytes) -> None:
+        """Split urlencoded bytes into fields; each loop turn ends a name, a value or the chunk."""
+        pos, end = 0, len(data)
+        while pos < end and not self._dead:
+            if self._qsink is None:  # in a name, or between fields
+                match = (_NAME_MORE if self._qstarted else _NAME_FIRST).match(data, pos)
+                assert match is not None  # both patterns match the empty string
+                name, sep = match.group(1), match.group(2)
+                pos = match.end()
+                if (name or sep == b"=") and not self._qstarted:
+                    self._q_start()
+                if not self._qstarted:
+                    continue
+                self._qname += name
+                if len(self._qname) > self.limits.max_field_bytes:
+                    self._kill(f"a field name is longer than {self.limits.max_field_bytes} bytes")
+                elif sep == b"=":
+                    self._q_open()
+                elif sep:  # "&" or ";" right after a name: a field without a value
+                    self._q_end()
+            else:
+                found = _VALUE_END.search(data, pos)
+                stop = found.start() if found else end
+                self._q_value(data[pos:stop])
+                pos = stop
+                if found:
+                    self._q_end()
+                    pos += 1
+
     def _q_start(self) -> None:
+        self._qfields += 1
+        if self._qfields > self.limits.max_parts:
+            self._kill(f"more than {self.limits.max_parts} fields")
+            return
+        self._qstarted = True
         self._qname.clear()
         self._qcarry = b""
         self._qsink = None
-
-    def _q_name(self, data: bytes, start: int, end: int) -> None:
-        self._qname += data[start:end]
 
     def _q_open(self) -> _Sink:
         if self._qsink is None:
@@ -368,9 +432,11 @@ class FormParser:
                 self._qsink = _NullSink()
         return self._qsink
 
-    def _q_data(self, data: bytes, start: int, end: int) -> None:
+    def _q_value(self, raw: bytes) -> None:
         sink = self._q_open()
-        buf = self._qcarry + data[start:end]
+        if isinstance(sink, _NullSink) or (self.files_off and isinstance(sink, _AttachmentSink)):
+            return  # nothing to keep: not worth decoding
+        buf = self._qcarry + raw
         # A %XX escape may be split across chunks: hold back an incomplete one.
         cut = len(buf)
         pct = buf.rfind(b"%", max(0, len(buf) - 2))
@@ -385,6 +451,8 @@ class FormParser:
             sink.write(urllib.parse.unquote_to_bytes(self._qcarry.replace(b"+", b" ")))
             self._qcarry = b""
         sink.close()
+        self._qstarted = False
+        self._qsink = None
 
     # -- end ------------------------------------------------------------------------------
 
@@ -397,8 +465,8 @@ class FormParser:
                 else:
                     self._choose(final=True)
             if self._feed is not None and not self._dead:
-                if self._query is not None:
-                    self._query.finalize()
+                if self._qstarted:
+                    self._q_end()
                 if not self._ended:
                     self.fail("body ends before the closing multipart boundary")
         if self.files_off:

@@ -3,6 +3,10 @@
 Old clients (Perl MIME::Lite, some .NET code) encode file parts; RFC 7578 deprecates it but they
 still exist. MIME base64 carries a line break every 76 characters, which the decoders shipped with
 python-multipart do not skip, hence these.
+
+Every decoder works in time linear in its input and holds back at most one line (QP) or three
+bytes (base64) between chunks, so a part without line breaks costs no more than one with them.
+Decoded output is never larger than its input, so the body limit bounds it too.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ import binascii
 from collections.abc import Callable
 
 _WHITESPACE = b" \t\r\n"
+# RFC 5322 2.1.1 / RFC 2045 2.8: a line is at most 998 bytes before its CRLF. Quoted-printable
+# must be decoded line by line (a soft break "=" only means something at a line's end), so a
+# longer line would have to be held whole; refusing it keeps the held bytes bounded.
+MAX_QP_LINE = 998
 
 
 class TransferDecodeError(ValueError):
@@ -18,13 +26,17 @@ class TransferDecodeError(ValueError):
 
 
 class Base64Stream:
-    """Decode base64 arriving in arbitrary chunks, ignoring line breaks."""
+    """Decode base64 arriving in arbitrary chunks, ignoring line breaks.
+
+    Lines of any length are accepted: some clients send one line of base64 for a whole file.
+    """
 
     def __init__(self, sink: Callable[[bytes], None]) -> None:
         self._sink = sink
         self._carry = b""
 
     def write(self, data: bytes) -> None:
+        """Decode the next bytes of the part."""
         data = self._carry + data.translate(None, _WHITESPACE)
         cut = len(data) // 4 * 4
         self._carry = data[cut:]
@@ -35,25 +47,42 @@ class Base64Stream:
                 raise TransferDecodeError(f"bad base64: {exc}") from exc
 
     def finish(self) -> None:
+        """The part ended: a partial group left over is an error."""
         if self._carry:
             raise TransferDecodeError("base64 data ends in the middle of a group")
 
 
+def _short_lines(data: bytes) -> bytes:
+    """``data`` itself, once no line in it is over ``MAX_QP_LINE`` bytes (not counting CR LF)."""
+    for line in data.split(b"\n"):  # one linear pass
+        if len(line) - line.endswith(b"\r") > MAX_QP_LINE:
+            raise TransferDecodeError(f"quoted-printable line longer than {MAX_QP_LINE} bytes")
+    return data
+
+
 class QuotedPrintableStream:
-    """Decode quoted-printable arriving in arbitrary chunks (line by line)."""
+    """Decode quoted-printable arriving in arbitrary chunks, line by line.
+
+    Only the current incomplete line is held between chunks, and it may not grow past
+    ``MAX_QP_LINE`` bytes: a longer line raises ``TransferDecodeError``.
+    """
 
     def __init__(self, sink: Callable[[bytes], None]) -> None:
         self._sink = sink
         self._carry = b""
 
     def write(self, data: bytes) -> None:
-        data = self._carry + data
+        """Decode the complete lines among the next bytes; hold back the last, partial one."""
         cut = data.rfind(b"\n") + 1
-        self._carry = data[cut:]
-        if cut:
-            self._sink(binascii.a2b_qp(data[:cut]))
+        if not cut:
+            self._carry = _short_lines(self._carry + data)
+            return
+        lines = _short_lines(self._carry + data[:cut])
+        self._carry = _short_lines(data[cut:])
+        self._sink(binascii.a2b_qp(lines))
 
     def finish(self) -> None:
+        """Decode the last line (it may lack a line break)."""
         if self._carry:
             self._sink(binascii.a2b_qp(self._carry))
             self._carry = b""
