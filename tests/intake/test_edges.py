@@ -137,11 +137,6 @@ def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.kill()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs serve to start uvicorn with faxout.intake.proxies.server_options "
-    "(ops/cli.py); remove this mark with that line",
-)
 def test_rotating_x_forwarded_for_does_not_defeat_the_throttle(untrusting: Server) -> None:
     for i in range(3):
         forged = {"X-Forwarded-For": f"198.51.100.{i}"}

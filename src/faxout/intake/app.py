@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from faxout import __version__
 from faxout.errors import FaxoutError
 from faxout.intake.committer import GroupCommitter
+from faxout.intake.edge import STATE_KEY, EdgeSettings
 from faxout.intake.faxout.endpoint import PATHS, faxout_endpoint
 from faxout.ops.gateway import Gateway
 
@@ -49,7 +51,7 @@ def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
     """The app for one gateway; with ``pipeline`` it also renders, schedules and sends."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         app.state.committer = GroupCommitter(gateway.engine)
         app.state.pipeline = None
         if pipeline:
@@ -58,7 +60,8 @@ def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
             app.state.pipeline = Pipeline(gateway)
             app.state.pipeline.start()
         try:
-            yield
+            # The lifespan state reaches the server's connections (faxout.intake.edge).
+            yield {STATE_KEY: EdgeSettings.of(gateway.settings)}
         finally:
             app.state.committer.close()
             if app.state.pipeline is not None:

@@ -88,6 +88,8 @@ def serve(
     import uvicorn
 
     from faxout.intake.app import SETTINGS_ENV, create_app
+    from faxout.intake.edge import edge_options, ensure_descriptors
+    from faxout.intake.proxies import server_options
     from faxout.ops.demo import ensure_demo_account
     from faxout.ops.logs import setup_logging
 
@@ -127,10 +129,14 @@ def serve(
         gw.engine.dispose()
     else:
         app = create_app(gw, pipeline=not api_only)
+    ensure_descriptors(s.http)
     uvicorn.run(
         app,
         workers=s.workers,
         **options,
+        # h11 with faxout's limits on headers, timeouts and connections (docs/security-intake.md)
+        **edge_options(s.http),
+        **server_options(s),  # X-Forwarded-For only from trusted_proxies
         host=s.host,
         port=s.port,
         ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
