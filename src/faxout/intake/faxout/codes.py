@@ -1,9 +1,11 @@
 """The FaxOut reply codes: the whole answer to a request is one of these digits.
 
 Checks run in this order, and the first that fails decides the answer: 1 (authorization),
-2 (faxing prohibited), 3 (no usable recipient), 4 (no fax data), 5 (anything else: a body that
-cannot be parsed, a limit exceeded, a storage or database failure). ``0`` is sent only once the
-submission is durable (see docs/guarantees.md).
+2 (faxing prohibited), 3 (no usable recipient), 4 (no fax data), 5 (anything else: a limit
+exceeded, a storage or database failure). A body that cannot be read whole (malformed,
+truncated, too slow, over a size or count limit) is 5 right after 1 and 2: what 3 and 4 look for
+may be in the unread part. ``0`` is sent only once the submission is durable and its client is
+still connected (see docs/guarantees.md).
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 The answer is always HTTP 200, ``text/plain``, one digit (see ``codes.py``): for malformed and
 oversized bodies too, never HTML, never a 5xx. The body is parsed as it streams in; attachments go
 straight to the document store.
+
+- A body that is malformed, truncated, too slow or over a limit is answered ``5`` as soon as the
+  credentials allow (after ``1`` and ``2``, before ``3`` and ``4``: what is missing may be in the
+  part that could not be read), and the log line names the reason.
+- Nothing is accepted for a client that is gone: the connection is checked once the documents
+  are stored and before the commit, so a client that vanished gets no ``0`` it cannot read and
+  its retry does not fax twice. A client that half-closed after its body is still connected
+  for this purpose (``faxout.intake.edge``) and gets its digit.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from starlette.responses import Response
 
 from faxout.intake.accept import NewDocument, NewSubmission, store_documents
 from faxout.intake.auth import AuthStatus
+from faxout.intake.edge import BodyError
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.codes import Reply
 from faxout.intake.faxout.parser import Attachment, FormParser, ParsedForm
@@ -74,9 +83,11 @@ async def _decide(request: Request, gw: Gateway, request_id: str) -> _Outcome:
     parser = FormParser(ctype, gw.store, limits)
     try:
         complete = await _read_body(request, gw, parser)
-    except ClientDisconnect:
-        parser.finish().discard()
-        return _Outcome(Reply.GENERIC_ERROR, "client went away mid-body", close=True)
+    except (ClientDisconnect, BodyError) as exc:
+        form = parser.finish()
+        form.discard()
+        reason = str(exc) if isinstance(exc, BodyError) else "client went away mid-body"
+        return _Outcome(Reply.GENERIC_ERROR, reason, close=True, body_bytes=form.body_bytes)
     form = parser.finish()
     try:
         outcome = await _judge(request, gw, form, request_id)
@@ -99,13 +110,17 @@ def _prepare(
     username = form.first(names.USERNAME) or ""
     password = form.first(names.PASSWORD) or ""
     n_att = len(form.attachments)
-    if form.problem and not (username or password):
+    if form.problem and not (username and password):
+        # The credentials may be in the part that could not be read: not a "1".
         return _Outcome(Reply.GENERIC_ERROR, form.problem), None, []
     auth = gw.authenticator.authenticate(username, password, client)
     if auth.status in {AuthStatus.BAD_CREDENTIALS, AuthStatus.THROTTLED}:
         return _Outcome(Reply.AUTHORIZATION_FAILED, auth.status.value, auth.username), None, []
     if auth.status is AuthStatus.PROHIBITED or auth.account is None:
         return _Outcome(Reply.FAXING_PROHIBITED, "faxing prohibited", auth.username), None, []
+    if form.problem:
+        # Before 3 and 4: recipients or attachments may be in what could not be read.
+        return _Outcome(Reply.GENERIC_ERROR, form.problem, auth.username, 0, n_att), None, []
     now = gw.clock.now()
     fax = interpret(form, now, gw.installed_covers)
     n_rcpt = len(fax.recipients)
@@ -116,8 +131,8 @@ def _prepare(
     if not docs:
         return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", who, n_rcpt, n_att), None, []
     limits = gw.settings.limits
-    problem = form.problem
-    if problem is None and n_rcpt > limits.max_recipients:
+    problem = None
+    if n_rcpt > limits.max_recipients:
         problem = f"more than {limits.max_recipients} recipients"
     if problem is None and len(fax.cover_text) > limits.max_cover_text_chars:
         problem = f"cover text longer than {limits.max_cover_text_chars} characters"
@@ -147,6 +162,10 @@ def _prepare(
 async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: str) -> _Outcome:
     client = request.client.host if request.client else ""
     outcome, sub, keys = await anyio.to_thread.run_sync(_prepare, gw, form, client, request_id)
+    if sub is not None and await request.is_disconnected():
+        # Its "0" could not be read, so its retry would fax twice. The documents stored so far
+        # are unreferenced and harmless (content-addressed).
+        outcome.reply, outcome.reason, sub = Reply.GENERIC_ERROR, "client gone before commit", None
     if sub is not None:
         # Answered 0 only once this commit returned (docs/guarantees.md).
         outcome.submission_id = await request.app.state.committer.commit(sub, keys)
