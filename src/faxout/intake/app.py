@@ -1,4 +1,9 @@
-"""The ASGI application: the FaxOut endpoint and the health check."""
+"""The ASGI application: the FaxOut endpoint, the health check and the OpenAPI schema.
+
+There is no ``/docs`` or ``/redoc`` page: FastAPI's pages load Swagger UI and ReDoc from a CDN,
+which would run a third party's scripts in the browser of whoever opens them. The schema is at
+``/openapi.json`` for any viewer one runs oneself.
+"""
 
 from __future__ import annotations
 
@@ -72,6 +77,8 @@ def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
         title="faxout",
         version=__version__,
         summary="Self-hosted fax gateway speaking the RingCentral FaxOut API",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = gateway
 
