@@ -134,7 +134,7 @@ def serve(
         app,
         workers=s.workers,
         **options,
-        # h11 with faxout's limits on headers, timeouts and connections (docs/security-intake.md)
+        # h11 with faxout's limits on headers, timeouts and connections (docs/security.md, Requests)
         **edge_options(s.http),
         **server_options(s),  # X-Forwarded-For only from trusted_proxies
         host=s.host,

@@ -50,7 +50,7 @@ class Limits(BaseModel):
 
 class Http(BaseModel):
     """What the HTTP server allows a connection before any request reaches the endpoint
-    (enforced by ``faxout.intake.edge``; see docs/security-intake.md)."""
+    (enforced by ``faxout.intake.edge``; see docs/security.md, "Requests")."""
 
     max_header_bytes: int = Field(
         16 * 1024, ge=1024, le=1024 * 1024, description="request line and headers together"
