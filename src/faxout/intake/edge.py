@@ -335,6 +335,17 @@ class EdgeProtocol(H11Protocol):
         self.registry.release(self)
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        """Graceful shutdown: finish the request in progress, close the others."""
+        if not self.admitted or self.lingering:
+            self.transport.close()
+            return
+        try:
+            super().shutdown()
+        except h11.LocalProtocolError:
+            # A refused head leaves h11 mid-cycle (the refusal bypassed it): just close.
+            self.transport.close()
+
     def evict(self) -> None:
         """Close this idle connection to make room for a new one."""
         self._cancel_timer()
