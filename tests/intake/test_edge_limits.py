@@ -134,6 +134,14 @@ def test_header_count_is_capped(server: Server) -> None:
     assert "more than 100 header fields" in server.log()
 
 
+def test_a_body_framed_two_ways_is_refused(server: Server) -> None:
+    """Content-Length and Transfer-Encoding together: the way requests are smuggled past a
+    proxy that frames by the other header."""
+    with connect(server) as sock:
+        sock.sendall(head(5, extra="Transfer-Encoding: chunked\r\n") + b"5\r\nhello\r\n0\r\n\r\n")
+        assert read_response(sock).status == 400
+
+
 # -- timeouts --------------------------------------------------------------------------------
 
 

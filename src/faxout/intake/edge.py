@@ -429,6 +429,12 @@ class EdgeProtocol(H11Protocol):
         if len(event.headers) > self.http.max_headers:
             self._refuse(431, f"more than {self.http.max_headers} header fields")
             return False
+        names = {name.lower() for name, _ in event.headers}
+        if {b"content-length", b"transfer-encoding"} <= names:
+            # h11 would go by Transfer-Encoding; a proxy in front may have gone by the length,
+            # and what it took for the next request would be hidden in this body (smuggling).
+            self._refuse(400, "both Content-Length and Transfer-Encoding")
+            return False
         # h11 caps only an incomplete head; one that arrived whole in a read is measured here
         # (as written on the wire, give or take optional whitespace).
         size = len(event.method) + len(event.target) + 12
