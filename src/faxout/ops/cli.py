@@ -15,6 +15,7 @@ from faxout.accounts.repo import AccountError
 from faxout.errors import FaxoutError
 from faxout.jobs.numbers import InvalidNumberError
 from faxout.ops.context import CliContext, pass_ctx
+from faxout.ops.settings import Settings
 
 
 class _Group(click.Group):
@@ -100,6 +101,8 @@ def serve(
     if (s.tls_cert is None) != (s.tls_key is None):
         raise click.UsageError("tls_cert and tls_key go together")
     setup_logging(s.log_level, s.log_format)
+    if not api_only:
+        _check_jail(s)
     obj.ready_gateway()
     clean = getattr(gw.store, "clean_spool", None)
     if clean is not None:
@@ -210,6 +213,8 @@ def _run_pipeline(
 
     gw = obj.ready_gateway()
     setup_logging(gw.settings.log_level, gw.settings.log_format)
+    if consumers:
+        _check_jail(gw.settings)
     if threads:
         gw.settings.runtime.consumer_threads = threads
     pipeline = Pipeline(
@@ -223,6 +228,16 @@ def _run_pipeline(
     click.echo(f"faxout {role} running (queue {gw.settings.queue}); Ctrl-C stops it")
     stop.wait()
     pipeline.stop()
+
+
+def _check_jail(settings: Settings) -> None:
+    """Refuse to start rendering where converters cannot be jailed, saying what to do."""
+    from faxout.sandbox import jail
+
+    jail.set_enabled(settings.render.sandbox)
+    problem = jail.problem()
+    if problem is not None:
+        raise click.ClickException(problem)
 
 
 def _register_subsystems() -> None:

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,11 +24,13 @@ from pydantic_settings import (
 
 from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
-from faxout.render.options import RenderOptions
-from faxout.render.pool import WorkerLimits
 from faxout.report.settings import Report
 from faxout.transmit.hylafax import HylaFaxConfig
 from faxout.transmit.sip.config import SipConfig
+
+if TYPE_CHECKING:
+    from faxout.render.options import RenderOptions
+    from faxout.render.pool import WorkerLimits
 
 
 class Limits(BaseModel):
@@ -130,6 +132,8 @@ class Render(BaseModel):
 
     def options(self) -> RenderOptions:
         """The render options these settings give (per-submission values are set later)."""
+        from faxout.render.options import RenderOptions  # the renderer loads only when used
+
         return RenderOptions(
             timeout_s=self.document_seconds,
             submission_timeout_s=self.submission_seconds,
@@ -138,6 +142,8 @@ class Render(BaseModel):
 
     def worker_limits(self) -> WorkerLimits:
         """The jailed render workers' limits."""
+        from faxout.render.pool import WorkerLimits
+
         return WorkerLimits(
             memory_mb=self.worker_memory_mb,
             converter_memory_mb=self.converter_memory_mb,
