@@ -1,50 +1,10 @@
-"""The HTTP server's edge: uvicorn's h11 protocol with the limits uvicorn itself lacks.
-
-uvicorn (with httptools, its default) accepted a 64 MB header line, kept a connection sending one
-byte a second forever, and let idle half-requests pile up until the process ran out of file
-descriptors (issue 15). This protocol, given to uvicorn as ``http=EdgeProtocol``, keeps every
-connection inside the ``[http]`` settings:
-
-- **h11 as the parser**: its receive buffer is capped (``max_header_bytes``) for every incomplete
-  event, the request head above all, and it is strict about framing. ``max_headers`` caps the
-  count. Over either, the answer is 431 and the connection is closed.
-- **Header timeout**: a request's head must be complete within ``header_timeout`` of the
-  connection opening (or of the request's first byte on a kept-alive connection): 408 and close.
-- **Body timeout**: a body may go ``body_timeout`` seconds without a byte, and must average
-  ``body_min_rate`` bytes/s beyond a head start of ``body_timeout`` (Apache's mod_reqtimeout
-  rule), so a sender trickling one byte a second is cut. Time in which *we* stopped reading
-  (flow control, a busy endpoint) is not held against the client.
-- **Connection caps**: at most ``max_connections_per_address`` open connections per client
-  address (an IPv6 client per /64, which one subscriber usually holds; not for the reverse
-  proxies ``trusted_proxies`` names, which carry everybody's connections), and at most
-  ``max_connections`` in all: at that cap a new connection replaces the longest idle one
-  (between requests or still sending its head), or is closed when every connection is busy.
-- **Keep-alive**: ``keep_alive_timeout`` between requests (uvicorn's own timer).
-
-A request whose body cannot be read to its end (broken chunked framing, too slow, the client
-closed its side mid-body) is not a plain-text 400: ``receive()`` raises ``BodyError`` in the
-application, so the FaxOut endpoint answers ``5`` with the reason, then the connection closes.
-
-Half-close: a client that shuts down its sending side after a complete request still gets its
-answer (uvicorn closes the transport on EOF, dropping the reply of a request it goes on running);
-the connection is closed once the answer is written. A connection that is lost before the answer
-is seen by the endpoint as ``http.disconnect`` (``request.is_disconnected()``).
-
-The settings reach each connection through the ASGI lifespan state (``STATE_KEY``), so they are
-the same in every worker process without globals.
-"""
+"""The h11 protocol with faxout's limits on heads, bodies, timeouts and connections."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import logging
 import math
-import resource
-import weakref
-from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -56,19 +16,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.server import ServerState
 
-from faxout.ops.settings import Http, Settings
-
-log = logging.getLogger("faxout.intake.edge")
-STATE_KEY = "faxout.http"
-_REFUSAL_LOG_SECONDS = 10.0  # at most one summary line per reason this often, under a flood
-# Descriptors a server process needs besides its connections: databases, queue, spool files,
-# render pipes, logs.
-_FD_RESERVE = 256
-# Closing a socket with unread bytes makes the kernel send a reset, which can destroy the answer
-# before the client reads it. So when the client may still be sending, we send our FIN after the
-# answer and read (and drop) what still comes, for at most this long and this much.
-_LINGER_SECONDS = 2.0
-_LINGER_BYTES = 1024 * 1024
+from faxout.intake.edge.limits import (
+    LINGER_BYTES,
+    LINGER_SECONDS,
+    STATE_KEY,
+    BodyError,
+    EdgeSettings,
+    address_key,
+)
+from faxout.intake.edge.registry import Registry, registries
+from faxout.ops.settings import Http
 
 
 def edge_options(http: Http) -> dict[str, Any]:
@@ -80,134 +37,6 @@ def edge_options(http: Http) -> dict[str, Any]:
         "h11_max_incomplete_event_size": http.max_header_bytes,
         "timeout_keep_alive": math.ceil(http.keep_alive_timeout),
     }
-
-
-def ensure_descriptors(http: Http) -> None:
-    """Raise this process's open-file limit so ``max_connections`` can be reached (worker
-    processes inherit it); warn when the hard limit does not allow it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = http.max_connections + _FD_RESERVE
-    if soft != resource.RLIM_INFINITY and soft < want:
-        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        soft = new
-    if soft != resource.RLIM_INFINITY and soft < want:
-        log.warning(
-            "open-file limit below http.max_connections; lower it or raise the limit",
-            extra={"fields": {"nofile": soft, "max_connections": http.max_connections}},
-        )
-
-
-@dataclass(frozen=True)
-class EdgeSettings:
-    """What each connection is held to: the ``[http]`` limits, and the peers exempt from the
-    per-address cap."""
-
-    http: Http
-    unlimited: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-
-    @classmethod
-    def of(cls, settings: Settings) -> EdgeSettings:
-        """The edge settings of a gateway's settings."""
-        nets = tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies)
-        return cls(settings.http, nets)
-
-    def is_unlimited(self, host: str) -> bool:
-        """Whether ``host`` is a trusted proxy (no per-address cap)."""
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.unlimited)
-
-
-class BodyError(Exception):
-    """The request body cannot be read to its end; the message says why."""
-
-
-def address_key(host: str) -> str:
-    """What the per-address cap counts: the IPv4 address, or the IPv6 /64 the address is in."""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-class _Registry:
-    """The open connections of one server: counts per address, and the idle ones by age."""
-
-    def __init__(self, http: Http) -> None:
-        self.http = http
-        self.open = 0
-        self.per_address: Counter[str] = Counter()
-        self.idle: OrderedDict[EdgeProtocol, None] = OrderedDict()  # oldest first
-        self._refused: Counter[str] = Counter()
-        self._logged_at: dict[str, float] = {}
-
-    def admit(self, conn: EdgeProtocol, now: float) -> bool:
-        """Count ``conn`` in, making room if need be; False when it must be closed instead."""
-        cap = self.http.max_connections_per_address
-        if cap and not conn.unlimited and self.per_address[conn.address] >= cap:
-            self._refuse("per_address", conn.address, now)
-            return False
-        if self.open >= self.http.max_connections:
-            if not self.idle:
-                self._refuse("all_busy", conn.address, now)
-                return False
-            victim, _ = self.idle.popitem(last=False)
-            self.release(victim)
-            victim.evict()
-        self.open += 1
-        self.per_address[conn.address] += 1
-        self.idle[conn] = None
-        return True
-
-    def release(self, conn: EdgeProtocol) -> None:
-        """Count ``conn`` out (idempotent)."""
-        if conn.released:
-            return
-        conn.released = True
-        self.open -= 1
-        self.per_address[conn.address] -= 1
-        if self.per_address[conn.address] <= 0:
-            del self.per_address[conn.address]
-        self.idle.pop(conn, None)
-
-    def mark_idle(self, conn: EdgeProtocol) -> None:
-        if not conn.released:
-            self.idle[conn] = None
-            self.idle.move_to_end(conn)
-
-    def mark_busy(self, conn: EdgeProtocol) -> None:
-        self.idle.pop(conn, None)
-
-    def _refuse(self, reason: str, address: str, now: float) -> None:
-        what = {
-            "per_address": "over max_connections_per_address",
-            "all_busy": "at max_connections with every connection busy",
-        }[reason]
-        self.note("connection refused", what, address, now)
-
-    def note(self, message: str, reason: str, address: str, now: float) -> None:
-        """Log a refusal, but under a flood only one line per kind of refusal every
-        ``_REFUSAL_LOG_SECONDS``, with how many happened since the last line."""
-        kind = f"{message}: {reason}"
-        self._refused[kind] += 1
-        if now - self._logged_at.get(kind, -_REFUSAL_LOG_SECONDS) < _REFUSAL_LOG_SECONDS:
-            return
-        self._logged_at[kind] = now
-        count, self._refused[kind] = self._refused[kind], 0
-        log.warning(
-            message, extra={"fields": {"reason": reason, "count": count, "client": address}}
-        )
-
-
-_registries: weakref.WeakKeyDictionary[ServerState, _Registry] = weakref.WeakKeyDictionary()
 
 
 class _EdgeFlow(FlowControl):
@@ -293,9 +122,9 @@ class EdgeProtocol(H11Protocol):
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.http.max_header_bytes)
         # uvicorn's keep-alive timer takes whole seconds in its type, any number in practice.
         self.timeout_keep_alive = self.http.keep_alive_timeout  # type: ignore[assignment]
-        registry = _registries.get(server_state)
+        registry = registries.get(server_state)
         if registry is None:
-            registry = _registries[server_state] = _Registry(self.http)
+            registry = registries[server_state] = Registry(self.http)
         self.registry = registry
         self.address = ""
         self.unlimited = False
@@ -366,7 +195,7 @@ class EdgeProtocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.lingering:
             self._lingered += len(data)
-            if self._lingered > _LINGER_BYTES:
+            if self._lingered > LINGER_BYTES:
                 self.transport.abort()
             return
         if self.failed or not self.admitted:
@@ -537,7 +366,7 @@ class EdgeProtocol(H11Protocol):
 
     def _linger(self) -> None:
         """Close after the answer without a reset: FIN, then drop what the client still sends
-        until it closes too (or ``_LINGER_SECONDS`` / ``_LINGER_BYTES`` pass)."""
+        until it closes too (or ``LINGER_SECONDS`` / ``LINGER_BYTES`` pass)."""
         if self.transport.is_closing() or self.lingering:
             return
         if not self.transport.can_write_eof():  # TLS: no half-close
@@ -548,7 +377,7 @@ class EdgeProtocol(H11Protocol):
         self.registry.mark_idle(self)  # may be evicted: it holds nothing of value
         self.transport.write_eof()
         self.transport.resume_reading()
-        self._arm(_LINGER_SECONDS, self.transport.close)
+        self._arm(LINGER_SECONDS, self.transport.close)
 
     def _fail_body(self, reason: str) -> None:
         """Stop reading a body that cannot complete and let the application answer it."""
