@@ -45,3 +45,12 @@ def test_broken_postscript_is_refused(tmp_path: Path) -> None:
     result = render_document(source, tmp_path / "out.tif")
     assert result.refusal is not None
     assert result.refusal.reason in (RefusalReason.CORRUPT, RefusalReason.EMPTY)
+
+
+def test_a_private_file_is_converted_by_the_jailed_ghostscript(tmp_path: Path) -> None:
+    # Under faxout's umask 077 its files are 0600; the jailed uid gets a readable copy.
+    source = tmp_path / "private.ps"
+    source.write_bytes(b"%!PS\nnewpath 72 72 moveto 300 300 lineto stroke showpage\n")
+    source.chmod(0o600)
+    result = render_document(source, tmp_path / "out.tif")
+    assert result.ok and result.pages == 1

@@ -32,6 +32,7 @@ def to_pdf(source: Path, target: Path, *, timeout_s: float, eps: bool = False) -
         raise Refused(RefusalReason.CONVERTER_MISSING, "Ghostscript (gs) is not installed")
     outdir = Path(tempfile.mkdtemp(prefix="gs-", dir=target.parent))
     try:
+        source = jail.readable(source, outdir)
         return _run(gs, source, target, outdir, timeout_s=timeout_s, eps=eps)
     finally:
         shutil.rmtree(outdir, ignore_errors=True)

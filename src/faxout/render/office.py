@@ -32,6 +32,7 @@ def to_pdf(source: Path, suffix: str, workdir: Path, *, timeout_s: float) -> Pat
         raise Refused(RefusalReason.CONVERTER_MISSING, "LibreOffice (soffice) is not installed")
     named = workdir / f"document{suffix}"
     shutil.copyfile(source, named)
+    named.chmod(0o644)  # read by the jailed uid
     outdir = workdir / "out"
     outdir.mkdir()
     warm = office_warm.instance()

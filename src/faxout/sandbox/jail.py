@@ -266,6 +266,17 @@ def prepare_rw(path: Path, jail: Jail) -> None:
         os.chown(path, jail.uid, jail.uid)
 
 
+def readable(path: Path, workdir: Path) -> Path:
+    """``path``, or a copy of it in ``workdir`` that the jailed uid can read (faxout's own
+    files are 0600 under its umask; a jail bound to one as root could not open it)."""
+    if not enabled() or not _as_root() or path.stat().st_mode & 0o004:
+        return path
+    copy = workdir / f"readable-{path.name}"
+    shutil.copyfile(path, copy)
+    copy.chmod(0o644)
+    return copy
+
+
 def popen(jail: Jail, argv: Sequence[str], **kwargs: Any) -> JailedProcess:
     """Start ``argv`` inside ``jail`` in its own process group; ``kwargs`` go to Popen."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
