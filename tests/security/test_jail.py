@@ -284,3 +284,14 @@ def test_the_whole_jail_is_held_to_its_memory_cgroup() -> None:
     process.communicate(timeout=60)
     assert process.returncode != 0  # the OOM killer ended the jail
     assert not path.exists()  # and its cgroup is gone with it
+
+
+def test_a_path_under_tmp_is_reachable_inside(tmp_path: Path) -> None:
+    # A checkout (and so faxout's own code) may live under /tmp, as CI's clone may: the jail's
+    # /tmp is a fresh tmpfs, and the parents of what is bound there must be traversable.
+    given = tmp_path / "code.txt"
+    given.write_text("faxout")
+    given.chmod(0o644)
+    tmp_path.chmod(0o700)
+    seen = _inside(jail.Jail(ro=[(given, given)]), f"print(open({str(given)!r}).read())")
+    assert seen.stdout.strip() == "faxout", seen.stderr

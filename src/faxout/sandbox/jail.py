@@ -217,13 +217,16 @@ def command(jail: Jail, argv: Sequence[str]) -> list[str]:
 def _parents(destinations: Sequence[Path]) -> list[Path]:
     # bubblewrap creates missing mount points 0700 as root, which the unprivileged uid could
     # not traverse: create every parent of a destination ourselves, readable.
+    # Under /tmp too: faxout's own checkout or data may live there, and the jail's /tmp is a
+    # fresh tmpfs (mounted before these). /usr, /dev and /proc are mounted whole.
     seen: list[Path] = []
     for dest in destinations:
         for parent in reversed(dest.parents):
             top = parent.parts[1] if len(parent.parts) > 1 else ""
-            if top in ("", "tmp", "usr", "dev", "proc") or parent in seen:
+            if parent in (Path("/"), Path(JAIL_TMP)) or top in ("usr", "dev", "proc"):
                 continue
-            seen.append(parent)
+            if parent not in seen:
+                seen.append(parent)
     return seen
 
 
