@@ -55,6 +55,27 @@ def test_long_text_flows_over_pages() -> None:
     assert "line 199" in pages[-1]
 
 
+def test_lines_wrap_between_words() -> None:
+    # "Debian pac" / "kages" was what a recipient read before.
+    line = "Install the Debian packages listed below before you start the gateway service."
+    wrapped = list(wrap(line, 30))
+    assert wrapped == [
+        "Install the Debian packages",
+        "listed below before you start",
+        "the gateway service.",
+    ]
+    assert " ".join(wrapped) == line
+    assert all(len(part) <= 30 for part in wrapped)
+
+
+def test_a_long_url_breaks_after_a_separator() -> None:
+    url = "https://example.com/orders/2024/11/invoice-0117.pdf?download=1&copy=fax"
+    first, *rest = wrap(f"See {url}", 40)
+    assert first == "See"
+    assert "".join(rest) == url  # nothing lost, nothing added
+    assert all(part[-1] in "/-?&=_.,;:" for part in rest[:-1])
+
+
 def test_long_lines_wrap_and_nothing_is_lost() -> None:
     line = "x" * 200
     assert list(wrap(line, 86)) == ["x" * 86, "x" * 86, "x" * 28]

@@ -92,16 +92,43 @@ def _width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
-def wrap(line: str, columns: int) -> Iterator[str]:
-    """Split one logical line into display lines of at most ``columns`` cells."""
-    start, used = 0, 0
+_BREAK_AFTER = frozenset("/-?&=_.,;:")  # where a long token (a URL, a path) may break
+
+
+def _fit(line: str, columns: int) -> int:
+    """How many characters of ``line`` fit in ``columns`` cells."""
+    used = 0
     for index, char in enumerate(line):
-        cells = _width(char)
-        if used + cells > columns:
-            yield line[start:index]
-            start, used = index, 0
-        used += cells
-    yield line[start:]
+        used += _width(char)
+        if used > columns:
+            return index
+    return len(line)
+
+
+def wrap(line: str, columns: int) -> Iterator[str]:
+    """Split one logical line into display lines of at most ``columns`` cells.
+
+    Lines break at the last space that fits (the space itself is dropped), so no word is cut
+    in two; a token longer than a line (a URL) breaks after a ``/``, ``-``, ``?``, ``&``… in
+    its second half, and only a run with none of those is cut where the line ends.
+    """
+    while True:
+        cut = _fit(line, columns)
+        if cut >= len(line):
+            yield line
+            return
+        indent = len(line) - len(line.lstrip(" "))
+        space = line.rfind(" ", 0, cut + 1)  # a space just past the edge is a break too
+        if space > indent:
+            yield line[:space].rstrip(" ")
+            line = line[space:].lstrip(" ")
+            if not line:
+                return
+            continue
+        soft = next((i for i in range(cut - 1, cut // 2, -1) if line[i] in _BREAK_AFTER), -1)
+        at = soft + 1 if soft >= 0 else cut
+        yield line[:at]
+        line = line[at:]
 
 
 def _clean(line: str) -> str:
