@@ -295,3 +295,13 @@ def test_a_path_under_tmp_is_reachable_inside(tmp_path: Path) -> None:
     tmp_path.chmod(0o700)
     seen = _inside(jail.Jail(ro=[(given, given)]), f"print(open({str(given)!r}).read())")
     assert seen.stdout.strip() == "faxout", seen.stderr
+
+
+def test_the_server_s_environment_stays_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's environment holds secrets (SMTP and S3 credentials, database URLs).
+    monkeypatch.setenv("FAXOUT_REPORT__SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3-secret")
+    seen = _inside(jail.Jail(env={"ONLY": "this"}), "import os; print(sorted(os.environ))")
+    names = eval(seen.stdout)
+    assert "FAXOUT_REPORT__SMTP_PASSWORD" not in names and "AWS_SECRET_ACCESS_KEY" not in names
+    assert set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "ONLY", "LC_CTYPE", "PWD"}
