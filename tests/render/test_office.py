@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from faxout.render import RefusalReason, RenderOptions, RenderPool, office_warm, render_document
+from tests.procs import descendants, is_alive, process_name
 from tests.render.fax import DATA, read_fax
 
 
@@ -69,7 +70,7 @@ def test_warm_office_restarts_after_losing_its_soffice(tmp_path: Path) -> None:
     assert warm is not None  # python3-uno is a declared dependency
     assert render_document(DATA / "python-docx-test.docx", tmp_path / "a.tif").ok
     assert warm._bridge is not None
-    (soffice,) = [p for p in _descendants(warm._bridge.pid) if _name(p) == "soffice.bin"]
+    (soffice,) = [p for p in descendants(warm._bridge.pid) if process_name(p) == "soffice.bin"]
     os.kill(soffice, signal.SIGKILL)  # LibreOffice dies inside its jail
     result = render_document(DATA / "letter.odt", tmp_path / "b.tif")
     assert result.ok and result.pages == 2
@@ -93,50 +94,18 @@ def test_missing_converter_is_a_refusal(tmp_path: Path, monkeypatch: pytest.Monk
     assert "LibreOffice" in str(result.refusal)
 
 
-def _name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
-def _descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        children = [c for c, p in parents.items() if p == pid]
-        found += children
-        frontier += children
-    return found
-
-
 @pytest.mark.slow
 def test_killed_worker_takes_its_libreoffice_along(tmp_path: Path) -> None:
     with RenderPool(workers=1) as pool:
         assert pool.render_submission([DATA / "letter.odt"], tmp_path / "a.tif").ok
         (worker,) = pool.worker_pids()
-        office = [p for p in _descendants(worker) if _name(p) == "soffice.bin"]
+        office = [p for p in descendants(worker) if process_name(p) == "soffice.bin"]
         assert office  # the worker's own soffice is running, inside the worker's jail
         os.kill(worker, signal.SIGKILL)  # as the pool does to a worker that hangs
         deadline = time.monotonic() + 15
-        while any(map(_alive, office)) and time.monotonic() < deadline:
+        while any(map(is_alive, office)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(map(_alive, office))
+        assert not any(map(is_alive, office))
 
 
 _CONTENT = """<?xml version="1.0" encoding="UTF-8"?>

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from faxout.sandbox import jail, workspace
+from tests.procs import descendants, is_alive, process_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,7 +162,7 @@ def test_cpu_time_is_capped() -> None:
 def test_a_killed_jail_leaves_no_process_behind() -> None:
     process = jail.popen(jail.Jail(), ["/bin/sh", "-c", "sleep 300 & sleep 300"])
     try:
-        children = _wait_for_descendants(process.pid)
+        children = _wait_fordescendants(process.pid)
     finally:
         jail.kill(process)
         process.wait()
@@ -170,48 +171,25 @@ def test_a_killed_jail_leaves_no_process_behind() -> None:
         assert not _alive(pid)
 
 
-def _wait_for_descendants(root: int) -> list[int]:
+def _wait_fordescendants(root: int) -> list[int]:
     import time
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        found = [p for p in _descendants(root) if _comm(p) == "sleep"]
+        found = [p for p in descendants(root) if process_name(p) == "sleep"]
         if len(found) == 2:
-            return _descendants(root)
+            return descendants(root)
         time.sleep(0.05)
     return []
 
 
-def _descendants(root: int) -> list[int]:
-    out, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        try:
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                kids = [int(c) for c in (task / "children").read_text().split()]
-                out += kids
-                frontier += kids
-        except OSError:
-            continue
-    return out
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs 5 s from now (a killed jail's processes die a moment later)."""
     import time
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        try:
-            if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
-                return False
-        except OSError:
+        if not is_alive(pid):
             return False
         time.sleep(0.05)
     return True

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from faxout.db.engine import transaction
 from faxout.db.tables import jobs, submissions
@@ -51,14 +52,19 @@ def _end_render(
     """rendering → ``values["state"]``, only while ``owner`` still holds the render lease."""
     res = conn.execute(
         update(submissions)
-        .where(
-            submissions.c.id == submission_id,
-            submissions.c.state == SubmissionState.RENDERING.value,
-            submissions.c.lease_owner == owner,
-        )
+        .where(*_held(submission_id, owner))
         .values(lease_owner=None, lease_until=None, updated_at=now, **values)
     )
     return res.rowcount == 1
+
+
+def _held(submission_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
+    """The submission is rendering under ``owner``'s lease."""
+    return (
+        submissions.c.id == submission_id,
+        submissions.c.state == SubmissionState.RENDERING.value,
+        submissions.c.lease_owner == owner,
+    )
 
 
 class Lifecycle:
@@ -104,11 +110,7 @@ class Lifecycle:
         with transaction(self._engine) as conn:
             res = conn.execute(
                 update(submissions)
-                .where(
-                    submissions.c.id == submission_id,
-                    submissions.c.state == SubmissionState.RENDERING.value,
-                    submissions.c.lease_owner == owner,
-                )
+                .where(*_held(submission_id, owner))
                 .values(lease_until=now + timedelta(seconds=ttl))
             )
             return res.rowcount == 1
