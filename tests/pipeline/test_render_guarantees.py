@@ -103,3 +103,28 @@ def test_one_account_never_holds_every_worker(h: Harness) -> None:
     finally:
         del stage._active[account]
     assert stage.run(sids[0]) is Ran.RENDERED
+
+
+def test_the_sender_reads_words_and_the_operator_reads_the_converter(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Ghostscript's own output ("**** Error: …", "Unrecoverable error") used to reach the report.
+    caplog.set_level("WARNING", logger="faxout.render")
+    sid = h.submit(["5551001"], document=b"%!PS\n1 0 div\n", filename="scan.ps")
+    h.tick()
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.state == "render_failed" and sub.render_error is not None
+    assert sub.render_error.startswith("scan.ps could not be rendered: corrupt: ")
+    for raw in ("Error", "Ghostscript", "undefinedresult", "stack", "001-", "****"):
+        assert raw not in sub.render_error
+    logged = [r for r in caplog.records if r.getMessage().startswith("document refused")]
+    assert logged and "undefinedresult" in str(logged[0].__dict__["fields"]["diagnostic"])
+
+
+def test_warnings_name_the_sender_s_own_file(h: Harness) -> None:
+    sid = h.submit(["5551001"], text="first page\f\fthird page\n", filename="memo.txt")
+    h.tick()
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.render_warnings
+    assert any(w.startswith("memo.txt page 2: blank page") for w in sub.render_warnings)
+    assert not any("001-" in w for w in sub.render_warnings)

@@ -150,7 +150,7 @@ def _render_pdf_file(path: Path, sink: PageSink, workdir: Path, *, fallback: boo
         document = pdf.open_pdf(path)
     except pdf.PdfRefused as refused:
         if refused.reason is not RefusalReason.CORRUPT or not fallback:
-            raise Refused(refused.reason, str(refused)) from refused
+            raise Refused(refused.reason, str(refused), refused.diagnostic) from refused
         # PDFium is strict about broken cross-reference tables; Ghostscript repairs them.
         repaired = ghostscript.to_pdf(path, workdir / "repaired.pdf", timeout_s=_remaining(sink))
         _render_pdf_file(repaired, sink, workdir, fallback=False)

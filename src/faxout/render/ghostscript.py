@@ -67,15 +67,19 @@ def _run(gs: str, source: Path, target: Path, outdir: Path, *, timeout_s: float,
     if outcome.timed_out:
         raise Refused(RefusalReason.TIME_LIMIT, f"Ghostscript took longer than {timeout_s:g} s")
     # gs exits 0 on input it could not parse at all and writes a blank page: catch that.
-    hopeless = any(marker in outcome.stderr_tail for marker in _HOPELESS)
+    hopeless = any(marker in outcome.output for marker in _HOPELESS)
     made = produced.is_file() and not produced.is_symlink() and produced.stat().st_size > 0
     if hopeless or outcome.returncode != 0 or not made:
-        message = outcome.stderr_tail or f"exit status {outcome.returncode}"
-        if "password" in message.lower():
+        message = outcome.summary or f"exit status {outcome.returncode}"
+        if "password" in outcome.output.lower():
             raise Refused(
                 RefusalReason.ENCRYPTED,
                 "the PDF is password-protected; send a copy without a password",
             )
-        raise Refused(RefusalReason.CORRUPT, f"Ghostscript cannot read it: {message}")
+        raise Refused(
+            RefusalReason.CORRUPT,
+            "it is damaged, or not really PostScript or PDF",
+            f"Ghostscript: {message}",
+        )
     shutil.move(produced, target)
     return target

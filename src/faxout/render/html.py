@@ -72,7 +72,9 @@ def to_pdf(
         default_page = weasyprint.CSS(string=f"@page {{ size: {page_size} }}")
         document.write_pdf(target, stylesheets=[default_page])
     except Exception as exc:  # WeasyPrint raises many types on malformed input
-        raise Refused(RefusalReason.CORRUPT, f"the HTML cannot be laid out ({exc})") from exc
+        raise Refused(
+            RefusalReason.CORRUPT, "the HTML page cannot be laid out", f"WeasyPrint: {exc}"
+        ) from exc
     finally:
         logger.setLevel(level)
     refused: list[str] = fetcher.refused

@@ -53,7 +53,9 @@ def _render_frames(path: Path, sink: PageSink) -> None:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise Refused(RefusalReason.CORRUPT, "the image is too large to be a document") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise Refused(RefusalReason.CORRUPT, f"the image cannot be decoded ({exc})") from exc
+        raise Refused(
+            RefusalReason.CORRUPT, "the image is damaged and cannot be read", f"Pillow: {exc}"
+        ) from exc
     with image:
         multi = image.format in ("TIFF", "MPO") or image.format == "PDF"
         frames = ImageSequence.Iterator(image) if multi else iter([image])
@@ -67,7 +69,9 @@ def _render_frames(path: Path, sink: PageSink) -> None:
                     )
                 _render_frame(frame, sink)
         except OSError as exc:
-            raise Refused(RefusalReason.CORRUPT, f"an image frame is damaged ({exc})") from exc
+            raise Refused(
+                RefusalReason.CORRUPT, "a page of the image file is damaged", f"Pillow: {exc}"
+            ) from exc
 
 
 def _render_frame(frame: Image.Image, sink: PageSink) -> None:

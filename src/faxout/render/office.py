@@ -88,8 +88,8 @@ def _convert_cold(soffice: str, named: Path, outdir: Path, suffix: str, timeout_
     if produced.is_symlink() or not produced.exists() or produced.stat().st_size == 0:
         raise Refused(
             RefusalReason.CORRUPT,
-            f"LibreOffice cannot read this {suffix.lstrip('.')} file "
-            f"({outcome.stderr_tail or f'exit status {outcome.returncode}'})",
+            _unreadable(suffix),
+            f"LibreOffice: {outcome.summary or f'exit status {outcome.returncode}'}",
         )
     return produced
 
@@ -104,9 +104,12 @@ def _convert_warm(
             raise Refused(
                 RefusalReason.TIME_LIMIT, f"LibreOffice took longer than {timeout_s:g} s"
             ) from exc
-        raise Refused(
-            RefusalReason.CORRUPT, f"LibreOffice cannot read this {suffix.lstrip('.')} file ({exc})"
-        ) from exc
+        raise Refused(RefusalReason.CORRUPT, _unreadable(suffix), f"LibreOffice: {exc}") from exc
     if not target.exists() or target.stat().st_size == 0:
-        raise Refused(RefusalReason.CORRUPT, f"LibreOffice made nothing of this {suffix} file")
+        raise Refused(RefusalReason.CORRUPT, _unreadable(suffix), "LibreOffice wrote no PDF")
     return target
+
+
+def _unreadable(suffix: str) -> str:
+    kind = suffix.lstrip(".").upper() or "office"
+    return f"this {kind} file is damaged or not really one; save it again, or as PDF, and resend"

@@ -37,9 +37,10 @@ _MAX_FORM_DEPTH = 8
 class PdfRefused(Exception):  # noqa: N818 - a verdict, caught by the caller
     """PDFium cannot open the file; ``reason`` says whether another renderer may try."""
 
-    def __init__(self, reason: RefusalReason, detail: str) -> None:
+    def __init__(self, reason: RefusalReason, detail: str, diagnostic: str = "") -> None:
         super().__init__(detail)
         self.reason = reason
+        self.diagnostic = diagnostic
 
 
 def open_pdf(source: Path | bytes) -> pdfium.PdfDocument:
@@ -53,7 +54,9 @@ def open_pdf(source: Path | bytes) -> pdfium.PdfDocument:
                 RefusalReason.ENCRYPTED,
                 "the PDF is password-protected; send a copy without a password",
             ) from exc
-        raise PdfRefused(RefusalReason.CORRUPT, f"PDFium cannot read it ({exc})") from exc
+        raise PdfRefused(
+            RefusalReason.CORRUPT, "the PDF is damaged and cannot be read", f"PDFium: {exc}"
+        ) from exc
     return pdf
 
 

@@ -27,11 +27,16 @@ class RefusalReason(enum.Enum):
 
 @dataclass(frozen=True)
 class Refusal:
-    """A document that was not rendered, with a reason a user can read."""
+    """A document that was not rendered, with a reason a user can read.
+
+    ``detail`` is for the sender (the report): plain words. ``diagnostic`` is what the
+    converter itself said, for the operator's log only.
+    """
 
     reason: RefusalReason
     detail: str
     document: str = ""
+    diagnostic: str = ""
 
     def __str__(self) -> str:
         where = f"{self.document}: " if self.document else ""

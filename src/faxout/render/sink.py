@@ -28,9 +28,9 @@ LINE_BITS_PER_S = 14_400
 class Refused(Exception):  # noqa: N818 - control flow inside the renderer, not an error
     """Raised inside a converter to stop with a refusal; never leaves the package."""
 
-    def __init__(self, reason: RefusalReason, detail: str) -> None:
+    def __init__(self, reason: RefusalReason, detail: str, diagnostic: str = "") -> None:
         super().__init__(detail)
-        self.refusal = Refusal(reason, detail)
+        self.refusal = Refusal(reason, detail, diagnostic=diagnostic)
 
 
 @dataclass

@@ -52,6 +52,13 @@ def store_file(store: BlobStore, path: Path) -> str:
         raise
 
 
+def client_name(name: str) -> str:
+    """The sender's own file name of a rendered document (without the ``001-`` order prefix
+    the render directory gives it)."""
+    head, dash, rest = name.partition("-")
+    return rest if dash and len(head) == 3 and head.isdigit() else name
+
+
 def paper_for(username: str) -> Paper:
     """Letter for North American (+1) accounts, A4 elsewhere."""
     return Paper.LETTER if username.startswith("1") else Paper.A4
@@ -241,12 +248,22 @@ class RenderStage:
             out = work / "document.tif"
             result = pool.render_submission(paths, out, options)
             if result.refusal is not None:
-                name = result.refusal.document or "a document"
-                shown = name.split("-", 1)[1] if name[:3].isdigit() else name
-                why = f"{result.refusal.reason.value}: {result.refusal.detail}"
-                return f"{shown} could not be rendered: {why}"
+                refusal = result.refusal
+                shown = client_name(refusal.document) or "a document"
+                # What the converter said stays in the operator's log; the sender reads words.
+                log.warning(
+                    "document refused: %s",
+                    refusal.detail,
+                    extra={"fields": {"submission": submission_id, "document": shown,
+                                      "reason": refusal.reason.value,
+                                      "diagnostic": refusal.diagnostic}},
+                )  # fmt: skip
+                return f"{shown} could not be rendered: {refusal.reason.value}: {refusal.detail}"
             key = store_file(self._store, out)
-            warnings = [str(w) for w in result.warnings]
+            warnings = [
+                str(dataclasses.replace(w, document=client_name(w.document)))
+                for w in result.warnings
+            ]
             covers: dict[int, str] = {}
             if sub.cover_page != COVER_NONE:
                 template = "Default" if sub.cover_page == COVER_DEFAULT else sub.cover_page

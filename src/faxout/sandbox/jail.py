@@ -44,6 +44,7 @@ JAIL_TMP = "/tmp"  # noqa: S108 - inside a jail: its own empty, private tmpfs
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
 _MIB = 1024 * 1024
+_OUTPUT_KEPT = 64 * 1024  # of a converter's output: its head and its tail
 
 # What a converter may read of /etc and /var: fonts, the loader cache, Debian's alternatives
 # (/usr/bin/soffice is one), the time zone, and Ghostscript's font map. Nothing else.
@@ -302,11 +303,18 @@ def popen(jail: Jail, argv: Sequence[str], **kwargs: Any) -> JailedProcess:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a jailed process ended."""
+    """How a jailed process ended, and what it printed (stdout and stderr, bounded)."""
 
     returncode: int
     timed_out: bool
-    stderr_tail: str
+    output: str
+
+    @property
+    def summary(self) -> str:
+        """The start and the end of the output, for a log line: converters put the error
+        first (Ghostscript: "Error: /syntaxerror") and the verdict last."""
+        text = " ".join(self.output.split())
+        return text if len(text) <= 600 else f"{text[:300]} … {text[-300:]}"
 
 
 def run(jail: Jail, argv: Sequence[str], *, timeout_s: float) -> Outcome:
@@ -317,9 +325,12 @@ def run(jail: Jail, argv: Sequence[str], *, timeout_s: float) -> Outcome:
     except subprocess.TimeoutExpired:
         kill(process)
         process.communicate()
-        return Outcome(returncode=-1, timed_out=True, stderr_tail="")
-    text = (err or out or b"").decode("utf-8", "replace").strip()
-    return Outcome(returncode=process.returncode, timed_out=False, stderr_tail=text[-600:])
+        return Outcome(returncode=-1, timed_out=True, output="")
+    both = (out or b"") + b"\n" + (err or b"")
+    if len(both) > _OUTPUT_KEPT:
+        both = both[: _OUTPUT_KEPT // 2] + b"\n...\n" + both[-_OUTPUT_KEPT // 2 :]
+    text = both.decode("utf-8", "replace").strip()
+    return Outcome(returncode=process.returncode, timed_out=False, output=text)
 
 
 def kill(process: subprocess.Popen[Any]) -> None:

@@ -395,7 +395,7 @@ def _select_pages(parts: list[Path], selected: list[str], workdir: Path) -> Path
     outcome = jail.run(cell, ["tiffcp", *args, target], timeout_s=120)
     produced = out / "fax.tif"
     if outcome.returncode != 0 or produced.is_symlink() or not produced.is_file():
-        raise TransportError(f"tiffcp could not select the pages: {outcome.stderr_tail}")
+        raise TransportError(f"tiffcp could not select the pages: {outcome.summary}")
     return produced
 
 
