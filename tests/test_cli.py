@@ -84,6 +84,18 @@ def test_migrate_and_check(data_dir: Path) -> None:
     assert "ok   converter jail   bubblewrap" in check.stdout
 
 
+def test_check_names_a_broken_cover_page(tmp_path: Path) -> None:
+    covers = tmp_path / "var" / "coverpages"
+    covers.mkdir(parents=True)
+    (covers / "Office.html").write_text("<h1>{{ recipient_nmae }}</h1>")
+    (covers / "Plain.html").write_text("<h1>{{ recipient_name }}</h1>")
+    out = run_cli(tmp_path / "var", "check")
+    assert out.returncode != 0
+    line = next(x for x in out.stdout.splitlines() if "cover pages" in x)
+    assert line.startswith("FAIL") and "Office" in line and "recipient_nmae" in line
+    assert "Plain" not in line
+
+
 def test_check_says_when_the_converter_jail_cannot_run(tmp_path: Path) -> None:
     # As on a host without bubblewrap: PATH without it (the rest of check still runs).
     out = run_cli(tmp_path / "var", "check", PATH="/nonexistent")

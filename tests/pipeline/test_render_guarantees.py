@@ -128,3 +128,23 @@ def test_warnings_name_the_sender_s_own_file(h: Harness) -> None:
     assert sub is not None and sub.render_warnings
     assert any(w.startswith("memo.txt page 2: blank page") for w in sub.render_warnings)
     assert not any("001-" in w for w in sub.render_warnings)
+
+
+def test_a_broken_operator_cover_falls_back_to_the_default(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The operator's typo used to fail the sender's fax with "fix or replace the document".
+    covers = h.gw.settings.coverpages_path
+    covers.mkdir(parents=True, exist_ok=True)
+    (covers / "Office.html").write_text("<h1>{{ recipient_nmae }}</h1>")
+    caplog.set_level("ERROR", logger="faxout.render")
+    sid = h.submit(["5551001", "5551002"], cover="Office")
+    h.tick()
+    sub = h.gw.jobs.get_submission(sid)
+    assert sub is not None and sub.state == "done"
+    assert [j.state for j in h.jobs(sid)] == ["done", "done"]
+    assert sub.render_warnings is not None
+    notes = [w for w in sub.render_warnings if "'Office' could not be used" in w]
+    assert len(notes) == 1 and "Default cover page was sent" in notes[0]
+    assert all(s.pages == 2 for s in h.line.sent)  # cover + the page, for both recipients
+    assert any("cover page 'Office' is broken" in r.getMessage() for r in caplog.records)

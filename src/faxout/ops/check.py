@@ -81,6 +81,30 @@ def _transport(gw: Gateway) -> Finding:
     return Finding("transport", True, f"simline (simulated line, {t.lines} lines)")
 
 
+def _covers(gw: Gateway) -> Finding:
+    from faxout.errors import RenderError
+    from faxout.render.cover import CoverSheet, cover_html
+
+    where = gw.settings.coverpages_path
+    own = sorted(p.stem for p in where.glob("*.html")) if where.is_dir() else []
+    sample = CoverSheet(sender_name="A", recipient_name="B", pages=2, text="check")
+    broken = []
+    for name in own:
+        try:
+            cover_html(sample, name, where)
+        except RenderError as exc:
+            broken.append(str(exc))
+    if broken:
+        return Finding(
+            "cover pages",
+            False,
+            "; ".join(broken) + " (faxes that ask for it get the Default cover page)",
+        )
+    return Finding(
+        "cover pages", True, f"{len(own)} installed in {where}, besides the shipped ones"
+    )
+
+
 def _sandbox(gw: Gateway) -> Finding:
     from faxout.sandbox import cgroup, jail
 
@@ -108,4 +132,5 @@ def run_checks(gw: Gateway) -> list[Finding]:
         _program("gs", "ghostscript", "PostScript and difficult PDFs"),
         _program("soffice", "libreoffice-core", "office documents"),
         _sandbox(gw),
+        _covers(gw),
     ]

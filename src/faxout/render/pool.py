@@ -234,7 +234,7 @@ class RenderPool:
         self.size = workers or os.cpu_count() or 1
         self.max_documents = max_documents
         self.grace_s = grace_s
-        self.covers_dir = covers_dir.resolve() if covers_dir and covers_dir.is_dir() else None
+        self.covers_dir = covers_dir.resolve() if covers_dir else None
         self.limits = limits or WorkerLimits()
         if problem := jail.problem():
             raise RenderError(problem)
@@ -265,7 +265,8 @@ class RenderPool:
             return
         with self._covers_lock:
             self._covers.chmod(0o755)
-            wanted = {p.name: p for p in self.covers_dir.iterdir() if p.is_file()}
+            source = self.covers_dir
+            wanted = {p.name: p for p in source.iterdir() if p.is_file()} if source.is_dir() else {}
             for old in self._covers.iterdir():
                 if old.name not in wanted:
                     old.unlink()

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.tables import accounts, documents, jobs, submissions
-from faxout.errors import FaxoutError
+from faxout.errors import FaxoutError, RenderError
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState, SubmissionState
 from faxout.render.cover import CoverSheet
@@ -50,6 +50,14 @@ def store_file(store: BlobStore, path: Path) -> str:
     except BaseException:
         upload.discard()
         raise
+
+
+def _render_cover(
+    pool: RenderPool, sheet: CoverSheet, path: Path, options: RenderOptions, template: str
+) -> None:
+    cover = pool.render_cover(sheet, path, options, template=template, template_dir=pool.covers_dir)
+    if cover.refusal is not None:
+        raise RenderError(f"the cover page could not be rendered: {cover.refusal}")
 
 
 def client_name(name: str) -> str:
@@ -279,14 +287,25 @@ class RenderStage:
                         date=self._clock.now(),
                     )
                     cover_path = work / f"cover-{job.id}.tif"
-                    cover = pool.render_cover(
-                        sheet,
-                        cover_path,
-                        options,
-                        template=template,
-                        template_dir=pool.covers_dir,
-                    )
-                    if cover.refusal is not None:
-                        return f"the cover page could not be rendered: {cover.refusal}"
+                    try:
+                        _render_cover(pool, sheet, cover_path, options, template)
+                    except RenderError as exc:
+                        if template == "Default":
+                            raise
+                        # The operator's template is broken: the operator's error, not the
+                        # sender's. Said loudly in the log (and by faxout check); the fax goes
+                        # out with the Default cover and a note.
+                        log.error(
+                            "cover page %r is broken; sending the Default cover page instead: %s",
+                            template,
+                            exc,
+                            extra={"fields": {"submission": submission_id}},
+                        )
+                        warnings.append(
+                            f"the cover page {template!r} could not be used, so the Default "
+                            "cover page was sent instead"
+                        )
+                        template = "Default"
+                        _render_cover(pool, sheet, cover_path, options, template)
                     covers[job.id] = store_file(self._store, cover_path)
             return key, result.pages, warnings, covers
