@@ -1,7 +1,7 @@
 """UNO side of the warm LibreOffice converter; runs under the interpreter that has ``uno``.
 
 Started by :mod:`faxout.render.office_warm` inside LibreOffice's own jail as
-``python3 office_bridge.py TIMEOUT SOFFICE PRISTINE PROFILE``: copies the pristine profile
+``python3 office_bridge.py TIMEOUT SOFFICE PRISTINE PROFILE FLAG...``: copies the pristine profile
 to PROFILE (in the jail's private ``/tmp``, so every start begins from the locked-down copy),
 starts soffice listening on a private named pipe, connects to it, then answers one JSON line
 per request on stdin (``{"src": ..., "out": ...}``) with one JSON line on stdout
@@ -43,17 +43,12 @@ def _props(**values: Any) -> tuple[Any, ...]:
     return tuple(props)
 
 
-def _launch(soffice: str, profile: str, pipe: str) -> subprocess.Popen[bytes]:
+def _launch(soffice: str, profile: str, pipe: str, flags: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             soffice,
             f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--invisible",
-            "--nologo",
-            "--nodefault",
-            "--nolockcheck",
-            "--norestore",
+            *flags,  # faxout's (office_warm.SOFFICE_FLAGS)
             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
         ],
         stdin=subprocess.DEVNULL,
@@ -102,13 +97,13 @@ def _convert(desktop: Any, src: str, out: str) -> None:
 
 
 def main() -> None:
-    timeout, soffice, pristine, profile = sys.argv[1:5]
+    timeout, soffice, pristine, profile, *flags = sys.argv[1:]
     shutil.copytree(pristine, profile)
     pipe = f"faxout-{uuid.uuid4().hex}"
-    launched = [_launch(soffice, profile, pipe)]
+    launched = [_launch(soffice, profile, pipe, flags)]
 
     def relaunch() -> subprocess.Popen[bytes]:
-        launched.append(_launch(soffice, profile, pipe))
+        launched.append(_launch(soffice, profile, pipe, flags))
         return launched[-1]
 
     deadline = time.monotonic() + float(timeout)

@@ -21,6 +21,7 @@ import os
 import select
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -33,6 +34,16 @@ START_TIMEOUT_S = 60.0
 _UNO_PYTHONS = ("/usr/bin/python3",)
 _MIB = 1024 * 1024
 _VIEW = Path("/lo")  # where the jailed pair sees its directories
+# Every soffice faxout starts, warm or cold: no window, no first-start wizard, no document
+# recovery, no lock check (each profile is private to one soffice).
+SOFFICE_FLAGS = (
+    "--headless",
+    "--invisible",
+    "--nologo",
+    "--nodefault",
+    "--nolockcheck",
+    "--norestore",
+)
 
 
 def office_binary(soffice: str) -> str:
@@ -50,11 +61,20 @@ def pristine_profile() -> Path:
     return _own_pristine()
 
 
-@functools.cache
+_pristine: Path | None = None
+_pristine_lock = threading.Lock()
+
+
 def _own_pristine() -> Path:
-    path = workspace.current().new_dir("lo-")
-    path.chmod(0o755)
-    return prepare_profile(path, readable=True)
+    # One per process, made again if its workspace went away (workspace.configure closes the
+    # previous one).
+    global _pristine
+    with _pristine_lock:
+        if _pristine is None or not _pristine.exists():
+            path = workspace.current().new_dir("lo-")
+            path.chmod(0o755)
+            _pristine = prepare_profile(path, readable=True)
+        return _pristine
 
 
 @functools.cache
@@ -122,6 +142,7 @@ class WarmOffice:
                 office_binary(self.soffice),
                 pristine,
                 profile,
+                *SOFFICE_FLAGS,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import faxout
 from faxout.errors import RenderError
-from faxout.render.office_profile import prepare_profile
+from faxout.render import office_warm
 from faxout.render.options import RenderOptions
 from faxout.render.result import Refusal, RefusalReason, RenderResult
 from faxout.sandbox import jail, workspace
@@ -58,7 +58,7 @@ class WorkerLimits:
     """What one render worker (and each converter it starts) may use."""
 
     memory_mb: int = 2048  # address space of the worker process
-    converter_memory_mb: int = 3072  # of each Ghostscript or LibreOffice process
+    converter_memory_mb: int = 2048  # of each Ghostscript or LibreOffice process
     file_mb: int = 1024  # the largest file any of them may write
 
 
@@ -246,9 +246,7 @@ class RenderPool:
         self._sync_covers()
         # The LibreOffice profile every worker's soffice starts from: written once by faxout,
         # read-only to every jail, copied afresh whenever a soffice starts.
-        self._pristine = self._space.new_dir("lo-")
-        self._pristine.chmod(0o755)
-        prepare_profile(self._pristine, readable=True)
+        self._pristine = office_warm.pristine_profile()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
@@ -265,8 +263,8 @@ class RenderPool:
             return
         with self._covers_lock:
             self._covers.chmod(0o755)
-            source = self.covers_dir
-            wanted = {p.name: p for p in source.iterdir() if p.is_file()} if source.is_dir() else {}
+            given = self.covers_dir
+            wanted = {p.name: p for p in given.iterdir() if p.is_file()} if given.is_dir() else {}
             for old in self._covers.iterdir():
                 if old.name not in wanted:
                     old.unlink()
@@ -400,7 +398,6 @@ class RenderPool:
             self._all.clear()
         for worker in workers:
             worker.stop()
-        shutil.rmtree(self._pristine, ignore_errors=True)
 
     def __enter__(self) -> RenderPool:
         return self

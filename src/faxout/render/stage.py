@@ -37,6 +37,7 @@ from faxout.render.pool import RenderPool, WorkerLimits
 from faxout.sandbox import workspace
 
 log = logging.getLogger("faxout.render")
+_INTERNAL = "an internal error stopped the rendering (the operator's log has it)"
 
 
 def store_file(store: BlobStore, path: Path) -> str:
@@ -128,8 +129,7 @@ class RenderStage:
         self.pool()
 
     def _share(self) -> int:
-        size = self._workers or self.pool().size
-        return max(1, size - 1)
+        return max(1, self.pool().size - 1)
 
     def close(self) -> None:
         """Stop the render workers."""
@@ -183,7 +183,7 @@ class RenderStage:
                 outcome = f"the renderer failed: {exc}"
             except Exception:  # never leave the submission unsettled (see the guarantees)
                 log.exception("rendering broke", extra={"fields": fields})
-                outcome = "an internal error stopped the rendering (the operator's log has it)"
+                outcome = _INTERNAL
             now = self._clock.now()
             if not isinstance(outcome, str):
                 key, pages, warnings, covers = outcome
@@ -201,7 +201,7 @@ class RenderStage:
                     return
                 except Exception:
                     log.exception("recording the render broke", extra={"fields": fields})
-                    outcome = "an internal error stopped the rendering (the operator's log has it)"
+                    outcome = _INTERNAL
             self._lifecycle.fail_render(submission_id, self._worker, now, outcome)
             log.info("render failed: %s", outcome, extra={"fields": fields})
         finally:

@@ -45,6 +45,9 @@ _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
 _MIB = 1024 * 1024
 _OUTPUT_KEPT = 64 * 1024  # of a converter's output: its head and its tail
+# Loaded here, not in the child: dlopen between fork and exec could deadlock on a lock another
+# thread of the server held at the fork.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 # What a converter may read of /etc and /var: fonts, the loader cache, Debian's alternatives
 # (/usr/bin/soffice is one), the time zone, and Ghostscript's font map. Nothing else.
@@ -91,7 +94,7 @@ class Budget:
 
 def converter_budget(timeout_s: float) -> Budget:
     """Limits of one converter process (Ghostscript, LibreOffice) started by a worker."""
-    memory = int(os.environ.get("FAXOUT_CONVERTER_MEMORY_MB", "3072"))
+    memory = int(os.environ.get("FAXOUT_CONVERTER_MEMORY_MB", "2048"))
     file_mb = int(os.environ.get("FAXOUT_CONVERTER_FILE_MB", "1024"))
     return Budget(
         memory_bytes=memory * _MIB,
@@ -237,9 +240,8 @@ def _preexec(jail: Jail, group: MemoryCgroup | None = None) -> Callable[[], None
     def setup() -> None:  # runs in the child between fork and exec: keep it small
         if group is not None:
             group.enter()  # before anything else runs, so every child is counted
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the faxout process
-        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the faxout process
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         budget.apply()
 
     return setup
