@@ -29,6 +29,7 @@ from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.tables import accounts, documents, jobs, submissions
 from faxout.errors import FaxoutError, RenderError
+from faxout.jobs.heartbeat import heartbeat
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState, SubmissionState
 from faxout.render.cover import CoverSheet
@@ -170,12 +171,12 @@ class RenderStage:
 
     def _run_claimed(self, submission_id: int) -> None:
         fields = {"submission": submission_id}
-        stop = threading.Event()
-        beat = threading.Thread(
-            target=self._heartbeat, args=(submission_id, stop), daemon=True, name="render-lease"
-        )
-        beat.start()
-        try:
+
+        def renew() -> bool:
+            now = self._clock.now()
+            return self._lifecycle.renew_render(submission_id, self._worker, now, self._ttl)
+
+        with heartbeat(renew, self._ttl / 4, what=fields):
             try:
                 outcome = self._render(submission_id)
             except FaxoutError as exc:
@@ -204,22 +205,6 @@ class RenderStage:
                     outcome = _INTERNAL
             self._lifecycle.fail_render(submission_id, self._worker, now, outcome)
             log.info("render failed: %s", outcome, extra={"fields": fields})
-        finally:
-            stop.set()
-            beat.join()
-
-    def _heartbeat(self, submission_id: int, stop: threading.Event) -> None:
-        while not stop.wait(self._ttl / 4):
-            try:
-                if not self._lifecycle.renew_render(
-                    submission_id, self._worker, self._clock.now(), self._ttl
-                ):
-                    log.warning(
-                        "render lease lost", extra={"fields": {"submission": submission_id}}
-                    )
-                    return
-            except FaxoutError:
-                log.exception("renewing the render lease failed; trying again")
 
     def _render(self, submission_id: int) -> str | tuple[str, int, list[str], dict[int, str]]:
         with self._engine.connect() as conn:

@@ -9,8 +9,8 @@ redialled automatically unless the operator sets ``redial_on_unknown``.
 
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +23,7 @@ from faxout.clock import Clock
 from faxout.db.engine import transaction
 from faxout.db.tables import attempts, jobs, submissions
 from faxout.errors import FaxoutError, TransportError
+from faxout.jobs.heartbeat import heartbeat
 from faxout.jobs.model import JobState
 from faxout.jobs.retry import Final, RetryPolicy, decide
 from faxout.sandbox import jail, workspace
@@ -201,19 +202,17 @@ class AttemptRunner:
             )
         return True
 
-    def _heartbeat(self, claim: Claim, stop: threading.Event) -> None:
-        while not stop.wait(self._ttl / 3):
-            until = self._clock.now() + timedelta(seconds=self._ttl)
-            try:
-                with transaction(self._engine) as conn:
-                    conn.execute(
-                        update(jobs)
-                        .where(jobs.c.id == claim.job_id, jobs.c.lease_owner == self._worker)
-                        .values(lease_until=until)
-                    )
-                    lines.renew(conn, self._name, claim.line_no, self._worker, until)
-            except FaxoutError:
-                log.warning("lease renewal failed", extra={"fields": {"job": claim.job_id}})
+    def _renew(self, claim: Claim) -> bool:
+        """Extend the job's and the line's lease (the call goes on either way)."""
+        until = self._clock.now() + timedelta(seconds=self._ttl)
+        with transaction(self._engine) as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == claim.job_id, jobs.c.lease_owner == self._worker)
+                .values(lease_until=until)
+            )
+            lines.renew(conn, self._name, claim.line_no, self._worker, until)
+        return True
 
     # -- the document ---------------------------------------------------------------------
 
@@ -260,17 +259,14 @@ class AttemptRunner:
                     ident=self._ident,
                     page_header=claim.header,
                 )
-                stop = threading.Event()
-                beat = threading.Thread(target=self._heartbeat, args=(claim, stop), daemon=True)
-                beat.start()
-                try:
-                    result = self._transport.send(call, progress or (lambda _p: None))
-                except Exception as exc:  # a transport breaking is one failed attempt
-                    log.exception("transport failed", extra={"fields": fields})
-                    result = CallResult(Outcome.FAILED, None, f"transport error: {exc}", 0, 0, 0)
-                finally:
-                    stop.set()
-                    beat.join()
+                renew = functools.partial(self._renew, claim)
+                with heartbeat(renew, self._ttl / 3, what={"job": claim.job_id}):
+                    try:
+                        result = self._transport.send(call, progress or (lambda _p: None))
+                    except Exception as exc:  # a transport breaking is one failed attempt
+                        log.exception("transport failed", extra={"fields": fields})
+                        why = f"transport error: {exc}"
+                        result = CallResult(Outcome.FAILED, None, why, 0, 0, 0)
                 self.finish(claim, result)
                 log.info("attempt finished: %s", result.outcome.value, extra={"fields": fields})
         finally:
