@@ -64,6 +64,16 @@ accounts = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("password_hash", String(200), nullable=False),
     Column("fax_prohibited", Boolean, nullable=False, default=False),
+    # Where the account's numbers are read and what its pages look like ("": the server default;
+    # region "": the country of the account's own number; paper "": by destination).
+    Column("region", String(2), nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=False, server_default=""),
+    Column("station", String(20), nullable=False, server_default=""),
+    Column("tagline", Text, nullable=False, server_default=""),
+    Column("paper", String(8), nullable=False, server_default=""),
+    # JSON lists of number patterns the account may (allow) or may not (deny) fax.
+    Column("dial_allow", Text, nullable=False, server_default="[]"),
+    Column("dial_deny", Text, nullable=False, server_default="[]"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -90,6 +100,8 @@ submissions = Table(
     Column("render_count", Integer, nullable=False, server_default="0"),
     Column("render_error", Text, nullable=True),
     Column("render_warnings", Text, nullable=False, server_default="[]"),
+    # What the converter said when it refused a document: for the operator, never the sender.
+    Column("render_diagnostic", Text, nullable=False, server_default=""),
     Column("lease_owner", String(100), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=True),
@@ -146,6 +158,10 @@ jobs = Table(
     Column("lease_owner", String(100), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("finished_at", UTCDateTime(), nullable=True),
+    # The recipient's paper, and its own rendering when it differs from the submission's.
+    Column("paper", String(8), nullable=True),
+    Column("rendered_key", String(200), nullable=True),
+    Column("pages", Integer, nullable=True),
     Index("ix_jobs_state_send_at", "state", "send_at"),
 )
 
