@@ -106,7 +106,7 @@ def _gs_reference(pdf: Path, tmp: Path, paper: Paper) -> npt.NDArray[np.bool_]:
     document.close()
     fmt = page_format(paper, Resolution.HIGH)
     spot = place(width_pt / 72, height_pt / 72, fmt)
-    assert not spot.rotate and len(spot.slices) == 1
+    assert not spot.rotate and not spot.cut
     out = tmp / "gs.pgm"
     rx, ry = spot.width / (width_pt / 72), spot.height / (height_pt / 72)
     command = ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pgmraw",

@@ -9,10 +9,13 @@ bilevel method does not suit all images:
   field and the text stays solid;
 * photos and graphics: halftoned (clustered dot, or error diffusion with the photo option).
 
-Sizing is dpi-aware for documents: a scan with a trustworthy resolution keeps its true size
-(shrunk when larger than the page), so a half-page receipt is not blown up. Photos and
-images without a resolution fill the page. Multi-page TIFFs give one or more fax pages per
-frame; animated GIF and WebP give their first frame.
+Sizing is dpi-aware: a scan with a trustworthy resolution keeps its true size (shrunk when
+larger than the page), so a half-page receipt is not blown up. An image without one (a
+screenshot, a picture saved from the web) is taken as 96 px/in and enlarged at most 1.5
+times, so a small screenshot is not turned into a page of blown-up pixels. An image that fits
+one page when scaled to fit stays one page; only images far longer than the paper (a
+receipt, a captured web page) are cut, between lines of text. Multi-page TIFFs give one or
+more fax pages per frame; animated GIF and WebP give their first frame.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ MIN_DPI, MAX_DPI = 100.0, 2400.0  # 72/96 dpi are software defaults, not measure
 MAX_PIXELS = 120_000_000  # a bigger image is a decompression bomb, not a document
 _DOC_WHITE = 0.8  # share of paper-white after flattening above which an image is a document
 _DOC_MID = 0.2  # ... and share of mid-tones below which
+# An image without a trustworthy dpi is taken to be made of screen pixels (CSS's 96 px/in),
+# and no image is enlarged past this factor: more only magnifies its pixels.
+ASSUMED_DPI = 96.0
+MAX_ENLARGE = 1.5
+_DOCUMENT_METHODS = (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT)
 
 
 def render_image(path: Path, sink: PageSink) -> None:
@@ -83,11 +91,7 @@ def _render_frame(frame: Image.Image, sink: PageSink) -> None:
         dpi = (dpi[1], dpi[0])  # a quarter turn swaps the axes' resolutions
     grey = _to_grey(upright)
     method = _classify(upright, grey, sink)
-    if dpi is not None and method in (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT):
-        size_in = (grey.width / dpi[0], grey.height / dpi[1])
-        spot = geometry.place(*size_in, sink.fmt, enlarge=False)
-    else:
-        spot = geometry.place(grey.width / 200.0, grey.height / 200.0, sink.fmt)
+    spot = _placement(grey.size, dpi, method, sink.fmt)
     if spot.rotate:
         grey = grey.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise, as for PDFs
     resample = Image.Resampling.LANCZOS
@@ -95,11 +99,35 @@ def _render_frame(frame: Image.Image, sink: PageSink) -> None:
         resample = Image.Resampling.BILINEAR  # no ringing around black edges when enlarging
     scaled = np.asarray(grey.resize((spot.width, spot.height), resample))
     fmt = sink.fmt
-    for part in spot.slices:
+    top = 0
+    while top < spot.height:
+        rows = scaled[top : top + fmt.printable_height]
+        lines = geometry.cut_rows(rows, spot.height - top, fmt.lpi) if spot.cut else spot.height
         page = sink.new_page()
-        rows = scaled[part.top : part.top + part.lines]
-        page[fmt.band : fmt.band + rows.shape[0], spot.left : spot.left + spot.width] = rows
+        page[fmt.band : fmt.band + lines, spot.left : spot.left + spot.width] = rows[:lines]
         sink.add(page, method)
+        top += lines
+
+
+def _placement(
+    size: tuple[int, int],
+    dpi: tuple[float, float] | None,
+    method: bilevel.Method,
+    fmt: geometry.PageFormat,
+) -> geometry.Placement:
+    """Where an image of ``size`` pixels goes on the page.
+
+    A document with a trustworthy dpi keeps its true size (shrunk only to fit). Anything else
+    (a document without a dpi, a screenshot, any photo, whose dpi tag says nothing about how
+    large it should look) is taken as screen pixels, ``ASSUMED_DPI``, and enlarged at most
+    ``MAX_ENLARGE`` times: a 384 px wide screenshot becomes 6 in wide, not a full-width page
+    of blown-up pixels, and a 512 px photo 8 in.
+    """
+    if dpi is not None and method in _DOCUMENT_METHODS:
+        cap = 1.0
+    else:
+        dpi, cap = (ASSUMED_DPI, ASSUMED_DPI), MAX_ENLARGE
+    return geometry.place(size[0] / dpi[0], size[1] / dpi[1], fmt, max_scale=cap)
 
 
 def _trusted_dpi(frame: Image.Image) -> tuple[float, float] | None:

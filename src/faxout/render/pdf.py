@@ -97,7 +97,8 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
     spot = geometry.place(width_pt / 72.0, height_pt / 72.0, fmt)
     rotate = _ROTATE_CCW if spot.rotate else 0
     boxes = textink.coloured_text_boxes(page)
-    for part in spot.slices:
+    top = 0
+    while top < spot.height:
         grey = sink.new_page()
         body = grey[fmt.band :]  # a C-contiguous view: PDFium draws straight into it
         bitmap = pdfium_c.FPDFBitmap_CreateEx(
@@ -110,16 +111,23 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
         if not bitmap:
             raise MemoryError("PDFium could not create a page bitmap")
         try:
-            args = (bitmap, page, spot.left, -part.top, spot.width, spot.height, rotate, _FLAGS)
+            args = (bitmap, page, spot.left, -top, spot.width, spot.height, rotate, _FLAGS)
             pdfium_c.FPDF_RenderPageBitmap(*args)
             if page.formenv:
                 pdfium_c.FPDF_FFLDraw(page.formenv, *args)
         finally:
             pdfium_c.FPDFBitmap_Destroy(bitmap)
         if boxes:
-            placement = (spot.left, -part.top, spot.width, spot.height, rotate)
+            placement = (spot.left, -top, spot.width, spot.height, rotate)
             textink.solidify(body, page, boxes, placement)
+        lines = spot.height
+        if spot.cut:
+            # A long page: end this fax page in a white gap; the next one starts there.
+            content = body[:, spot.left : spot.left + spot.width]
+            lines = geometry.cut_rows(content, spot.height - top, fmt.lpi)
+            body[lines:] = 255
         sink.add(grey, sink.halftone_method())
+        top += lines
     if index < 3 or index % 10 == 0:  # a document keeps its type sizes: sample, save 1 ms/page
         _check_text_size(page, spot.width / (width_pt if not spot.rotate else height_pt), sink)
 
