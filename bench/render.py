@@ -1,6 +1,7 @@
 """Rendering benchmark: our warm worker against Ghostscript, side by side in the same run.
 
     .venv/bin/python bench/render.py [--corpus ../shared/corpus] [--repeat 3] [--office]
+    .venv/bin/python bench/render.py --ocr-only [--ocr-pages 10] [--normal] [--jobs 2]
 
 * PDFs: every ``*.pdf`` under ``real/pdf`` and ``generated`` of the corpus, fine resolution,
   G4, A4. Ours runs as one warm worker process over the whole list (imports and a warm-up
@@ -11,6 +12,9 @@
 * Mean G4 bytes per page, text documents and photo/scan documents apart.
 * ``--office``: each office file of the corpus through the warm LibreOffice, median wall
   time per file (conversion to PDF and rendering of its pages).
+* ``--ocr`` (``--ocr-only`` without the timings): legibility, the OCR word recall of every
+  corpus document and two generated text screenshots, ours against Ghostscript the HylaFAX way,
+  with the difference in points; methodology in ``bench/ocr.py``. Needs tesseract.
 
 Prints ratios (ours / Ghostscript) rather than absolute targets: the machine is shared.
 """
@@ -28,6 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+import ocr  # noqa: E402
+
 PHOTO_DOCS = {
     "photo_page_a4.pdf",
     "pypdf-jpeg.pdf",
@@ -79,20 +86,7 @@ def run_gs(paths: list[Path]) -> list[dict[str, object]]:
         for path in paths:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(
-                [
-                    "gs",
-                    "-q",
-                    "-dSAFER",
-                    "-dBATCH",
-                    "-dNOPAUSE",
-                    "-sDEVICE=tiffg4",
-                    "-r209.006x196",
-                    "-g1728x2292",
-                    "-dFIXEDMEDIA",
-                    "-dPDFFitPage",
-                    f"-sOutputFile={out}",
-                    str(path),
-                ],
+                ["gs", *ocr.gs_fax_args(), f"-sOutputFile={out}", str(path)],
                 check=True,
             )
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -179,6 +173,58 @@ def bench_office(corpus: Path, repeat: int) -> None:
     )
 
 
+def corpus_documents(corpus: Path) -> list[Path]:
+    """Every document of the corpus, generated first (its tools and notes left out)."""
+    found = [p for p in sorted((corpus / "generated").iterdir()) if p.is_file()]
+    for folder in sorted((corpus / "real").iterdir()):
+        found += [p for p in sorted(folder.iterdir()) if p.is_file()]
+    return found
+
+
+def bench_ocr(corpus: Path, max_pages: int, fine: bool, jobs: int) -> None:
+    ocr.require_tesseract()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        documents = corpus_documents(corpus) + ocr.screenshots(work / "screenshots")
+        rows: list[ocr.Legibility] = []
+        skipped: list[ocr.Skip] = []
+        print(
+            f"Legibility: OCR word recall, {'fine' if fine else 'normal'}, A4, "
+            f"PDFs cut to their first {max_pages or 'all'} pages"
+        )
+        print(
+            f"  {'document':42s} {'words':>6s} {'pages':>7s} {'faxout':>7s} {'gs':>6s} "
+            f"{'diff':>6s}  reference"
+        )
+        for path in documents:
+            try:
+                case = ocr.prepare(path, work / "cases", max_pages)
+                if isinstance(case, ocr.Skip):
+                    skipped.append(case)
+                    continue
+                row = ocr.measure(case, work, fine, jobs)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+                skipped.append(ocr.Skip(path.name, f"failed: {error}"))
+                continue
+            rows.append(row)
+            pages = f"{row.faxout_pages}/{row.gs_pages}"
+            print(
+                f"  {row.name:42s} {row.words:6d} {pages:>7s} {row.faxout:7.3f} {row.gs:6.3f} "
+                f"{row.difference * 100:+6.1f}  {row.source}",
+                flush=True,
+            )
+        mean_ours = statistics.mean(r.faxout for r in rows)
+        mean_gs = statistics.mean(r.gs for r in rows)
+        worst = min(rows, key=lambda r: r.difference)
+        print(
+            f"  {'mean of ' + str(len(rows)) + ' documents':42s} {'':6s} {'':7s} "
+            f"{mean_ours:7.3f} {mean_gs:6.3f} {(mean_ours - mean_gs) * 100:+6.1f}"
+        )
+        print(f"  worst difference: {worst.name} {worst.difference * 100:+.1f} points")
+        for skip in skipped:
+            print(f"  skipped {skip.name}: {skip.reason}")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(sys.argv[2:])
@@ -187,10 +233,18 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--office", action="store_true")
+    parser.add_argument("--ocr", action="store_true", help="also measure legibility by OCR")
+    parser.add_argument("--ocr-only", action="store_true", help="only the OCR measure")
+    parser.add_argument("--ocr-pages", type=int, default=10, help="PDF pages per doc (0: all)")
+    parser.add_argument("--normal", action="store_true", help="OCR at normal resolution")
+    parser.add_argument("--jobs", type=int, default=2, help="tesseract processes at once")
     args = parser.parse_args()
-    bench_pdfs(args.corpus, args.repeat)
-    if args.office:
-        bench_office(args.corpus, args.repeat)
+    if not args.ocr_only:
+        bench_pdfs(args.corpus, args.repeat)
+        if args.office:
+            bench_office(args.corpus, args.repeat)
+    if args.ocr or args.ocr_only:
+        bench_ocr(args.corpus, args.ocr_pages, not args.normal, args.jobs)
 
 
 if __name__ == "__main__":
