@@ -7,9 +7,10 @@ Used by ``bench/render.py --ocr`` (every corpus document) and ``tests/render/tes
   PostScript file's text from Ghostscript's ``txtwrite`` device; an office file or an HTML page
   converted to PDF first (LibreOffice, WeasyPrint), then its text layer. An image has no text
   layer: the generated scans of the letter take the letter PDF's text, a generated screenshot its
-  ``.txt`` sidecar, and any other image the OCR of the image itself at its own resolution (what
-  a reader of the original could read; documents where that finds fewer than ``MIN_WORDS`` words,
-  photos, are skipped with the reason printed).
+  ``.txt`` sidecar, and any other image the words tesseract reads in the image itself, at its own
+  resolution, with a confidence of ``SURE`` (90) or more: what a reader of the original can
+  read. Where that is fewer than ``MIN_WORDS`` words (photos, handwriting, the Japanese chart)
+  the document is skipped, with the reason printed.
 * **Words.** NFKC, diacritics dropped, case-folded; a word is a maximal run of letters and
   digits, and only words of 3 characters or more count (1- and 2-letter fragments are mostly OCR
   noise from rules, bullets and halftone dots). Numbers count: on a fax they matter.
@@ -17,9 +18,9 @@ Used by ``bench/render.py --ocr`` (every corpus document) and ``tests/render/tes
   word that occurs 5 times in the document must be read 5 times.
 * **OCR.** ``tesseract`` (Debian ``tesseract-ocr``, ``-eng``, ``-osd``), English, automatic
   page segmentation, one page at a time, ``--dpi`` the fax's horizontal 204. A normal-resolution
-  page (204×98) is stretched 2× vertically first, so every page is OCRed at 204×196. A page is
-  first turned upright by tesseract's orientation detection (``upright``), as the recipient
-  turns a landscape page that came out sideways.
+  page (204×98) is stretched 2× vertically first, so every page is OCRed at 204×196. A page
+  that tesseract's orientation detector finds sideways is also read turned, and the reading
+  with more sure words counts (``ocr_image``), as the recipient turns a landscape page.
 * **Ghostscript the way HylaFAX runs it**: ``GS_FAX`` (``tiffg4``, 209×196 dpi so that A4's
   210 mm fill the 1728 px, fixed A4 media, fit to page), as ``bench/render.py`` times it. Text
   goes through HylaFAX's own ``textfmt`` first (its ``typerules``: Courier-Bold 11 pt, 0.4 in
@@ -46,6 +47,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 MIN_WORDS = 20
+SURE = 90  # tesseract's word confidence (0-100) for a reference word read off an image
 FAX_DPI = 204
 OFFICE = (".doc", ".docx", ".odt", ".ott", ".rtf", ".xls", ".xlsx", ".ods", ".ppt", ".pptx")
 IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp")
@@ -131,27 +133,49 @@ def _orientation(image: Image.Image, dpi: int) -> tuple[int, float]:
     return int(turn.group(1)) % 360, float(confidence.group(1))
 
 
-def upright(image: Image.Image, dpi: int = FAX_DPI) -> Image.Image:
-    """The page turned the way a reader would hold it, by tesseract's orientation detection.
+def turn_suggested(image: Image.Image, dpi: int = FAX_DPI) -> int:
+    """Degrees clockwise that would turn the page upright, by tesseract's orientation detection.
 
-    Both renderers turn landscape sources a quarter onto portrait paper; the recipient turns
-    the sheet back. The detector looks at the page as it is and at half size, averaged
-    (halftone dots fool it at full size, thin strokes at half size), and the more confident
-    answer wins. A page with too little text for either is left as it is.
+    The detector looks at the page as it is and at half size, averaged (halftone dots fool it
+    at full size, thin strokes at half size); the more confident answer wins, 0 if neither is.
     """
     half = image.resize((image.width // 2, image.height // 2), Image.Resampling.BOX)
     degrees, confidence = max(
         _orientation(image, dpi), _orientation(half, dpi // 2), key=lambda found: found[1]
     )
-    if confidence < 1.0 or degrees == 0:
-        return image
-    return image.rotate(-degrees, expand=True, fillcolor=255)
+    return degrees if confidence >= 1.0 else 0
 
 
-def ocr_image(image: Image.Image, dpi: int = FAX_DPI) -> str:
-    """Tesseract's text of one page (English, automatic segmentation), turned upright first."""
-    page = upright(image.convert("L"), dpi)
-    return _tesseract(page, "-l", "eng", "--psm", "3", "--dpi", str(dpi))
+def read_words(image: Image.Image, dpi: int = FAX_DPI) -> tuple[list[str], list[str]]:
+    """(every word, the words read with confidence ``SURE`` or more) of one image."""
+    tsv = _tesseract(image, "-l", "eng", "--psm", "3", "--dpi", str(dpi), "tsv")
+    found: list[str] = []
+    sure: list[str] = []
+    for line in tsv.splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) == 12 and fields[11].strip():
+            found += words(fields[11])
+            if float(fields[10]) >= SURE:
+                sure += words(fields[11])
+    return found, sure
+
+
+def ocr_image(image: Image.Image, dpi: int = FAX_DPI) -> list[str]:
+    """The words of one fax page, read the way up a recipient would hold it.
+
+    Both renderers turn landscape sources a quarter onto portrait paper; the recipient turns
+    the sheet back. When the orientation detector suggests a turn, the page is read both as
+    it is and turned, and the reading with more sure words wins: on a page with little text
+    the detector is sometimes wrong.
+    """
+    page = image.convert("L")
+    found, sure = read_words(page, dpi)
+    degrees = turn_suggested(page, dpi)
+    if degrees:
+        turned, turned_sure = read_words(page.rotate(-degrees, expand=True, fillcolor=255), dpi)
+        if len(turned_sure) > len(sure):
+            return turned
+    return found
 
 
 def fax_pages(tiff: Path) -> list[Image.Image]:
@@ -168,22 +192,27 @@ def fax_pages(tiff: Path) -> list[Image.Image]:
     return pages
 
 
-def ocr_fax(tiff: Path, jobs: int = 1) -> str:
-    """OCR text of every page of a fax TIFF, pages in order."""
+def ocr_fax(tiff: Path, jobs: int = 1) -> list[str]:
+    """The words OCR reads on every page of a fax TIFF, pages in order."""
     pages = fax_pages(tiff)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return "\n".join(pool.map(ocr_image, pages))
+        return [word for page in pool.map(ocr_image, pages) for word in page]
 
 
-def ocr_source_image(path: Path) -> str:
-    """OCR of an image document itself, every frame, at its own resolution (96 dpi if none)."""
-    texts = []
+def ocr_source_words(path: Path) -> list[str]:
+    """Words of an image document as tesseract reads them in the original, surely.
+
+    Every frame at its own resolution (96 dpi if none); only words read with a confidence of
+    ``SURE`` or more count, so that what the original does not show legibly (handwriting, a
+    script other than Latin, a photo's texture) is not asked of the fax either.
+    """
+    found = []
     with Image.open(path) as image:
         for index in range(getattr(image, "n_frames", 1)):
             image.seek(index)
-            dpi = round(float(image.info.get("dpi", (96, 96))[0])) or 96
-            texts.append(ocr_image(image.convert("L"), dpi=max(72, dpi)))
-    return "\n".join(texts)
+            dpi = max(72, round(float(image.info.get("dpi", (96, 96))[0])) or 96)
+            found += read_words(image.convert("L"), dpi)[1]
+    return found
 
 
 # --- the document's own text, and what Ghostscript is given ---------------------------------
@@ -311,7 +340,19 @@ def image_pdf(path: Path, out: Path) -> Path:
 
 
 def prepare(path: Path, workdir: Path, max_pages: int = 0) -> Case | Skip:
-    """What to measure for one document; ``max_pages`` limits PDFs to their first pages."""
+    """What to measure for one document; ``max_pages`` limits PDFs to their first pages.
+
+    A document with fewer than ``MIN_WORDS`` reference words is skipped: one word would be
+    5 points or more of its recall.
+    """
+    case = _prepare(path, workdir, max_pages)
+    if isinstance(case, Case) and len(case.reference) < MIN_WORDS:
+        found = f"{len(case.reference)} words in its {case.source}, fewer than {MIN_WORDS}"
+        return Skip(path.name, f"too little text to measure ({found})")
+    return case
+
+
+def _prepare(path: Path, workdir: Path, max_pages: int) -> Case | Skip:
     suffix = path.suffix.lower()
     work = workdir / path.stem
     work.mkdir(parents=True, exist_ok=True)
@@ -343,12 +384,7 @@ def prepare(path: Path, workdir: Path, max_pages: int = 0) -> Case | Skip:
             return Case(path.name, path, pdf, words(sidecar.read_text("utf-8")), "generator")
         if scan_of.exists():
             return Case(path.name, path, pdf, words(pdf_text(scan_of)), f"{scan_of.name} text")
-        reference = words(ocr_source_image(path))
-        if len(reference) < MIN_WORDS:
-            return Skip(
-                path.name, f"no text to read (OCR of the image finds {len(reference)} words)"
-            )
-        return Case(path.name, path, pdf, reference, "OCR of the image")
+        return Case(path.name, path, pdf, ocr_source_words(path), "OCR of the original")
     return Skip(path.name, f"no reference text for {suffix or 'a file without a suffix'}")
 
 
@@ -393,12 +429,12 @@ def measure(case: Case, workdir: Path, fine: bool = True, jobs: int = 1) -> Legi
     """Render ``case`` both ways, OCR both, and compare with its reference words."""
     ours = render_faxout(case.faxout_input, workdir / f"{case.name}.faxout.tif", fine)
     theirs = render_gs(case.gs_input, workdir / f"{case.name}.gs.tif", fine)
-    ours_text, gs_text = ocr_fax(ours, jobs), ocr_fax(theirs, jobs)
+    ours_words, gs_words = ocr_fax(ours, jobs), ocr_fax(theirs, jobs)
     return Legibility(
         name=case.name,
         words=len(case.reference),
-        faxout=recall(case.reference, words(ours_text)),
-        gs=recall(case.reference, words(gs_text)),
+        faxout=recall(case.reference, ours_words),
+        gs=recall(case.reference, gs_words),
         faxout_pages=len(fax_pages(ours)),
         gs_pages=len(fax_pages(theirs)),
         source=case.source,
