@@ -193,7 +193,7 @@ def bench_ocr(corpus: Path, max_pages: int, fine: bool, jobs: int) -> None:
             f"PDFs cut to their first {max_pages or 'all'} pages"
         )
         print(
-            f"  {'document':42s} {'words':>6s} {'pages':>7s} {'faxout':>7s} {'gs':>6s} "
+            f"  {'document':46s} {'words':>6s} {'pages':>7s} {'faxout':>7s} {'gs':>6s} "
             f"{'diff':>6s}  reference"
         )
         for path in documents:
@@ -209,7 +209,7 @@ def bench_ocr(corpus: Path, max_pages: int, fine: bool, jobs: int) -> None:
             rows.append(row)
             pages = f"{row.faxout_pages}/{row.gs_pages}"
             print(
-                f"  {row.name:42s} {row.words:6d} {pages:>7s} {row.faxout:7.3f} {row.gs:6.3f} "
+                f"  {row.name:46s} {row.words:6d} {pages:>7s} {row.faxout:7.3f} {row.gs:6.3f} "
                 f"{row.difference * 100:+6.1f}  {row.source}",
                 flush=True,
             )
@@ -217,7 +217,7 @@ def bench_ocr(corpus: Path, max_pages: int, fine: bool, jobs: int) -> None:
         mean_gs = statistics.mean(r.gs for r in rows)
         worst = min(rows, key=lambda r: r.difference)
         print(
-            f"  {'mean of ' + str(len(rows)) + ' documents':42s} {'':6s} {'':7s} "
+            f"  {'mean of ' + str(len(rows)) + ' documents':46s} {'':6s} {'':7s} "
             f"{mean_ours:7.3f} {mean_gs:6.3f} {(mean_ours - mean_gs) * 100:+6.1f}"
         )
         print(f"  worst difference: {worst.name} {worst.difference * 100:+.1f} points")
