@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from faxout.clock import FrozenClock
@@ -34,7 +36,8 @@ def result(outcome: str, pages: int = 0, confirmed: int = 0, code: int | None = 
 class Sent:
     number: str
     pages: int
-    header: str | None
+    first: npt.NDArray[np.bool_]  # the first page sent (True = white), header band included
+    lpi: int
 
 
 @dataclass
@@ -48,8 +51,10 @@ class LineScript:
     def send(self, call: FaxCall, progress: Callable[[CallProgress], None]) -> CallResult:
         with Image.open(call.document) as img:
             pages = int(getattr(img, "n_frames", 1))
+            first = np.array(img.convert("1"), dtype=bool)
+            lpi = round(float(img.info["dpi"][1]))
         with self.lock:
-            self.sent.append(Sent(call.number, pages, call.page_header))
+            self.sent.append(Sent(call.number, pages, first, lpi))
             queue = self.answers.get(call.number, [])
             make = queue.pop(0) if queue else (lambda n: result("ok", n, n, 0))
         return dataclasses.replace(make(pages), pages_in_document=pages)

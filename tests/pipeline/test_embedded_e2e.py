@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from faxout.blobs.local import LocalBlobStore
+from tests.headerband import band_rows, band_text
 from tests.intake.records import submission_by_request
 from tests.server import Server, start_server
 
@@ -90,10 +91,16 @@ def test_fax_arrives_as_rendered(gateway: Server) -> None:
         received = pages(gateway.data_dir / "received" / f"job{job.id}-1.tif")
         sent = cover + rendered_doc
         assert len(received) == len(sent)
-        for got, want in zip(received, sent, strict=True):
-            # The far end's page carries our header line in a band above the page itself.
-            assert got.shape[1] == want.shape[1] == 1728 and got.shape[0] >= want.shape[0]
-            assert np.array_equal(got[-want.shape[0] :], want)
+        for n, (got, want) in enumerate(zip(received, sent, strict=True), start=1):
+            # Exactly the paper's length; the header printed into the band the renderer left.
+            assert got.shape == want.shape == (2156, 1728)  # Letter at fine: +1 is NANP
+            band = band_rows(196)
+            assert np.array_equal(got[band:], want[band:])
+            header = band_text(got, 196)
+            assert f"Page {n} of {len(sent)}" in header, header
+            assert "End To End" in header and job.number.removeprefix("+1") in header.replace(
+                "-", ""
+            ).replace(" ", ""), header
 
 
 def _rendered_key(data_dir: Path, sub_id: int) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.headerband import band_text
 from tests.pipeline.harness import Harness, result
 
 
@@ -59,7 +60,9 @@ def test_t30_failure_resumes_from_first_unconfirmed_page(h: Harness) -> None:
     h.tick(61)
     first, second = h.line.sent
     assert (first.pages, second.pages) == (2, 1)
-    assert second.header is not None and "continued from page 2" in second.header
+    # The resumed call's first page keeps its number in the fax, and says it is a resumption.
+    assert "Page 1 of 2" in band_text(first.first, first.lpi)
+    assert "Page 2 of 2, resumed at page 2" in band_text(second.first, second.lpi)
     job = h.job(sid)
     assert (job.state, job.pages_confirmed, job.tries) == ("done", 2, 2)
 

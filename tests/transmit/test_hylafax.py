@@ -162,7 +162,7 @@ def config_for(srv: FakeHfaxd, **extra: Any) -> HylaFaxConfig:
 def test_protocol_flow_and_ok(fake: Any, two_pages: Path) -> None:
     srv = fake([{"STATE": "SUSPENDED"}, {"STATE": "ACTIVE", "NPAGES": "1"}, DONE_OK])
     events: list[CallProgress] = []
-    call = FaxCall(two_pages, "+1 555 0101", "att-42", ident="+1 555 0100", page_header="ACME")
+    call = FaxCall(two_pages, "+1 555 0101", "att-42", ident="+1 555 0100")
     result = HylaFaxTransport(config_for(srv, modem="ttyIAX0")).send(call, events.append)
     assert result.outcome is Outcome.OK and result.success
     assert (result.pages_in_document, result.pages_confirmed) == (2, 2)
@@ -181,7 +181,7 @@ def test_protocol_flow_and_ok(fake: Any, two_pages: Path) -> None:
         'JPARM EXTERNAL "+1 555 0101"',
         'JPARM JOBINFO "att-42"',
         'JPARM TSI "+1 555 0100"',
-        'JPARM TAGLINE "ACME"',
+        'JPARM TAGLINE ""',  # the pages carry faxout's header: HylaFAX adds none
         "JPARM USETAGLINE YES",
         'JPARM MODEM "ttyIAX0"',
         "JPARM DOCUMENT /tmp/doc9.tif",
@@ -268,7 +268,6 @@ def test_job_parameters() -> None:
         modems=(Modem.V29, Modem.V27TER),
         ecm=False,
         compressions=(Compression.MH, Compression.MMR),
-        page_header="50% off",
     )
     params = job_parameters(call, "standard", cfg)
     assert 'DIALSTRING "5550101"' in params  # quotes and control characters dropped
@@ -276,7 +275,7 @@ def test_job_parameters() -> None:
     assert "VRES 98" in params and "USEECM NO" in params
     assert "DATAFORMAT g32d" in params  # MMR needs ECM
     assert "BEGBR 9600" in params
-    assert 'TAGLINE "50%% off"' in params
+    assert 'TAGLINE ""' in params
     assert not any(p.startswith(("TSI", "MODEM")) for p in params)
 
 

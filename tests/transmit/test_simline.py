@@ -235,16 +235,6 @@ def test_realtime_pacing_keeps_wall_time_with_line_time(sim_dir: Path, two_pages
     assert busy.wall_seconds == pytest.approx(4.0)
 
 
-def test_page_header_is_added_above_each_page(simline: SimLineTransport, two_pages: Path) -> None:
-    result = simline.send(_call(two_pages, page_header="FAXOUT TEST HEADER"), lambda _: None)
-    assert result.success and result.received_path is not None
-    for sent, got in zip(read_pages(two_pages), read_pages(result.received_path), strict=True):
-        extra = got.shape[0] - sent.shape[0]
-        assert 0 < extra <= 64  # spandsp 0.0.6 prepends a header band (it does not overlay)
-        assert not got[:extra].all()  # the band carries black text
-        assert (got[extra:] == sent).all()
-
-
 def test_spandsp_lines_are_logged_with_the_call_id(
     simline: SimLineTransport, two_pages: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

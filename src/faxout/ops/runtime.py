@@ -24,6 +24,7 @@ from faxout.taskqueue.port import TaskQueue
 from faxout.transmit.attempt import AttemptRunner
 from faxout.transmit.behaviour import BehaviourTable
 from faxout.transmit.hylafax import HylaFaxTransport
+from faxout.transmit.pages import HeaderStyle
 from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport
 from faxout.transmit.transport import FaxTransport
 
@@ -94,6 +95,7 @@ class Pipeline:
             lease_seconds=s.transmit.lease_seconds,
             per_number=s.transmit.per_number_calls,
             ident=s.transmit.ident,
+            header=HeaderStyle(s.header.enabled, s.header.format, s.header.time_zone),
             on_released=self.poke,
         )
         self.renderer = RenderStage(

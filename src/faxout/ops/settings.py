@@ -22,8 +22,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from faxout import timezones
 from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
+from faxout.render import tagline
 from faxout.report.settings import Report
 from faxout.transmit.hylafax import HylaFaxConfig
 from faxout.transmit.sip.config import SipConfig
@@ -101,7 +103,11 @@ class Transmit(BaseModel):
     redial_on_unknown: bool = Field(
         False, description="redial a job whose worker died mid-call (it may have been delivered)"
     )
-    ident: str = Field("faxout", max_length=20, description="our fax identity (TSI)")
+    ident: str = Field(
+        "",
+        max_length=20,
+        description="our fax identity (TSI); empty: each account's own number (+1 650 555 1234)",
+    )
     medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
     hylafax: HylaFaxConfig = HylaFaxConfig()
     sip: SipConfig = Field(default_factory=SipConfig)
@@ -110,6 +116,30 @@ class Transmit(BaseModel):
         """Calls at once: the chosen transport's own count when it has one, else ``lines``."""
         own = {"hylafax": self.hylafax.lines, "sip": self.sip.lines}.get(self.transport)
         return own if own is not None else self.lines
+
+
+class Header(BaseModel):
+    """The header line printed into the blank band at the top of every page sent."""
+
+    enabled: bool = Field(True, description="print a header on every page")
+    format: str = Field(
+        tagline.DEFAULT_FORMAT,
+        description="HylaFAX TagLineFormat: strftime codes, %%s %%n %%l %%r %%d %%P %%T %%C %%i",
+    )
+    time_zone: str = Field("", description="IANA zone of the header's time; empty: the server's")
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        try:
+            return tagline.validate(value)
+        except tagline.TagLineError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return timezones.validate(value) if value else ""
 
 
 class Render(BaseModel):
@@ -200,6 +230,7 @@ class Settings(BaseSettings):
     runtime: Runtime = Runtime()
     retry: RetryPolicy = RetryPolicy()
     report: Report = Report()
+    header: Header = Header()
 
     @field_validator("trusted_proxies")
     @classmethod

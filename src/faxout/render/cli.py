@@ -47,7 +47,9 @@ def _png_pages(tif: Path, folder: Path) -> list[Path]:
     help="The TIFF-F file to write.",
 )
 @click.option("--resolution", type=click.Choice(["low", "high"]), default="high", show_default=True)
-@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@click.option(
+    "--paper", type=click.Choice([p.value for p in Paper]), default="a4", show_default=True
+)
 @click.option("--cover", "cover", help="Put this cover page first (see `faxout coverpage list`).")
 @click.option("--cover-text", default="", help="Text for the cover page.")
 @click.option("--to", "to", default="", help="Recipient for the cover page: NUMBER or NAME.")

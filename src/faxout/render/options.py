@@ -18,16 +18,20 @@ class Resolution(enum.Enum):
         return 98 if self is Resolution.LOW else 196
 
 
+_PAPER_PT = {"a4": (595.276, 841.89), "letter": (612.0, 792.0), "legal": (612.0, 1008.0)}
+
+
 class Paper(enum.Enum):
     """Paper the recipient prints on; fixes the page length in lines."""
 
     A4 = "a4"
     LETTER = "letter"
+    LEGAL = "legal"
 
     @property
     def size_pt(self) -> tuple[float, float]:
         """(width, height) in PDF points."""
-        return (595.276, 841.89) if self is Paper.A4 else (612.0, 792.0)
+        return _PAPER_PT[self.value]
 
     @classmethod
     def for_number(cls, number: str) -> Paper:

@@ -36,7 +36,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import faxout
 from faxout.errors import RenderError
 from faxout.render import office_warm
 from faxout.render.options import RenderOptions
@@ -60,18 +59,6 @@ class WorkerLimits:
     memory_mb: int = 2048  # address space of the worker process
     converter_memory_mb: int = 2048  # of each Ghostscript or LibreOffice process
     file_mb: int = 1024  # the largest file any of them may write
-
-
-def _code_paths() -> list[Path]:
-    # The interpreter, the virtualenv and faxout's own source (an editable install lives
-    # outside the virtualenv), read-only inside the jail at the same paths.
-    paths: list[Path] = []
-    for raw in (sys.base_prefix, sys.prefix, str(Path(faxout.__file__).resolve().parents[1])):
-        path = Path(raw).resolve()
-        if path.is_relative_to("/usr") or any(path.is_relative_to(p) for p in paths):
-            continue
-        paths = [p for p in paths if not p.is_relative_to(path)] + [path]
-    return paths
 
 
 def _python_inside(pid: int) -> int:
@@ -106,7 +93,7 @@ class _Worker:
         self.view_covers = (_VIEW / "covers" if confined else covers) if covers else None
         cell = jail.Jail(
             ro=[
-                *((p, p) for p in _code_paths()),
+                *((p, p) for p in jail.python_paths()),
                 (self.inbox, _VIEW / "in"),
                 (pristine, _VIEW / "lo-pristine"),
                 *([(covers, _VIEW / "covers")] if covers else []),
@@ -124,7 +111,7 @@ class _Worker:
                 "FAXOUT_LO_PRISTINE": str(view / "lo-pristine" if confined else pristine),
                 "FAXOUT_CONVERTER_MEMORY_MB": str(limits.converter_memory_mb),
                 "FAXOUT_CONVERTER_FILE_MB": str(limits.file_mb),
-                "PYTHONDONTWRITEBYTECODE": "1",
+                **jail.python_env(),
             },
             nested=True,
             proc=True,  # of its own PID namespace: bubblewrap reads it to nest the jails

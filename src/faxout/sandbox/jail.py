@@ -31,6 +31,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,31 @@ class Jail:
     nested: bool = False  # may start jails of its own (render workers)
     proc: bool = False  # mount a /proc of its own PID namespace
     uid: int = NOBODY  # the uid it runs as when faxout runs as root
+
+
+def _source_root() -> Path:
+    import faxout
+
+    return Path(faxout.__file__).resolve().parents[1]
+
+
+def python_paths() -> list[Path]:
+    """What a jailed Python process of faxout's needs to read besides ``/usr``: the
+    interpreter's prefix, the virtualenv and faxout's own source (an editable install lives
+    outside the virtualenv), to be bound read-only at the same paths."""
+    paths: list[Path] = []
+    for raw in (sys.base_prefix, sys.prefix, str(_source_root())):
+        path = Path(raw).resolve()
+        if path.is_relative_to("/usr") or any(path.is_relative_to(p) for p in paths):
+            continue
+        paths = [p for p in paths if not p.is_relative_to(path)] + [path]
+    return paths
+
+
+def python_env() -> dict[str, str]:
+    """The environment a jailed Python process of faxout's needs: this very faxout first on
+    its path (the jail's environment is empty, and a checkout may shadow the installed one)."""
+    return {"PYTHONPATH": str(_source_root()), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @functools.cache

@@ -21,13 +21,14 @@ from sqlalchemy import Engine, func, insert, select, update
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.engine import transaction
-from faxout.db.tables import attempts, jobs, submissions
-from faxout.errors import FaxoutError, TransportError
+from faxout.db.tables import accounts, attempts, jobs, submissions
+from faxout.errors import FaxoutError
 from faxout.jobs.heartbeat import heartbeat
 from faxout.jobs.model import JobState
 from faxout.jobs.retry import Final, RetryPolicy, decide
-from faxout.sandbox import jail, workspace
+from faxout.sandbox import workspace
 from faxout.schedule import lines
+from faxout.transmit import pages
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
 from faxout.transmit.transport import FaxTransport
 
@@ -51,7 +52,8 @@ class Claim:
     submission_id: int
     rendered_key: str
     cover_key: str | None
-    header: str
+    ident: str  # our TSI on this call
+    header: pages.Header | None
 
 
 class AttemptRunner:
@@ -69,7 +71,8 @@ class AttemptRunner:
         policy: RetryPolicy,
         lease_seconds: float = 60.0,
         per_number: int = 1,
-        ident: str = "faxout",
+        ident: str = "",
+        header: pages.HeaderStyle | None = None,
         on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
@@ -82,6 +85,7 @@ class AttemptRunner:
         self._ttl = lease_seconds
         self._per_number = per_number
         self._ident = ident
+        self._header = header or pages.HeaderStyle()
         self._on_released = on_released
 
     # -- phase 1: claim -------------------------------------------------------------------
@@ -92,8 +96,19 @@ class AttemptRunner:
         until = now + timedelta(seconds=self._ttl)
         with transaction(self._engine) as conn:
             row = conn.execute(
-                select(jobs, submissions.c.rendered_key, submissions.c.cover_page)
+                select(
+                    jobs,
+                    func.coalesce(jobs.c.rendered_key, submissions.c.rendered_key).label(
+                        "document_key"
+                    ),
+                    accounts.c.username,
+                    accounts.c.name.label("account_name"),
+                    accounts.c.station,
+                    accounts.c.time_zone,
+                    accounts.c.tagline,
+                )
                 .join(submissions, submissions.c.id == jobs.c.submission_id)
+                .join(accounts, accounts.c.id == submissions.c.account_id)
                 .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
                 .with_for_update()
             ).first()
@@ -155,9 +170,10 @@ class AttemptRunner:
                     version=jobs.c.version + 1,
                 )
             )
-        header = f"{self._ident}  to {row.number}"
-        if row.resume_page > 1:
-            header += f"  (continued from page {row.resume_page})"
+        sender = pages.Sender(
+            row.username, row.account_name, row.station, row.time_zone, row.tagline
+        )
+        ident = pages.station_ident(sender, self._ident)
         return Claim(
             job_id=job_id,
             attempt_id=int(attempt_id),
@@ -169,9 +185,10 @@ class AttemptRunner:
             tries=row.tries,
             kill_at=row.kill_at or now + self._policy.kill_time,
             submission_id=row.submission_id,
-            rendered_key=row.rendered_key,
+            rendered_key=row.document_key,
             cover_key=row.cover_key,
-            header=header,
+            ident=ident,
+            header=pages.header_for(self._header, sender, ident, row.name, row.number, job_id, now),
         )
 
     # -- phase 2: dialing -----------------------------------------------------------------
@@ -217,7 +234,8 @@ class AttemptRunner:
     # -- the document ---------------------------------------------------------------------
 
     def _document(self, claim: Claim, workdir: Path) -> Path:
-        """The pages to send this time: cover + document, from the first unconfirmed page."""
+        """The pages to send this time: cover + document from the first unconfirmed page,
+        each with this call's header in its band."""
         parts: list[Path] = []
         keys = ([claim.cover_key] if claim.cover_key else []) + [claim.rendered_key]
         for i, key in enumerate(keys):
@@ -226,12 +244,7 @@ class AttemptRunner:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
             parts.append(path)
-        pages: list[str] = []
-        for path in parts:
-            count = _page_count(path)
-            pages += [f"{path},{n}" for n in range(count)]
-        selected = pages[claim.first_page - 1 :] or pages[-1:]
-        return _select_pages(parts, selected, workdir)
+        return pages.prepare(parts, claim.first_page, claim.header, workdir).path
 
     # -- the whole attempt ----------------------------------------------------------------
 
@@ -256,8 +269,7 @@ class AttemptRunner:
                     document=document,
                     number=claim.number,
                     call_id=f"job{job_id}-{claim.attempt_no}",
-                    ident=self._ident,
-                    page_header=claim.header,
+                    ident=claim.ident,
                 )
                 renew = functools.partial(self._renew, claim)
                 with heartbeat(renew, self._ttl / 3, what={"job": claim.job_id}):
@@ -371,32 +383,3 @@ class AttemptRunner:
                 .values(**job_values)
             )
             lines.release(conn, self._name, claim.line_no, self._worker)
-
-
-def _select_pages(parts: list[Path], selected: list[str], workdir: Path) -> Path:
-    """tiffcp the ``selected`` pages (``path,n``) into one file, jailed like any converter."""
-    out = workdir / "out"
-    out.mkdir()
-    inside = jail.enabled()
-    cell = jail.Jail(
-        ro=[(p, Path("/in") / p.name) for p in parts],
-        rw=[(out, Path("/out"))],
-        budget=jail.converter_budget(120),
-    )
-    jail.prepare_rw(out, cell)
-    for part in parts:
-        part.chmod(0o644)  # read by the jail's uid
-    args = [f"/in/{s.removeprefix(str(workdir) + '/')}" if inside else s for s in selected]
-    target = "/out/fax.tif" if inside else str(out / "fax.tif")
-    outcome = jail.run(cell, ["tiffcp", *args, target], timeout_s=120)
-    produced = out / "fax.tif"
-    if outcome.returncode != 0 or produced.is_symlink() or not produced.is_file():
-        raise TransportError(f"tiffcp could not select the pages: {outcome.summary}")
-    return produced
-
-
-def _page_count(path: Path) -> int:
-    from PIL import Image
-
-    with Image.open(path) as img:
-        return int(getattr(img, "n_frames", 1))

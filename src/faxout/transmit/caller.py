@@ -45,7 +45,6 @@ def caller_config(call: FaxCall) -> T30Config:
         modems=modems,
         compressions=codings,
         tx_file=call.document,
-        page_header=call.page_header,
     )
 
 

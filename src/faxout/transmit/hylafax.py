@@ -188,10 +188,10 @@ def job_parameters(call: FaxCall, resolution: str | None, config: HylaFaxConfig)
         params.append(f"BEGBR {fastest}")
     if call.ident:
         params.append(f'TSI "{_clean(call.ident, 20)}"')
-    # Our header line, or none: an empty TAGLINE of our own, since USETAGLINE NO means "the
-    # modem's TagLineFormat", which would image HylaFAX's default header onto every page.
-    tagline = _clean(call.page_header or "").replace("%", "%%")
-    params += [f'TAGLINE "{tagline}"', "USETAGLINE YES"]
+    # The pages carry faxout's header in their band already: an empty TAGLINE of our own,
+    # since USETAGLINE NO means "the modem's TagLineFormat", which would image HylaFAX's
+    # default header over ours.
+    params += ['TAGLINE ""', "USETAGLINE YES"]
     if config.modem:
         params.append(f'MODEM "{_clean(config.modem, 60)}"')
     return params

@@ -55,7 +55,6 @@ class FaxCall:
     ecm: bool = True
     compressions: tuple[Compression, ...] = (Compression.MH, Compression.MR, Compression.MMR)
     ident: str = ""
-    page_header: str | None = None
 
 
 @dataclass(frozen=True)

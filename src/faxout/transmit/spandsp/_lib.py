@@ -96,7 +96,6 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "t30_set_supported_resolutions": (c_int, (_P, c_int)),
     "t30_set_supported_image_sizes": (c_int, (_P, c_int)),
     "t30_set_tx_ident": (c_int, (_P, c_char_p)),
-    "t30_set_tx_page_header_info": (c_int, (_P, c_char_p)),
     "t30_get_rx_ident": (c_char_p, (_P,)),
     "t30_call_active": (c_int, (_P,)),
     "t30_terminate": (None, (_P,)),

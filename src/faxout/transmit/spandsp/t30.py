@@ -28,7 +28,6 @@ from faxout.transmit.spandsp._lib import (
 # spandsp copies file names into char[256].
 MAX_PATH_BYTES = 255
 MAX_IDENT_CHARS = 20
-MAX_HEADER_CHARS = 50
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ class T30Config:
     )
     tx_file: Path | None = None
     rx_file: Path | None = None
-    page_header: str | None = None
     # Returned from phase B on the answerer: 0 accepts, a T30_ERR_* refuses the call.
     phase_b_verdict: int = k.T30_ERR_OK
 
@@ -136,12 +134,6 @@ class T30Session:
             raise TransportError(f"fax ident must be printable ASCII: {config.ident!r}")
         if config.ident and lib.t30_set_tx_ident(t30, config.ident.encode("ascii")) < 0:
             raise TransportError(f"spandsp refused the fax ident {config.ident!r}")
-        if config.page_header is not None:
-            header = config.page_header.encode("ascii", "replace")
-            if lib.t30_set_tx_page_header_info(t30, header) < 0:
-                raise TransportError(
-                    f"page header over {MAX_HEADER_CHARS} characters: {config.page_header!r}"
-                )
         lib.t30_set_ecm_capability(t30, int(config.ecm))
         lib.t30_set_supported_modems(t30, config.modems)
         lib.t30_set_supported_compressions(t30, config.compressions)
