@@ -11,6 +11,8 @@ Every method returns a boolean array, ``True`` = black, ready for the TIFF write
 * ``threshold``: for sources that are already black and white (fax TIFFs, line art).
 * ``document``: background flattening, then a threshold: for scans and phone photos of
   paper, whose uneven light would otherwise become black blotches or grey dot fields.
+* ``adaptive``: text on tinted or dark panels (screenshots, slides), thresholded against
+  its local background by :mod:`faxout.render.threshold` before it reaches the page.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ Black = npt.NDArray[np.bool_]
 
 CLIP_BLACK = 32
 CLIP_WHITE = 232
+# On document pages (not photos) tints up to about 15 % grey are paper: table row shading
+# and pale headers behind text would otherwise be dot fields that cost line time and break
+# up the text on them.
+PAGE_CLIP_WHITE = 212
 SCREEN_CELL = 8  # tile side in px at fine: dot pitch 8/sqrt(2) = 5.7 px, about 36 lpi
 
 
@@ -35,8 +41,14 @@ class Method(enum.Enum):
 
     SCREEN = "screen"
     DIFFUSION = "diffusion"
+    # A document page: as SCREEN / DIFFUSION, but tints up to PAGE_CLIP_WHITE are paper.
+    PAGE_SCREEN = "page-screen"
+    PAGE_DIFFUSION = "page-diffusion"
     THRESHOLD = "threshold"
     DOCUMENT = "document"
+    # Text on tints (screenshots, slides): binarised by threshold.adaptive at the source's
+    # resolution before it reaches the page, so here it is only kept as it is.
+    ADAPTIVE = "adaptive"
 
 
 def to_black(grey: Grey, method: Method, *, lpi: int = 196, out: Black | None = None) -> Black:
@@ -45,26 +57,42 @@ def to_black(grey: Grey, method: Method, *, lpi: int = 196, out: Black | None = 
     ``out`` (same shape) is reused by the screen, the hot path, to spare a 4 MB allocation
     and its page faults on every page.
     """
-    if method is Method.SCREEN:
-        return np.less(grey, _threshold_page(grey.shape[0], grey.shape[1], lpi), out=out)
-    if method is Method.DIFFUSION:
-        clipped = _tone_clip_lut()[grey]
+    if method in (Method.SCREEN, Method.PAGE_SCREEN):
+        white = PAGE_CLIP_WHITE if method is Method.PAGE_SCREEN else CLIP_WHITE
+        return np.less(grey, _threshold_page(grey.shape[0], grey.shape[1], lpi, white), out=out)
+    if method in (Method.DIFFUSION, Method.PAGE_DIFFUSION):
+        white = PAGE_CLIP_WHITE if method is Method.PAGE_DIFFUSION else CLIP_WHITE
+        clipped = _tone_clip_lut(white)[grey]
         dithered = np.asarray(Image.fromarray(clipped).convert("1"))
         return ~dithered
-    if method is Method.THRESHOLD:
+    if method in (Method.THRESHOLD, Method.ADAPTIVE):
         return grey < 128
     return flatten(grey) < 160
 
 
 @functools.cache
-def _tone_clip_lut() -> Grey:
+def _tone_clip_lut(white: int = CLIP_WHITE) -> Grey:
     ramp = np.arange(256, dtype=np.float32)
-    scaled = (ramp - CLIP_BLACK) * 255.0 / (CLIP_WHITE - CLIP_BLACK)
+    scaled = (ramp - CLIP_BLACK) * 255.0 / (white - CLIP_BLACK)
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
 @functools.cache
-def screen_tile(lpi: int = 196) -> Grey:
+def photo_tone_lut() -> Grey:
+    """Grey levels that give a photo inside a document page its photo tone.
+
+    A page method clips at ``PAGE_CLIP_WHITE``; mapping the photo's ``CLIP_BLACK`` ..
+    ``CLIP_WHITE`` range onto ``CLIP_BLACK`` .. ``PAGE_CLIP_WHITE`` first gives it the
+    same dots as the photo methods, so its highlights are not clipped with the tints.
+    """
+    ramp = np.arange(256, dtype=np.float32)
+    span = (PAGE_CLIP_WHITE - CLIP_BLACK) / (CLIP_WHITE - CLIP_BLACK)
+    mapped = np.where(ramp >= CLIP_WHITE, 255.0, CLIP_BLACK + (ramp - CLIP_BLACK) * span)
+    return np.where(ramp <= CLIP_BLACK, ramp, np.round(mapped)).astype(np.uint8)
+
+
+@functools.cache
+def screen_tile(lpi: int = 196, white: int = CLIP_WHITE) -> Grey:
     """The clustered-dot threshold tile for a resolution.
 
     Spot function ``cos(pi x / P) * cos(pi y / P)`` has its maxima on a lattice turned
@@ -91,13 +119,13 @@ def screen_tile(lpi: int = 196) -> Grey:
     order = np.lexsort((dist.ravel(), np.round(-spot, 9)))
     ranks = np.empty(order.size, dtype=np.float64)
     ranks[order] = np.arange(order.size)
-    levels = CLIP_BLACK + 1 + ranks * (CLIP_WHITE - CLIP_BLACK - 1) / (order.size - 1)
+    levels = CLIP_BLACK + 1 + ranks * (white - CLIP_BLACK - 1) / (order.size - 1)
     return np.round(levels).astype(np.uint8).reshape(rows, side)
 
 
 @functools.lru_cache(maxsize=4)
-def _threshold_page(height: int, width: int, lpi: int) -> Grey:
-    tile = screen_tile(lpi)
+def _threshold_page(height: int, width: int, lpi: int, white: int) -> Grey:
+    tile = screen_tile(lpi, white)
     reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]))
     page = np.tile(tile, reps)[:height, :width]
     page.setflags(write=False)

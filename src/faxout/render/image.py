@@ -24,9 +24,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, ImageSequence
 
-from faxout.render import bilevel, geometry
+from faxout.render import bilevel, geometry, threshold
 from faxout.render.result import RefusalReason
 from faxout.render.sink import PageSink, Refused
 
@@ -38,7 +39,17 @@ _DOC_MID = 0.2  # ... and share of mid-tones below which
 # and no image is enlarged past this factor: more only magnifies its pixels.
 ASSUMED_DPI = 96.0
 MAX_ENLARGE = 1.5
-_DOCUMENT_METHODS = (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT)
+_DOCUMENT_METHODS = (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT, bilevel.Method.ADAPTIVE)
+# Text on tints, not a photo: at least this share of 8 px blocks of the thumbnail has the
+# sharp contrast (80 grey levels or more) of type (screenshots 0.3-0.8; a bar chart 0.14,
+# whose light bars must stay dots, not turn white) ...
+_TEXT_SHARP_BLOCKS = 0.2
+# ... and at most this share has the soft, middling contrast of photographic texture
+# (photos 0.3-0.55) ...
+_TEXT_SOFT_BLOCKS = 0.12
+# ... or the 8 commonest grey levels cover this share of it (a rendered, not a photographed,
+# image: screenshots 0.8-0.95, photos under 0.25).
+_TEXT_PALETTE = 0.6
 
 
 def render_image(path: Path, sink: PageSink) -> None:
@@ -97,7 +108,10 @@ def _render_frame(frame: Image.Image, sink: PageSink) -> None:
     resample = Image.Resampling.LANCZOS
     if method is bilevel.Method.THRESHOLD and grey.width < spot.width:
         resample = Image.Resampling.BILINEAR  # no ringing around black edges when enlarging
-    scaled = np.asarray(grey.resize((spot.width, spot.height), resample))
+    if method is bilevel.Method.ADAPTIVE:
+        scaled = threshold.adaptive(np.asarray(grey), (spot.width, spot.height))
+    else:
+        scaled = np.asarray(grey.resize((spot.width, spot.height), resample))
     fmt = sink.fmt
     top = 0
     while top < spot.height:
@@ -172,4 +186,27 @@ def _classify(image: Image.Image, grey: Image.Image, sink: PageSink) -> bilevel.
     mid = float(np.mean((flat > 60) & (flat < 200)))
     if white >= _DOC_WHITE and mid <= _DOC_MID:
         return bilevel.Method.DOCUMENT
+    if _looks_like_text(np.asarray(thumb)):
+        return bilevel.Method.ADAPTIVE
     return sink.halftone_method()
+
+
+def _looks_like_text(thumb: npt.NDArray[np.uint8]) -> bool:
+    """Whether an image that is not mostly paper is text and flat colour, not a photo.
+
+    Screenshots and slides are flat areas and the sharp edges of type; photos are texture,
+    charts flat areas with few edges. Measured on the thumbnail: the shares of 8 px blocks
+    with sharp and with soft contrast, and how much of the image its 8 commonest grey levels
+    cover.
+    """
+    height, width = thumb.shape[0] // 8 * 8, thumb.shape[1] // 8 * 8
+    if height == 0 or width == 0:
+        return False
+    blocks = thumb[:height, :width].astype(np.int16).reshape(height // 8, 8, width // 8, 8)
+    contrast = blocks.max(axis=(1, 3)) - blocks.min(axis=(1, 3))
+    if float(np.mean(contrast >= 80)) < _TEXT_SHARP_BLOCKS:
+        return False
+    soft = float(np.mean((contrast > 16) & (contrast < 80)))
+    counts = np.bincount(thumb.ravel(), minlength=256)
+    palette = float(np.sort(counts)[-8:].sum()) / thumb.size
+    return soft <= _TEXT_SOFT_BLOCKS or palette >= _TEXT_PALETTE

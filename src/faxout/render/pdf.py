@@ -15,7 +15,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from faxout.render import geometry, textink
+from faxout.render import bilevel, geometry, textink
 from faxout.render.options import Resolution
 from faxout.render.result import RefusalReason, WarningKind
 from faxout.render.sink import PageSink, Refused
@@ -32,6 +32,9 @@ MAX_PAGE_SIDE_PT = 14_400.0  # 200 in
 MAX_IMAGE_PIXELS = 200_000_000  # per page, all images: about 600 dpi over four Letter sheets
 _MAX_OBJECTS_SCANNED = 100_000
 _MAX_FORM_DEPTH = 8
+# A page this much covered by pictures is a photo or a scan: its light tones are content.
+PHOTO_PAGE_SHARE = 0.5
+_PAGE_METHODS = (bilevel.Method.PAGE_SCREEN, bilevel.Method.PAGE_DIFFUSION)
 
 
 class PdfRefused(Exception):  # noqa: N818 - a verdict, caught by the caller
@@ -93,10 +96,11 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
             f"page {index + 1} is {max(width_pt, height_pt) / 72:.0f} in long; "
             f"the most a PDF page can be is {MAX_PAGE_SIDE_PT / 72:.0f} in",
         )
-    _check_images(page, index)
+    pictures = _check_images(page, index)
     spot = geometry.place(width_pt / 72.0, height_pt / 72.0, fmt)
     rotate = _ROTATE_CCW if spot.rotate else 0
     boxes = textink.coloured_text_boxes(page)
+    method = _page_method(pictures, width_pt * height_pt, sink)
     top = 0
     while top < spot.height:
         grey = sink.new_page()
@@ -117,49 +121,85 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
                 pdfium_c.FPDF_FFLDraw(page.formenv, *args)
         finally:
             pdfium_c.FPDFBitmap_Destroy(bitmap)
+        placement = (spot.left, -top, spot.width, spot.height, rotate)
         if boxes:
-            placement = (spot.left, -top, spot.width, spot.height, rotate)
             textink.solidify(body, page, boxes, placement)
+        if method in _PAGE_METHODS:
+            _keep_photo_tone(body, page, pictures, placement)
         lines = spot.height
         if spot.cut:
             # A long page: end this fax page in a white gap; the next one starts there.
             content = body[:, spot.left : spot.left + spot.width]
             lines = geometry.cut_rows(content, spot.height - top, fmt.lpi)
             body[lines:] = 255
-        sink.add(grey, sink.halftone_method())
+        sink.add(grey, method)
         top += lines
     if index < 3 or index % 10 == 0:  # a document keeps its type sizes: sample, save 1 ms/page
         _check_text_size(page, spot.width / (width_pt if not spot.rotate else height_pt), sink)
 
 
-def _check_images(page: pdfium.PdfPage, index: int) -> None:
+def _page_method(pictures: list[textink.Box], area_pt: float, sink: PageSink) -> bilevel.Method:
+    """The page's halftone: light tints dropped on document pages, not on photo pages."""
+    halftone = sink.halftone_method()
+    covered = sum((right - left) * (top - bottom) for left, bottom, right, top in pictures)
+    if covered >= PHOTO_PAGE_SHARE * area_pt:
+        return halftone  # the page is a picture (a photo, a scan): every tone is content
+    if halftone is bilevel.Method.DIFFUSION:
+        return bilevel.Method.PAGE_DIFFUSION
+    return bilevel.Method.PAGE_SCREEN
+
+
+def _keep_photo_tone(
+    body: bilevel.Grey,
+    page: pdfium.PdfPage,
+    pictures: list[textink.Box],
+    placement: tuple[int, int, int, int, int],
+) -> None:
+    """Give the pictures on a document page their photo tone (highlights not clipped)."""
+    lut = bilevel.photo_tone_lut()
+    for box in pictures:
+        area = textink.device_box(page, box, placement, body.shape)
+        if area is not None:
+            region = body[area]
+            region[...] = lut[region]
+
+
+def _check_images(page: pdfium.PdfPage, index: int) -> list[textink.Box]:
     """Refuse a page whose images would decode to more than ``MAX_IMAGE_PIXELS``.
 
     PDFium decodes an image's stream only when it draws it; its pixel size is known before,
     so a few kilobytes that inflate to gigabytes are refused without being inflated.
+    Returns the bounds of the page's pictures: its images, and the forms that hold one.
     """
     width, height = ctypes.c_uint(), ctypes.c_uint()
-    stack = [(pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, page.raw)]
+    stack = [(pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, page.raw, None)]
     total = seen = 0
+    pictures: dict[int, textink.Box] = {}
     while stack and seen < _MAX_OBJECTS_SCANNED:
-        count_fn, get_fn, parent = stack.pop()
+        count_fn, get_fn, parent, outer = stack.pop()
         for i in range(count_fn(parent)):
             seen += 1
             obj = get_fn(parent, i)
             kind = pdfium_c.FPDFPageObj_GetType(obj)
+            top_level = outer if outer is not None else obj
             if kind == pdfium_c.FPDF_PAGEOBJ_FORM and len(stack) < _MAX_FORM_DEPTH:
                 stack.append((pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject,
-                              obj))  # fmt: skip
+                              obj, top_level))  # fmt: skip
             elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFImageObj_GetImagePixelSize(
                 obj, ctypes.byref(width), ctypes.byref(height)
             ):
                 total += width.value * height.value
+                # Bounds of an image inside a form are in the form's space: take the form's.
+                address = ctypes.cast(top_level, ctypes.c_void_p).value or 0
+                if address not in pictures and (box := textink.bounds(top_level)) is not None:
+                    pictures[address] = box
     if total > MAX_IMAGE_PIXELS:
         raise Refused(
             RefusalReason.TOO_LARGE,
             f"the images of page {index + 1} hold {total / 1e6:.0f} million pixels "
             f"(the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} million)",
         )
+    return list(pictures.values())
 
 
 def _check_text_size(page: pdfium.PdfPage, px_per_pt: float, sink: PageSink) -> None:
