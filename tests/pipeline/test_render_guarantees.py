@@ -119,6 +119,10 @@ def test_the_sender_reads_words_and_the_operator_reads_the_converter(
         assert raw not in sub.render_error
     logged = [r for r in caplog.records if r.getMessage().startswith("document refused")]
     assert logged and "undefinedresult" in str(logged[0].__dict__["fields"]["diagnostic"])
+    # ... and `faxout jobs show` gives the operator the converter's own words.
+    assert (
+        sub.render_diagnostic.startswith("scan.ps: ") and "undefinedresult" in sub.render_diagnostic
+    )
 
 
 def test_warnings_name_the_sender_s_own_file(h: Harness) -> None:

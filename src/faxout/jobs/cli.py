@@ -80,12 +80,10 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
         echo(f"  next try    {job.next_attempt_at.isoformat()}")
     if job.kill_at:
         echo(f"  kill time   {job.kill_at.isoformat()}")
-    pages = (
-        f"{job.pages_confirmed}/{sub.pages + (0 if sub.cover_page == 'none' else 1)}"
-        if sub.pages
-        else "-"
-    )
-    echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}")
+    own = job.pages or sub.pages
+    pages = f"{job.pages_confirmed}/{own + (0 if sub.cover_page == 'none' else 1)}" if own else "-"
+    paper = f"; paper {job.paper}" if job.paper else ""
+    echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}{paper}")
     for a in tries:
         how = ", ".join(
             str(x)
@@ -115,6 +113,8 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
     )
     if sub.render_error:
         echo(f"  render      {sub.render_error}")
+    if sub.render_diagnostic:  # what the converter said: the sender's report leaves it out
+        echo(f"  converter   {sub.render_diagnostic}")
     for d in sub.documents:
         echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
     for j in sub.jobs:

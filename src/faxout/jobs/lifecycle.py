@@ -38,6 +38,20 @@ FINAL_JOB_STATES = (
 CANCELABLE = (JobState.ACCEPTED, JobState.RENDERING, JobState.READY, JobState.QUEUED)
 
 
+_DIAGNOSTIC_CHARS = 4000  # of a converter's output kept for the operator
+
+
+@dataclass(frozen=True)
+class JobRender:
+    """What rendering made for one job: its paper, its cover page, and its own pages when its
+    paper differs from the submission's first (None: the submission's pages)."""
+
+    paper: str | None = None
+    cover_key: str | None = None
+    rendered_key: str | None = None
+    pages: int | None = None
+
+
 @dataclass(frozen=True)
 class CancelResult:
     """What ``cancel`` did: jobs canceled, and jobs it could not cancel with their state."""
@@ -124,9 +138,10 @@ class Lifecycle:
         rendered_key: str,
         pages: int,
         warnings: list[str],
-        cover_keys: dict[int, str],
+        per_job: dict[int, JobRender],
     ) -> bool:
-        """rendering → ready; each job becomes ready for its send time (kill time set)."""
+        """rendering → ready; each job becomes ready for its send time (kill time set), with
+        its paper, its cover page and (on another paper than the first) its own pages."""
         with transaction(self._engine) as conn:
             if not _end_render(
                 conn,
@@ -146,12 +161,16 @@ class Lifecycle:
                 )
             ).all()
             for row in rows:
+                own = per_job.get(row.id) or JobRender()
                 conn.execute(
                     update(jobs)
                     .where(jobs.c.id == row.id, jobs.c.state == JobState.RENDERING)
                     .values(
                         state=JobState.READY.value,
-                        cover_key=cover_keys.get(row.id),
+                        paper=own.paper,
+                        cover_key=own.cover_key,
+                        rendered_key=own.rendered_key,
+                        pages=own.pages,
                         kill_at=later(max(row.send_at, now), self._kill_after),
                         reason="",
                         updated_at=now,
@@ -160,8 +179,11 @@ class Lifecycle:
                 )
         return True
 
-    def fail_render(self, submission_id: int, owner: str, now: datetime, reason: str) -> bool:
-        """rendering → render_failed, with a reason that names the document."""
+    def fail_render(
+        self, submission_id: int, owner: str, now: datetime, reason: str, *, diagnostic: str = ""
+    ) -> bool:
+        """rendering → render_failed, with a reason that names the document (for the sender)
+        and the converter's own words (for the operator: ``faxout jobs show``)."""
         with transaction(self._engine) as conn:
             if not _end_render(
                 conn,
@@ -170,6 +192,7 @@ class Lifecycle:
                 now,
                 state=SubmissionState.RENDER_FAILED.value,
                 render_error=reason,
+                render_diagnostic=diagnostic[:_DIAGNOSTIC_CHARS],
             ):
                 return False
             conn.execute(

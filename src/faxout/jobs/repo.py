@@ -44,6 +44,8 @@ class JobView:
     resume_page: int = 1
     kill_at: datetime | None = None
     finished_at: datetime | None = None
+    paper: str | None = None  # the recipient's paper (None before rendering)
+    pages: int | None = None  # its own page count when its paper differs from the first
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class SubmissionView:
     jobs: list[JobView]
     pages: int | None = None
     render_error: str | None = None
+    render_diagnostic: str = ""  # the converter's own words, for the operator only
     render_warnings: list[str] | None = None
     render_count: int = 0
 
@@ -130,6 +133,8 @@ _JOB_COLUMNS = (
     jobs.c.resume_page,
     jobs.c.kill_at,
     jobs.c.finished_at,
+    jobs.c.paper,
+    jobs.c.pages,
 )
 
 
@@ -213,6 +218,7 @@ class JobRepo:
             jobs=[JobView(**j._mapping) for j in job_rows],
             pages=m["pages"],
             render_error=m["render_error"],
+            render_diagnostic=m["render_diagnostic"] or "",
             render_warnings=list(json.loads(m["render_warnings"] or "[]")),
             render_count=m["render_count"],
         )

@@ -34,9 +34,15 @@ class Paper(enum.Enum):
         return _PAPER_PT[self.value]
 
     @classmethod
-    def for_number(cls, number: str) -> Paper:
-        """Default paper for a destination: Letter for ``+1`` (North America), A4 otherwise."""
-        return cls.LETTER if number.strip().startswith("+1") else cls.A4
+    def for_destination(cls, number: str, home: str, chosen: str = "") -> Paper:
+        """The paper the receiving machine most likely holds: the account's own choice when
+        it made one (``chosen``), else Letter in North America (``+1``, the NANP) and A4
+        elsewhere. A number without its country code (``5551001``) is in the sender's
+        country, told by the account's own number ``home`` (digits with the country code)."""
+        if chosen:
+            return cls(chosen)
+        country = number[1:] if number.startswith("+") else home
+        return cls.LETTER if country.startswith("1") else cls.A4
 
 
 class Compression(enum.Enum):

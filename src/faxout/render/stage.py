@@ -1,8 +1,10 @@
 """The render stage of the pipeline: a submission's documents become its fax pages, once.
 
 Documents are rendered in order into one TIFF-F stored in the document store; a cover page is
-rendered per recipient (unless ``None``). The jobs then become ``ready`` for their send time. A
-document that cannot be rendered fails the submission with a reason naming it.
+rendered per recipient (unless ``None``). Each recipient gets the paper its machine most likely
+holds (``Paper.for_destination``): the documents are rendered once per paper among them. The
+jobs then become ``ready`` for their send time. A document that cannot be rendered fails the
+submission with a reason naming it.
 
 Guarantees:
 - **Settled, whatever happens.** Any exception while rendering or recording the result ends
@@ -30,11 +32,12 @@ from faxout.clock import Clock
 from faxout.db.tables import accounts, documents, jobs, submissions
 from faxout.errors import FaxoutError, RenderError
 from faxout.jobs.heartbeat import heartbeat
-from faxout.jobs.lifecycle import Lifecycle
+from faxout.jobs.lifecycle import JobRender, Lifecycle
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState, SubmissionState
 from faxout.render.cover import CoverSheet
 from faxout.render.options import Paper, RenderOptions, Resolution
 from faxout.render.pool import RenderPool, WorkerLimits
+from faxout.render.result import Refusal
 from faxout.sandbox import workspace
 
 log = logging.getLogger("faxout.render")
@@ -67,11 +70,6 @@ def client_name(name: str) -> str:
     the render directory gives it)."""
     head, dash, rest = name.partition("-")
     return rest if dash and len(head) == 3 and head.isdigit() else name
-
-
-def paper_for(username: str) -> Paper:
-    """Letter for North American (+1) accounts, A4 elsewhere."""
-    return Paper.LETTER if username.startswith("1") else Paper.A4
 
 
 class Ran(enum.Enum):
@@ -177,39 +175,47 @@ class RenderStage:
             return self._lifecycle.renew_render(submission_id, self._worker, now, self._ttl)
 
         with heartbeat(renew, self._ttl / 4, what=fields):
+            outcome: Rendered | Failed
             try:
                 outcome = self._render(submission_id)
             except FaxoutError as exc:
                 log.exception("rendering broke", extra={"fields": fields})
-                outcome = f"the renderer failed: {exc}"
+                outcome = Failed(f"the renderer failed: {exc}")
             except Exception:  # never leave the submission unsettled (see the guarantees)
                 log.exception("rendering broke", extra={"fields": fields})
-                outcome = _INTERNAL
+                outcome = Failed(_INTERNAL)
             now = self._clock.now()
-            if not isinstance(outcome, str):
-                key, pages, warnings, covers = outcome
+            if isinstance(outcome, Rendered):
                 try:
                     self._lifecycle.finish_render(
                         submission_id,
                         self._worker,
                         now,
-                        rendered_key=key,
-                        pages=pages,
-                        warnings=warnings,
-                        cover_keys=covers,
+                        rendered_key=outcome.key,
+                        pages=outcome.pages,
+                        warnings=outcome.warnings,
+                        per_job=outcome.jobs,
                     )
-                    log.info("rendered %d page(s)", pages, extra={"fields": fields})
+                    log.info("rendered %d page(s)", outcome.pages, extra={"fields": fields})
                     return
                 except Exception:
                     log.exception("recording the render broke", extra={"fields": fields})
-                    outcome = _INTERNAL
-            self._lifecycle.fail_render(submission_id, self._worker, now, outcome)
-            log.info("render failed: %s", outcome, extra={"fields": fields})
+                    outcome = Failed(_INTERNAL)
+            self._lifecycle.fail_render(
+                submission_id, self._worker, now, outcome.reason, diagnostic=outcome.diagnostic
+            )
+            log.info("render failed: %s", outcome.reason, extra={"fields": fields})
 
-    def _render(self, submission_id: int) -> str | tuple[str, int, list[str], dict[int, str]]:
+    def _render(self, submission_id: int) -> Rendered | Failed:
         with self._engine.connect() as conn:
             sub = conn.execute(
-                select(submissions, accounts.c.username, accounts.c.name, accounts.c.email)
+                select(
+                    submissions,
+                    accounts.c.username,
+                    accounts.c.name,
+                    accounts.c.email,
+                    accounts.c.paper.label("account_paper"),
+                )
                 .join(accounts, accounts.c.id == submissions.c.account_id)
                 .where(submissions.c.id == submission_id)
             ).one()
@@ -219,15 +225,23 @@ class RenderStage:
                 .order_by(documents.c.seq)
             ).all()
             recipients = conn.execute(
-                select(jobs.c.id, jobs.c.number, jobs.c.name).where(
-                    jobs.c.submission_id == submission_id, jobs.c.state == JobState.RENDERING
-                )
+                select(jobs.c.id, jobs.c.number, jobs.c.name)
+                .where(jobs.c.submission_id == submission_id, jobs.c.state == JobState.RENDERING)
+                .order_by(jobs.c.seq)
             ).all()
-        options = dataclasses.replace(
+        base = dataclasses.replace(
             self._options,
             resolution=Resolution.LOW if sub.resolution == "low" else Resolution.HIGH,
-            paper=paper_for(sub.username),
         )
+        # Each recipient gets the paper its machine most likely holds; the documents are
+        # rendered once per paper among them (nearly always one).
+        paper_of = {
+            job.id: Paper.for_destination(job.number, sub.username, sub.account_paper)
+            for job in recipients
+        }
+        papers = list(dict.fromkeys(paper_of.values())) or [
+            Paper.for_destination("", sub.username, sub.account_paper)
+        ]
         pool = self.pool()
         with workspace.current().temp_dir("render-") as work:
             paths = []
@@ -238,59 +252,129 @@ class RenderStage:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
                 paths.append(path)
-            out = work / "document.tif"
-            result = pool.render_submission(paths, out, options)
-            if result.refusal is not None:
-                refusal = result.refusal
-                shown = client_name(refusal.document) or "a document"
-                # What the converter said stays in the operator's log; the sender reads words.
-                log.warning(
-                    "document refused: %s",
-                    refusal.detail,
-                    extra={"fields": {"submission": submission_id, "document": shown,
-                                      "reason": refusal.reason.value,
-                                      "diagnostic": refusal.diagnostic}},
-                )  # fmt: skip
-                return f"{shown} could not be rendered: {refusal.reason.value}: {refusal.detail}"
-            key = store_file(self._store, out)
-            warnings = [
-                str(dataclasses.replace(w, document=client_name(w.document)))
-                for w in result.warnings
-            ]
-            covers: dict[int, str] = {}
+            renders: dict[Paper, tuple[str, int]] = {}
+            warnings: list[str] = []
+            for paper in papers:
+                out = work / f"document-{paper.value}.tif"
+                result = pool.render_submission(paths, out, dataclasses.replace(base, paper=paper))
+                if result.refusal is not None:
+                    return self._refused(submission_id, result.refusal)
+                renders[paper] = (store_file(self._store, out), result.pages)
+                if not warnings:
+                    warnings = [
+                        str(dataclasses.replace(w, document=client_name(w.document)))
+                        for w in result.warnings
+                    ]
+            per_job: dict[int, JobRender] = {}
+            for job in recipients:
+                paper = paper_of[job.id]
+                key, pages = renders[paper]
+                own = paper != papers[0]  # the submission's pages are the first paper's
+                per_job[job.id] = JobRender(
+                    paper=paper.value,
+                    cover_key=None,
+                    rendered_key=key if own else None,
+                    pages=pages if own else None,
+                )
             if sub.cover_page != COVER_NONE:
-                template = "Default" if sub.cover_page == COVER_DEFAULT else sub.cover_page
+                covers = _Covers(pool, submission_id, work, base, warnings)
                 for job in recipients:
+                    paper = paper_of[job.id]
                     sheet = CoverSheet(
                         sender_name=sub.name,
                         sender_number=sub.username,
                         sender_email=sub.email,
                         recipient_name=job.name,
                         recipient_number=job.number,
-                        pages=result.pages + 1,
+                        pages=renders[paper][1] + 1,
                         text=sub.cover_text,
                         date=self._clock.now(),
                     )
-                    cover_path = work / f"cover-{job.id}.tif"
-                    try:
-                        _render_cover(pool, sheet, cover_path, options, template)
-                    except RenderError as exc:
-                        if template == "Default":
-                            raise
-                        # The operator's template is broken: the operator's error, not the
-                        # sender's. Said loudly in the log (and by faxout check); the fax goes
-                        # out with the Default cover and a note.
-                        log.error(
-                            "cover page %r is broken; sending the Default cover page instead: %s",
-                            template,
-                            exc,
-                            extra={"fields": {"submission": submission_id}},
-                        )
-                        warnings.append(
-                            f"the cover page {template!r} could not be used, so the Default "
-                            "cover page was sent instead"
-                        )
-                        template = "Default"
-                        _render_cover(pool, sheet, cover_path, options, template)
-                    covers[job.id] = store_file(self._store, cover_path)
-            return key, result.pages, warnings, covers
+                    template = "Default" if sub.cover_page == COVER_DEFAULT else sub.cover_page
+                    cover_path = covers.render(sheet, job.id, paper, template)
+                    per_job[job.id] = dataclasses.replace(
+                        per_job[job.id], cover_key=store_file(self._store, cover_path)
+                    )
+            key, pages = renders[papers[0]]
+            return Rendered(key, pages, warnings, per_job)
+
+    def _refused(self, submission_id: int, refusal: Refusal) -> Failed:
+        shown = client_name(refusal.document) or "a document"
+        # What the converter said stays in the operator's log and `faxout jobs show`; the
+        # sender reads words.
+        log.warning(
+            "document refused: %s",
+            refusal.detail,
+            extra={"fields": {"submission": submission_id, "document": shown,
+                              "reason": refusal.reason.value,
+                              "diagnostic": refusal.diagnostic}},
+        )  # fmt: skip
+        return Failed(
+            f"{shown} could not be rendered: {refusal.reason.value}: {refusal.detail}",
+            diagnostic=f"{shown}: {refusal.diagnostic}" if refusal.diagnostic else "",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A submission's pages: the first paper's in the store, and each job's own."""
+
+    key: str
+    pages: int
+    warnings: list[str]
+    jobs: dict[int, JobRender]
+
+
+@dataclasses.dataclass(frozen=True)
+class Failed:
+    """A render that ended without pages: the sender's reason, the operator's diagnostic."""
+
+    reason: str
+    diagnostic: str = ""
+
+
+class _Covers:
+    """Cover pages of one submission, falling back to Default when the operator's is broken."""
+
+    def __init__(
+        self,
+        pool: RenderPool,
+        submission_id: int,
+        work: Path,
+        options: RenderOptions,
+        warnings: list[str],
+    ) -> None:
+        self._pool = pool
+        self._submission = submission_id
+        self._work = work
+        self._options = options
+        self._warnings = warnings
+        self._broken: set[str] = set()
+
+    def render(self, sheet: CoverSheet, job_id: int, paper: Paper, template: str) -> Path:
+        """The cover page of one job on its paper."""
+        path = self._work / f"cover-{job_id}.tif"
+        options = dataclasses.replace(self._options, paper=paper)
+        if template not in self._broken:
+            try:
+                _render_cover(self._pool, sheet, path, options, template)
+                return path
+            except RenderError as exc:
+                if template == "Default":
+                    raise
+                # The operator's template is broken: the operator's error, not the sender's.
+                # Said loudly in the log (and by faxout check); the fax goes out with the
+                # Default cover and a note.
+                log.error(
+                    "cover page %r is broken; sending the Default cover page instead: %s",
+                    template,
+                    exc,
+                    extra={"fields": {"submission": self._submission}},
+                )
+                self._broken.add(template)
+                self._warnings.append(
+                    f"the cover page {template!r} could not be used, so the Default "
+                    "cover page was sent instead"
+                )
+        _render_cover(self._pool, sheet, path, options, "Default")
+        return path
