@@ -27,6 +27,7 @@ from faxout.errors import ConfigError
 from faxout.jobs.retry import RetryPolicy
 from faxout.render import tagline
 from faxout.report.settings import Report
+from faxout.transmit.dialrules import DialRules
 from faxout.transmit.hylafax import HylaFaxConfig
 from faxout.transmit.sip.config import SipConfig
 
@@ -109,6 +110,7 @@ class Transmit(BaseModel):
         description="our fax identity (TSI); empty: each account's own number (+1 650 555 1234)",
     )
     medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
+    dial: DialRules = DialRules()
     hylafax: HylaFaxConfig = HylaFaxConfig()
     sip: SipConfig = Field(default_factory=SipConfig)
 
