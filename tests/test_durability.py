@@ -48,7 +48,7 @@ def test_sigkill_right_after_accepted_loses_nothing(tmp_path: Path) -> None:
         for i, _, request_id in results:
             sub = submission_by_request(data, request_id)
             assert sub is not None, f"submission {i} lost"
-            assert [j.number for j in sub.jobs] == [f"555000{i}", f"555100{i}"]
+            assert [j.number for j in sub.jobs] == [f"+1555555000{i}", f"+1555555100{i}"]
             assert document_bytes(data, sub.documents[0].blob_key) == docs[i]
         listed = restarted.cli("jobs", "list", "--json")
         assert listed.stdout.count('"state": "accepted"') == 16

@@ -75,7 +75,7 @@ def test_php_curl(server: Server, document: Path) -> None:
     )
     assert out == "0"
     sub = newest_submission(server)
-    assert [j["number"] for j in sub["jobs"]] == ["+16505550101", "6505550102"]
+    assert [j["number"] for j in sub["jobs"]] == ["+16505550101", "+16505550102"]
     assert [d["filename"] for d in sub["documents"]] == [
         "Quarterly report.pdf",
         "copy of Quarterly report.pdf",

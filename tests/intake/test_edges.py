@@ -66,7 +66,7 @@ def test_notes_are_truncated_and_capped(server: Server) -> None:
     resp = submit(server, [("Recipient", "5551234"), *(("Recipient", b) for b in bad)])
     assert resp.text == "0"
     sub = submission_by_request(server.data_dir, resp.headers["x-request-id"])
-    assert sub is not None and [j.number for j in sub.jobs] == ["5551234"]
+    assert sub is not None and [j.number for j in sub.jobs] == ["+15555551234"]
     stored = json.dumps(sub.notes).encode()
     assert len(stored) < MAX_NOTES_BYTES + 1024
     assert len(sub.notes) <= MAX_NOTES + 1

@@ -45,7 +45,7 @@ def test_accepts_a_fax_and_stores_it(server: Server) -> None:
         [
             *creds(),
             ("Recipient", "+1 (650) 555-0101|Dr. Who"),
-            ("Recipient", "4930123456"),
+            ("Recipient", "+49 30 123456"),
             ("Coverpage", "None"),
             ("Resolution", "low"),
             ("Coverpagetext", "  Hello\nthere  "),
@@ -57,7 +57,7 @@ def test_accepts_a_fax_and_stores_it(server: Server) -> None:
     assert sub is not None and sub.state == "accepted"
     assert [(j.number, j.name, j.state) for j in sub.jobs] == [
         ("+16505550101", "Dr. Who", "accepted"),
-        ("4930123456", "", "accepted"),
+        ("+4930123456", "", "accepted"),
     ]
     assert [d.filename for d in sub.documents] == ["letter.pdf", "notes.txt"]
     assert document_bytes(server.data_dir, sub.documents[0].blob_key) == PDF
@@ -128,7 +128,8 @@ def test_field_names_case_php_suffixes_order_unknown_fields(server: Server) -> N
     assert (resp.status, resp.body) == (200, b"0")
     sub = submission_by_request(server.data_dir, resp.headers["x-request-id"])
     assert sub is not None
-    assert [j.number for j in sub.jobs] == ["5550001", "5550002"]
+    # Seven digits: a local number, in the account's area code (555).
+    assert [j.number for j in sub.jobs] == ["+15555550001", "+15555550002"]
     assert [j.name for j in sub.jobs] == ["First", ""]
     assert [d.filename for d in sub.documents] == ["one.pdf", "two.txt"]
 
@@ -257,7 +258,7 @@ def test_some_recipients_invalid_are_noted_duplicates_merged(server: Server) -> 
     assert_digit(resp, 0)
     sub = submission_by_request(server.data_dir, resp.headers["x-request-id"])
     assert sub is not None
-    assert [(j.number, j.name) for j in sub.jobs] == [("5551234", "Bob")]
+    assert [(j.number, j.name) for j in sub.jobs] == [("+15555551234", "Bob")]
     assert any("call-me" in n for n in sub.notes)
     assert any("more than once" in n for n in sub.notes)
 
@@ -308,7 +309,7 @@ def test_installed_cover_page_matched_case_insensitively(server: Server) -> None
 
 
 def test_limits_answer_5(server: Server) -> None:
-    many = [("Recipient", f"55510{i:03d}") for i in range(101)]
+    many = [("Recipient", f"555{i:04d}") for i in range(101)]
     assert_digit(submit(server, [*creds(), *many], [("Attachment", ("a.txt", b"x"))]), 5)
     assert_digit(
         submit(

@@ -8,14 +8,11 @@ import pytest
 
 from faxout.intake.faxout.parser import ParsedForm
 from faxout.intake.faxout.request import interpret, parse_sendtime
-from faxout.jobs.numbers import (
-    InvalidNumberError,
-    normalize_recipient,
-    normalize_username,
-    parse_recipient,
-)
+from faxout.jobs.dialplan import DialPolicy
+from faxout.jobs.numbers import InvalidNumberError, normalize_username
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+US = DialPolicy(region="US")
 
 
 @pytest.mark.parametrize(
@@ -35,29 +32,6 @@ def test_usernames_normalise(raw: str, want: str) -> None:
 def test_bad_usernames(raw: str) -> None:
     with pytest.raises(InvalidNumberError):
         normalize_username(raw)
-
-
-@pytest.mark.parametrize(
-    ("raw", "want"),
-    [
-        ("+49 (30) 123-456", "+4930123456"),
-        ("555", "555"),
-        ("0049 30 1234", "0049301234"),
-    ],
-)
-def test_recipients_normalise(raw: str, want: str) -> None:
-    assert normalize_recipient(raw) == want
-
-
-@pytest.mark.parametrize("raw", ["", "12", "555-CALL-NOW", "5+5", "1" * 21])
-def test_bad_recipients(raw: str) -> None:
-    with pytest.raises(InvalidNumberError):
-        normalize_recipient(raw)
-
-
-def test_recipient_name_is_optional_and_tidied() -> None:
-    assert parse_recipient("5551234").name == ""
-    assert parse_recipient("5551234|  Dr.   Who |x").name == "Dr. Who |x"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +58,7 @@ def form(**fields: list[str]) -> ParsedForm:
 
 
 def test_interpret_defaults() -> None:
-    req = interpret(form(recipient=["5551234"]), NOW, list)
+    req = interpret(form(recipient=["+1 650 555 1234"]), NOW, list, US)
     assert (req.resolution, req.cover_page, req.send_at, req.notes) == (
         "high",
         "default",
@@ -94,10 +68,10 @@ def test_interpret_defaults() -> None:
 
 
 def test_interpret_future_and_past_sendtime() -> None:
-    assert interpret(form(sendtime=["02:06:26 08:00"]), NOW, list).send_at == datetime(
+    assert interpret(form(sendtime=["02:06:26 08:00"]), NOW, list, US).send_at == datetime(
         2026, 6, 2, 8, 0, tzinfo=UTC
     )
-    past = interpret(form(sendtime=["01:06:26 08:00"]), NOW, list)
+    past = interpret(form(sendtime=["01:06:26 08:00"]), NOW, list, US)
     assert past.send_at == NOW and "in the past" in past.notes[0]
 
 
@@ -112,4 +86,4 @@ def test_interpret_future_and_past_sendtime() -> None:
     ],
 )
 def test_interpret_cover(given: str, want: str) -> None:
-    assert interpret(form(coverpage=[given]), NOW, lambda: ["Letterhead"]).cover_page == want
+    assert interpret(form(coverpage=[given]), NOW, lambda: ["Letterhead"], US).cover_page == want

@@ -36,7 +36,7 @@ def test_two_workers_accept_concurrently(tmp_path: Path) -> None:
             sub = submission_by_request(server.data_dir, r.headers["x-request-id"])
             assert sub is not None
             numbers.add(sub.jobs[0].number)
-        assert numbers == {f"555{i:04d}" for i in range(40)}
+        assert numbers == {f"+1555555{i:04d}" for i in range(40)}
         assert "Started parent process" in server.log()
     finally:
         server.kill()

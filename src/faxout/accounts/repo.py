@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from faxout.db.engine import transaction
 from faxout.db.tables import accounts, submissions
+from faxout.jobs.dialplan import dialling_columns, patterns_of
 from faxout.jobs.numbers import normalize_username
 
 # Deliberately loose: the mail relay is the judge; this only catches typos like a missing '@'.
@@ -32,6 +33,9 @@ class Account:
     password_hash: str
     fax_prohibited: bool
     created_at: datetime
+    region: str = ""  # where its national numbers are read; "": the country of its number
+    dial_allow: tuple[str, ...] = ()  # number patterns (faxout.jobs.dialplan); empty: any
+    dial_deny: tuple[str, ...] = ()
 
 
 def validate_email(email: str) -> str:
@@ -52,7 +56,19 @@ def _row_to_account(row: object) -> Account:
         password_hash=m["password_hash"],
         fax_prohibited=bool(m["fax_prohibited"]),
         created_at=m["created_at"],
+        region=m["region"],
+        dial_allow=patterns_of(m["dial_allow"]),
+        dial_deny=patterns_of(m["dial_deny"]),
     )
+
+
+def _dialling(
+    region: str | None, allow: tuple[str, ...] | None, deny: tuple[str, ...] | None
+) -> dict[str, str]:
+    columns = dialling_columns(region, allow, deny)
+    if isinstance(columns, str):
+        raise AccountError(columns)
+    return columns
 
 
 class AccountRepo:
@@ -87,10 +103,14 @@ class AccountRepo:
         now: datetime,
         name: str = "",
         fax_prohibited: bool = False,
+        region: str = "",
+        dial_allow: tuple[str, ...] | None = None,
+        dial_deny: tuple[str, ...] | None = None,
     ) -> Account:
         """Create an account; raises ``AccountError`` if the username is taken or invalid."""
         user = normalize_username(username)
-        values = {
+        values: dict[str, object] = {
+            **_dialling(region, dial_allow, dial_deny),
             "username": user,
             "email": validate_email(email),
             "name": name.strip(),
@@ -120,10 +140,13 @@ class AccountRepo:
         name: str | None = None,
         password_hash: str | None = None,
         fax_prohibited: bool | None = None,
+        region: str | None = None,
+        dial_allow: tuple[str, ...] | None = None,
+        dial_deny: tuple[str, ...] | None = None,
     ) -> Account:
         """Change the given fields; raises ``AccountError`` when there is no such account."""
         user = normalize_username(username)
-        values: dict[str, object] = {"updated_at": now}
+        values: dict[str, object] = {"updated_at": now, **_dialling(region, dial_allow, dial_deny)}
         if email is not None:
             values["email"] = validate_email(email)
         if name is not None:

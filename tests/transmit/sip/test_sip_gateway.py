@@ -31,6 +31,8 @@ def test_a_faxout_submission_goes_out_over_sip(
         FAXOUT_TRANSMIT__SIP__USERNAME="faxout",
         FAXOUT_TRANSMIT__SIP__PASSWORD=PASSWORD,
         FAXOUT_TRANSMIT__SIP__E164_PLUS="false",
+        # The receiver's number is fictional (+1 555): a lab the trunk reaches, as configured.
+        FAXOUT_TRANSMIT__DIAL__REACHABLE='["+1555"]',
     )
     try:
         server.add_user(USER, "pw-sip", "--email", "sip@example.com")

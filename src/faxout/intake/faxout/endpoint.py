@@ -30,10 +30,12 @@ from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.codes import Reply
 from faxout.intake.faxout.parser import Attachment, FormParser, ParsedForm
 from faxout.intake.faxout.request import interpret
+from faxout.jobs.dialplan import DialPolicy
 from faxout.ops.gateway import Gateway
 
 log = logging.getLogger("faxout.intake")
 PATHS = ("/faxapi.asp", "/faxapi", "/faxout")
+_LOGGED_NOTES = 5  # of a request answered "3", each already cut to a short quote
 
 
 @dataclass
@@ -122,11 +124,22 @@ def _prepare(
         # Before 3 and 4: recipients or attachments may be in what could not be read.
         return _Outcome(Reply.GENERIC_ERROR, form.problem, auth.username, 0, n_att), None, []
     now = gw.clock.now()
-    fax = interpret(form, now, gw.installed_covers)
+    account = auth.account
+    transmit = gw.settings.transmit
+    policy = DialPolicy.for_account(
+        account.username,
+        account.region,
+        account.dial_allow,
+        account.dial_deny,
+        transmit.dial.reachable_for(transmit.transport),
+    )
+    fax = interpret(form, now, gw.installed_covers, policy)
     n_rcpt = len(fax.recipients)
     who = auth.username
     if not fax.recipients:
-        return _Outcome(Reply.NO_RECIPIENTS, "no usable recipient", who, 0, n_att), None, []
+        # Nothing is stored for a "3": the log line says why each recipient was left out.
+        why = "; ".join(["no usable recipient", *fax.notes[:_LOGGED_NOTES]])
+        return _Outcome(Reply.NO_RECIPIENTS, why, who, 0, n_att), None, []
     docs = [a for a in form.attachments if a.received > 0]
     if not docs:
         return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", who, n_rcpt, n_att), None, []

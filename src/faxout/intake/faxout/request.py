@@ -2,8 +2,10 @@
 
 Decisions where the contract is silent (also in docs/faxout-api.md):
 - Some recipients invalid, others valid: the valid ones are faxed and the submission records a
-  note naming each one left out, for the delivery report. Only when none is usable is the answer
-  ``3``. The same number given twice is faxed once (the first name given wins).
+  note naming each one left out and why, for the delivery report. Only when none is usable is the
+  answer ``3``. Numbers are read for the account (``faxout.jobs.dialplan``): its region, its
+  allow and deny lists; emergency, short-code and premium-rate numbers are left out. The same
+  number given twice, in any notation, is faxed once (the first name given wins).
 - ``Coverpage`` names an installed cover page case-insensitively; an unknown name falls back to
   the default cover page, with a note. ``Resolution`` other than Low/High means High, with a note.
 - ``Sendtime`` (GMT ``dd:mm:yy hh:mm``; a four-digit year is accepted too): missing means now;
@@ -19,8 +21,10 @@ from datetime import UTC, datetime
 
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.parser import ParsedForm
+from faxout.jobs.dialplan import DialPolicy, read_recipient
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, Resolution
-from faxout.jobs.numbers import InvalidNumberError, Recipient, parse_recipient
+from faxout.jobs.numbers import Recipient, Refused
+from faxout.text import quoted
 
 _SENDTIME = re.compile(r"^(\d{1,2}):(\d{1,2}):(\d{2}|\d{4})\s+(\d{1,2}):(\d{1,2})$")
 
@@ -52,17 +56,21 @@ def parse_sendtime(raw: str) -> datetime | None:
         return None
 
 
-def recipients_of(values: list[str], notes: list[str]) -> list[Recipient]:
+def recipients_of(values: list[str], notes: list[str], policy: DialPolicy) -> list[Recipient]:
     """The usable, distinct recipients; a note for each one left out."""
     chosen: dict[str, Recipient] = {}
     for value in values:
         if not value.strip():
             continue
-        try:
-            recipient = parse_recipient(value)
-        except InvalidNumberError as exc:
-            notes.append(f"recipient {value[:100]!r} left out: {exc}")
+        read = read_recipient(value, policy)
+        if isinstance(read, Refused):
+            notes.append(
+                f"recipient {quoted(value.partition('|')[0].strip())} left out: {read.reason}"
+            )
             continue
+        recipient, note = read
+        if note:
+            notes.append(note)
         if recipient.number in chosen:
             notes.append(f"recipient {recipient.number} was given more than once; faxed once")
             continue
@@ -71,14 +79,18 @@ def recipients_of(values: list[str], notes: list[str]) -> list[Recipient]:
 
 
 def interpret(
-    form: ParsedForm, now: datetime, installed_covers: Callable[[], list[str]]
+    form: ParsedForm,
+    now: datetime,
+    installed_covers: Callable[[], list[str]],
+    policy: DialPolicy,
 ) -> FaxRequest:
-    """Read the request's options; nothing here rejects the request.
+    """Read the request's options for the account whose ``policy`` is given (so only once it
+    is authenticated); nothing here rejects the request.
 
     ``installed_covers`` lists the installed cover pages; called only when a name is given.
     """
     notes: list[str] = []
-    recipients = recipients_of(form.fields.get(names.RECIPIENT, []), notes)
+    recipients = recipients_of(form.fields.get(names.RECIPIENT, []), notes, policy)
 
     raw_res = (form.first(names.RESOLUTION) or "").lower()
     resolution = Resolution.LOW if raw_res == "low" else Resolution.HIGH
