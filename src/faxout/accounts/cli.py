@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -36,8 +37,35 @@ def _account_json(a: Account) -> dict[str, Any]:
         "email": a.email,
         "name": a.name,
         "fax_prohibited": a.fax_prohibited,
+        "region": a.region,
+        "dial_allow": list(a.dial_allow),
+        "dial_deny": list(a.dial_deny),
         "created_at": a.created_at.isoformat(),
     }
+
+
+def _patterns(value: str | None) -> tuple[str, ...] | None:
+    """``--dial-allow "domestic, +44"`` → its patterns; "" clears the list; None: unchanged."""
+    if value is None:
+        return None
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+_REGION_HELP = "Country whose national numbers it writes (US, DE); '' = its own number's."
+_ALLOW_HELP = "Only these numbers: comma-separated +PREFIX, country code or domestic; '' = any."
+_DENY_HELP = "Never these numbers (same patterns as --dial-allow; deny wins); '' = none."
+
+
+def _dialling_options(command: _Command) -> _Command:
+    """The options that set how an account's numbers are read and which it may fax."""
+    for option in (
+        click.option("--dial-deny", metavar="PATTERNS", help=_DENY_HELP),
+        click.option("--dial-allow", metavar="PATTERNS", help=_ALLOW_HELP),
+        click.option("--region", metavar="CC", help=_REGION_HELP),
+    ):
+        command = option(command)
+    return command
 
 
 @user.command("add")
@@ -46,6 +74,7 @@ def _account_json(a: Account) -> dict[str, Any]:
 @click.option("--name", default="", help="Display name (cover page, reports).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--fax-prohibited", is_flag=True, help="Account exists but may not send (reply 2).")
+@_dialling_options
 @pass_ctx
 def user_add(
     obj: CliContext,
@@ -54,6 +83,9 @@ def user_add(
     name: str,
     password_stdin: bool,
     fax_prohibited: bool,
+    region: str | None,
+    dial_allow: str | None,
+    dial_deny: str | None,
 ) -> None:
     """Create an account. Without --password-stdin (and no terminal) a password is generated."""
     gw = obj.ready_gateway()
@@ -67,6 +99,9 @@ def user_add(
         name=name,
         password_hash=gw.passwords.hash(password),
         fax_prohibited=fax_prohibited,
+        region=region or "",
+        dial_allow=_patterns(dial_allow),
+        dial_deny=_patterns(dial_deny),
         now=gw.clock.now(),
     )
     echo(f"account {account.username} created")
@@ -98,6 +133,7 @@ def user_list(obj: CliContext, as_json: bool) -> None:
 @click.option("--name", help="New display name.")
 @click.option("--password-stdin", is_flag=True, help="Read a new password from standard input.")
 @click.option("--fax-prohibited/--fax-allowed", default=None, help="Stop or allow sending.")
+@_dialling_options
 @pass_ctx
 def user_set(
     obj: CliContext,
@@ -106,14 +142,18 @@ def user_set(
     name: str | None,
     password_stdin: bool,
     fax_prohibited: bool | None,
+    region: str | None,
+    dial_allow: str | None,
+    dial_deny: str | None,
 ) -> None:
     """Change an account."""
     gw = obj.ready_gateway()
     password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
-    if email is None and name is None and password_hash is None and fax_prohibited is None:
+    given = (email, name, password_hash, fax_prohibited, region, dial_allow, dial_deny)
+    if all(value is None for value in given):
         raise click.UsageError(
-            "nothing to change: give --email, --name, --password-stdin or "
-            "--fax-prohibited/--fax-allowed"
+            "nothing to change: give --email, --name, --password-stdin, "
+            "--fax-prohibited/--fax-allowed, --region, --dial-allow or --dial-deny"
         )
     account = gw.accounts.update(
         username,
@@ -121,6 +161,9 @@ def user_set(
         name=name,
         password_hash=password_hash,
         fax_prohibited=fax_prohibited,
+        region=region,
+        dial_allow=_patterns(dial_allow),
+        dial_deny=_patterns(dial_deny),
         now=gw.clock.now(),
     )
     echo(f"account {account.username} updated")
