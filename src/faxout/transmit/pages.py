@@ -64,9 +64,10 @@ class Sender:
     tagline: str  # its own format, or ""
 
 
-def international(username: str) -> str:
-    """The account's number as people read it: ``16505551234*12`` → ``+1 650-555-1234``."""
-    digits = username.partition("*")[0]
+def international(number: str) -> str:
+    """A number with its country code as people read it: ``16505551234*12`` (an account) or
+    ``+16505551234`` (a recipient) → ``+1 650-555-1234``."""
+    digits = number.partition("*")[0].removeprefix("+")
     try:
         parsed = phonenumbers.parse(f"+{digits}")
     except phonenumbers.NumberParseException:
@@ -102,7 +103,12 @@ def header_for(
             sender_number=international(sender.username),
             station=ident,
             recipient_name=recipient_name,
-            recipient_number=recipient_number,
+            # A number without its country code (a local extension) is shown as dialled.
+            recipient_number=(
+                international(recipient_number)
+                if recipient_number.startswith("+")
+                else recipient_number
+            ),
             job_id=job_id,
         ),
     )
