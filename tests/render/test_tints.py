@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from faxout.render import Paper, RenderOptions, render_document
 from faxout.render.geometry import page_format, place
 from faxout.render.options import Resolution
-from tests.render.fax import FaxPage, Page, Rect, make_pdf, read_fax
+from tests.render.fax import DATA, FaxPage, Page, Rect, make_pdf, read_fax
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 WORDS = ["access", "denied", "retry", "later", "contact", "the", "administrator", "reference"]
@@ -107,12 +107,11 @@ def test_table_row_shading_and_a_pale_header_become_white(
     assert region(62, 751, 138, 756) > 0.95  # the bars (the text) stay solid
 
 
-def _image_pdf(path: Path, grey: int) -> Path:
-    """A page that is all one picture: a photo's light area, ``grey`` everywhere."""
+def _picture_pdf(path: Path, picture: Image.Image) -> Path:
+    """A page that is all one picture, as a scanner or a photo printer makes them."""
     pdf = pdfium.PdfDocument.new()
     page = pdf.new_page(595, 842)
-    pixels = np.full((400, 300), grey, dtype=np.uint8)
-    bitmap = pdfium.PdfBitmap.from_pil(Image.fromarray(pixels).convert("RGB"))
+    bitmap = pdfium.PdfBitmap.from_pil(picture.convert("RGB"))
     image = pdfium_c.FPDFPageObj_NewImageObj(pdf)
     pdfium_c.FPDFImageObj_SetBitmap(None, 0, image, bitmap)
     matrix = pdfium_c.FS_MATRIX(595, 0, 0, 842, 0, 0)
@@ -123,7 +122,25 @@ def _image_pdf(path: Path, grey: int) -> Path:
     return path
 
 
-def test_a_photo_page_keeps_its_light_tones(tmp_path: Path) -> None:
-    (page,) = _render(_image_pdf(tmp_path / "photo.pdf", grey=222), tmp_path)
-    body = page.black[200:2000, 200:1500]
-    assert 0.01 < body.mean() < 0.15  # a 13 % tone in a photo is still a light dot field
+def test_a_photo_page_keeps_its_tones(tmp_path: Path) -> None:
+    with Image.open(DATA / "skimage-camera.png") as photo:
+        pdf = _picture_pdf(tmp_path / "photo.pdf", photo.resize((595, 842)))
+    (page,) = _render(pdf, tmp_path)
+    sky = page.black[300:700, 300:1400]  # the camera photo's light grey sky
+    assert 0.02 < sky.mean() < 0.4  # a light dot field, neither paper white nor solid
+    assert 0.25 < page.ratio(39) < 0.75  # the photo's mid-tones are there as halftone
+
+
+def test_a_scanned_page_in_a_pdf_is_clean_text_on_white(tmp_path: Path) -> None:
+    # A greyscale scan of a letter on greyish paper with uneven light, put in a PDF.
+    light = np.linspace(215, 185, 1754, dtype=np.float64)[:, None] * np.ones((1, 1240))
+    scan = Image.fromarray(light.astype(np.uint8))
+    draw = ImageDraw.Draw(scan)
+    font = ImageFont.truetype(FONT, 28)
+    for k in range(40):
+        draw.text((120, 120 + 38 * k), " ".join(WORDS[k % 4 : k % 4 + 5]), font=font, fill=30)
+    (page,) = _render(_picture_pdf(tmp_path / "scan.pdf", scan), tmp_path)
+    margin = page.black[100:2200, 1450:1700]  # right of the text: greyish paper
+    assert margin.mean() == 0.0  # white, not a dot field
+    text = page.black[120:2100, 150:1300]
+    assert 0.03 < text.mean() < 0.3

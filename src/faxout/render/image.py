@@ -7,7 +7,11 @@ bilevel method does not suit all images:
 * documents (scans, phone photos of paper: mostly paper-white once the uneven light is
   divided out): background flattened, then thresholded, so the paper does not become a dot
   field and the text stays solid;
+* text on tints or dark panels (screenshots, slides): thresholded against the local
+  background at the image's own resolution (:mod:`faxout.render.threshold`);
 * photos and graphics: halftoned (clustered dot, or error diffusion with the photo option).
+
+The classification is :mod:`faxout.render.classify`'s.
 
 Sizing is dpi-aware: a scan with a trustworthy resolution keeps its true size (shrunk when
 larger than the page), so a half-page receipt is not blown up. An image without one (a
@@ -24,32 +28,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, ImageSequence
 
-from faxout.render import bilevel, geometry, threshold
+from faxout.render import bilevel, classify, geometry, threshold
 from faxout.render.result import RefusalReason
 from faxout.render.sink import PageSink, Refused
 
 MIN_DPI, MAX_DPI = 100.0, 2400.0  # 72/96 dpi are software defaults, not measurements
 MAX_PIXELS = 120_000_000  # a bigger image is a decompression bomb, not a document
-_DOC_WHITE = 0.8  # share of paper-white after flattening above which an image is a document
-_DOC_MID = 0.2  # ... and share of mid-tones below which
 # An image without a trustworthy dpi is taken to be made of screen pixels (CSS's 96 px/in),
 # and no image is enlarged past this factor: more only magnifies its pixels.
 ASSUMED_DPI = 96.0
 MAX_ENLARGE = 1.5
 _DOCUMENT_METHODS = (bilevel.Method.THRESHOLD, bilevel.Method.DOCUMENT, bilevel.Method.ADAPTIVE)
-# Text on tints, not a photo: at least this share of 8 px blocks of the thumbnail has the
-# sharp contrast (80 grey levels or more) of type (screenshots 0.3-0.8; a bar chart 0.14,
-# whose light bars must stay dots, not turn white) ...
-_TEXT_SHARP_BLOCKS = 0.2
-# ... and at most this share has the soft, middling contrast of photographic texture
-# (photos 0.3-0.55) ...
-_TEXT_SOFT_BLOCKS = 0.12
-# ... or the 8 commonest grey levels cover this share of it (a rendered, not a photographed,
-# image: screenshots 0.8-0.95, photos under 0.25).
-_TEXT_PALETTE = 0.6
 
 
 def render_image(path: Path, sink: PageSink) -> None:
@@ -176,37 +167,4 @@ def _to_grey(image: Image.Image) -> Image.Image:
 def _classify(image: Image.Image, grey: Image.Image, sink: PageSink) -> bilevel.Method:
     if image.mode == "1":
         return bilevel.Method.THRESHOLD
-    thumb = grey.copy()
-    thumb.thumbnail((400, 400))
-    colours = thumb.getcolors(4)
-    if colours is not None and len(colours) <= 2:
-        return bilevel.Method.THRESHOLD  # a two-tone image is line art whatever its mode
-    flat = bilevel.flatten(np.asarray(thumb))
-    white = float(np.mean(flat >= 200))
-    mid = float(np.mean((flat > 60) & (flat < 200)))
-    if white >= _DOC_WHITE and mid <= _DOC_MID:
-        return bilevel.Method.DOCUMENT
-    if _looks_like_text(np.asarray(thumb)):
-        return bilevel.Method.ADAPTIVE
-    return sink.halftone_method()
-
-
-def _looks_like_text(thumb: npt.NDArray[np.uint8]) -> bool:
-    """Whether an image that is not mostly paper is text and flat colour, not a photo.
-
-    Screenshots and slides are flat areas and the sharp edges of type; photos are texture,
-    charts flat areas with few edges. Measured on the thumbnail: the shares of 8 px blocks
-    with sharp and with soft contrast, and how much of the image its 8 commonest grey levels
-    cover.
-    """
-    height, width = thumb.shape[0] // 8 * 8, thumb.shape[1] // 8 * 8
-    if height == 0 or width == 0:
-        return False
-    blocks = thumb[:height, :width].astype(np.int16).reshape(height // 8, 8, width // 8, 8)
-    contrast = blocks.max(axis=(1, 3)) - blocks.min(axis=(1, 3))
-    if float(np.mean(contrast >= 80)) < _TEXT_SHARP_BLOCKS:
-        return False
-    soft = float(np.mean((contrast > 16) & (contrast < 80)))
-    counts = np.bincount(thumb.ravel(), minlength=256)
-    palette = float(np.sort(counts)[-8:].sum()) / thumb.size
-    return soft <= _TEXT_SOFT_BLOCKS or palette >= _TEXT_PALETTE
+    return classify.picture(grey, sink.halftone_method())

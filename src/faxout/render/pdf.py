@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
-from faxout.render import bilevel, geometry, textink
+from faxout.render import bilevel, classify, geometry, textink, threshold
 from faxout.render.options import Resolution
 from faxout.render.result import RefusalReason, WarningKind
 from faxout.render.sink import PageSink, Refused
@@ -126,27 +127,63 @@ def _render_page(page: pdfium.PdfPage, index: int, sink: PageSink) -> None:
             textink.solidify(body, page, boxes, placement)
         if method in _PAGE_METHODS:
             _keep_photo_tone(body, page, pictures, placement)
+            page_method = method
+        else:
+            page_method = _picture_method(body, page, pictures, placement, method)
         lines = spot.height
         if spot.cut:
             # A long page: end this fax page in a white gap; the next one starts there.
             content = body[:, spot.left : spot.left + spot.width]
             lines = geometry.cut_rows(content, spot.height - top, fmt.lpi)
             body[lines:] = 255
-        sink.add(grey, method)
+        sink.add(grey, page_method)
         top += lines
     if index < 3 or index % 10 == 0:  # a document keeps its type sizes: sample, save 1 ms/page
         _check_text_size(page, spot.width / (width_pt if not spot.rotate else height_pt), sink)
 
 
 def _page_method(pictures: list[textink.Box], area_pt: float, sink: PageSink) -> bilevel.Method:
-    """The page's halftone: light tints dropped on document pages, not on photo pages."""
+    """The page's halftone: light tints dropped on document pages, not on picture pages.
+
+    A picture page (a photo, a scanned page) is returned as the plain halftone; the caller
+    classifies it once it is drawn (:func:`_picture_method`).
+    """
     halftone = sink.halftone_method()
-    covered = sum((right - left) * (top - bottom) for left, bottom, right, top in pictures)
-    if covered >= PHOTO_PAGE_SHARE * area_pt:
-        return halftone  # the page is a picture (a photo, a scan): every tone is content
+    if _is_picture_page(pictures, area_pt):
+        return halftone
     if halftone is bilevel.Method.DIFFUSION:
         return bilevel.Method.PAGE_DIFFUSION
     return bilevel.Method.PAGE_SCREEN
+
+
+def _is_picture_page(pictures: list[textink.Box], area_pt: float) -> bool:
+    covered = sum((right - left) * (top - bottom) for left, bottom, right, top in pictures)
+    return covered >= PHOTO_PAGE_SHARE * area_pt
+
+
+def _picture_method(
+    body: bilevel.Grey,
+    page: pdfium.PdfPage,
+    pictures: list[textink.Box],
+    placement: tuple[int, int, int, int, int],
+    halftone: bilevel.Method,
+) -> bilevel.Method:
+    """Classify a drawn picture page like an image file: a scan of paper is not a photo.
+
+    Judged on the pictures' own area, so white margins do not make a photo look like paper.
+    Text on tints is thresholded here, in place, against its local background.
+    """
+    areas = [a for box in pictures if (a := textink.device_box(page, box, placement, body.shape))]
+    if not areas:
+        return halftone
+    rows = slice(min(a[0].start for a in areas), max(a[0].stop for a in areas))
+    cols = slice(min(a[1].start for a in areas), max(a[1].stop for a in areas))
+    region = body[rows, cols]
+    method = classify.picture(Image.fromarray(region), halftone)
+    if method is bilevel.Method.ADAPTIVE:
+        region[...] = threshold.adaptive(region, (region.shape[1], region.shape[0]))
+        return bilevel.Method.THRESHOLD
+    return method
 
 
 def _keep_photo_tone(
