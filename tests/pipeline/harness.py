@@ -23,7 +23,7 @@ from faxout.ops.gateway import Gateway, build_gateway
 from faxout.ops.runtime import Pipeline
 from faxout.ops.settings import Auth, Settings, Transmit
 from faxout.taskqueue.port import InlineTaskQueue
-from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
+from faxout.transmit.result import CallProgress, CallResult, FaxCall, Modem, Outcome
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -38,6 +38,7 @@ class Sent:
     pages: int
     first: npt.NDArray[np.bool_]  # the first page sent (True = white), header band included
     lpi: int
+    modems: tuple[Modem, ...] = ()
 
 
 @dataclass
@@ -54,7 +55,7 @@ class LineScript:
             first = np.array(img.convert("1"), dtype=bool)
             lpi = round(float(img.info["dpi"][1]))
         with self.lock:
-            self.sent.append(Sent(call.number, pages, first, lpi))
+            self.sent.append(Sent(call.number, pages, first, lpi, call.modems))
             queue = self.answers.get(call.number, [])
             make = queue.pop(0) if queue else (lambda n: result("ok", n, n, 0))
         return dataclasses.replace(make(pages), pages_in_document=pages)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from faxout.transmit.result import Modem
 from tests.headerband import band_text
 from tests.pipeline.harness import Harness, result
 
@@ -65,6 +67,21 @@ def test_t30_failure_resumes_from_first_unconfirmed_page(h: Harness) -> None:
     assert "Page 2 of 2, resumed at page 2" in band_text(second.first, second.lpi)
     job = h.job(sid)
     assert (job.state, job.pages_confirmed, job.tries) == ("done", 2, 2)
+
+
+@pytest.mark.parametrize(("modem", "outcome"), [("v17", "partial"), ("v17", "failed")])
+def test_a_broken_v17_call_is_retried_without_v17(h: Harness, modem: str, outcome: str) -> None:
+    broken = dataclasses.replace(result(outcome, 3, 1, 15), modem=modem)
+    h.line.answers["5551001"] = [lambda n: broken, lambda n: result("busy", n)]
+    sid = h.submit(["5551001"])
+    h.tick()
+    h.tick(61)
+    h.tick(181)
+    first, second, third = h.line.sent
+    assert Modem.V17 in first.modems
+    assert second.modems == (Modem.V29, Modem.V27TER)  # stepped down, as HylaFAX does
+    assert Modem.V17 in third.modems  # a busy line says nothing about the modem
+    assert h.job(sid).state == "done"
 
 
 @pytest.mark.parametrize("outcome", ["not_fax", "rejected"])

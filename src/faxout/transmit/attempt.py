@@ -29,7 +29,7 @@ from faxout.jobs.retry import Final, RetryPolicy, decide
 from faxout.sandbox import workspace
 from faxout.schedule import lines
 from faxout.transmit import pages
-from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
+from faxout.transmit.result import ALL_MODEMS, CallProgress, CallResult, FaxCall, Modem, Outcome
 from faxout.transmit.transport import FaxTransport
 
 log = logging.getLogger("faxout.transmit")
@@ -54,6 +54,7 @@ class Claim:
     cover_key: str | None
     ident: str  # our TSI on this call
     header: pages.Header | None
+    modems: tuple[Modem, ...] = ALL_MODEMS
 
 
 class AttemptRunner:
@@ -138,12 +139,13 @@ class AttemptRunner:
                     )
                 )
                 return None
-            attempt_no = (
-                conn.execute(
-                    select(func.count()).select_from(attempts).where(attempts.c.job_id == job_id)
-                ).scalar_one()
-                + 1
-            )
+            previous = conn.execute(
+                select(attempts.c.attempt_no, attempts.c.modem, attempts.c.outcome)
+                .where(attempts.c.job_id == job_id)
+                .order_by(attempts.c.attempt_no.desc())
+                .limit(1)
+            ).first()
+            attempt_no = (previous.attempt_no if previous else 0) + 1
             attempt_id = conn.execute(
                 insert(attempts)
                 .values(
@@ -188,6 +190,7 @@ class AttemptRunner:
             rendered_key=row.document_key,
             cover_key=row.cover_key,
             ident=ident,
+            modems=_modems_after(previous.modem, previous.outcome) if previous else ALL_MODEMS,
             header=pages.header_for(self._header, sender, ident, row.name, row.number, job_id, now),
         )
 
@@ -270,6 +273,7 @@ class AttemptRunner:
                     number=claim.number,
                     call_id=f"job{job_id}-{claim.attempt_no}",
                     ident=claim.ident,
+                    modems=claim.modems,
                 )
                 renew = functools.partial(self._renew, claim)
                 with heartbeat(renew, self._ttl / 3, what={"job": claim.job_id}):
@@ -383,3 +387,19 @@ class AttemptRunner:
                 .values(**job_values)
             )
             lines.release(conn, self._name, claim.line_no, self._worker)
+
+
+_STEPPED_DOWN = (Modem.V29, Modem.V27TER)
+
+
+def _modems_after(modem: str | None, outcome: str | None) -> tuple[Modem, ...]:
+    """What to offer after a call that ended on ``modem`` with ``outcome``.
+
+    A V.17 call that broke off mid-document (partial, or failed after training) is retried
+    without V.17, as HylaFAX steps down: V.17 re-trains briefly before every ECM block, and
+    receivers built on spandsp (Asterisk, FreeSWITCH, this gateway's own far end) can lose the
+    call when one such short training fails. V.29 has no short training.
+    """
+    if modem == Modem.V17 and outcome in (Outcome.PARTIAL, Outcome.FAILED):
+        return _STEPPED_DOWN
+    return ALL_MODEMS

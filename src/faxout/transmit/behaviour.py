@@ -24,7 +24,7 @@ class Kind(enum.StrEnum):
     NO_ANSWER = "no-answer"  # it rings until the caller gives up
     VOICE = "voice"  # a person answers ("hello? hello?") then hangs up
     REJECT_AFTER = "reject-after"  # takes N pages then refuses the rest (N=0: refuses the call)
-    NOISY = "noisy"  # a noisy line: modems fall back, non-ECM pages may arrive damaged
+    NOISY = "noisy"  # a noisy line to a V.29 machine: ECM repairs, non-ECM pages arrive damaged
     SLOW_MODEM = "slow-modem"  # only V.27ter (4800/2400 bit/s)
     NO_ECM = "no-ecm"  # no error correction mode (so no T.6 either)
 

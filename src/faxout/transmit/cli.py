@@ -44,8 +44,8 @@ carries behaviours; every other number answers normally:
   busy          the line is busy; outcome busy, no fax engine runs
   no-answer     it rings until we give up; outcome no_answer
   voice         a person answers; outcome not_fax (T.30 code 2)
-  noisy         noise 20 dB under the signal (1 % packet loss on T.38):
-                modems fall back; non-ECM pages may arrive damaged
+  noisy         noise 20 dB under the signal (1 % packet loss on T.38), a
+                V.29 machine: ECM repairs; non-ECM pages may arrive damaged
   slow-modem    the machine has V.27ter only (4800/2400 bit/s)
   no-ecm        the machine has no error correction (so no MMR)
   reject-after:N  takes N pages, then hangs up before page N+1: outcome

@@ -97,6 +97,13 @@ def machine_setup(behaviour: Behaviour, csid: str, rx_file: Path) -> MachineSetu
     reject_after: int | None = None
     if behaviour.kind is Kind.SLOW_MODEM:
         modems = k.T30_SUPPORT_V27TER
+    elif behaviour.kind is Kind.NOISY:
+        # spandsp's V.17 receiver fails the short training of an ECM block now and then even
+        # on a quiet line, and then lets its T2 timer expire during the block and drops back
+        # to phase B: the caller's next PPS meets a DCN (T.30 code 15). A noisy machine that
+        # offers V.29 and V.27ter only has no short training, so the line exercises what it
+        # is for: ECM repairing frames the noise spoilt.
+        modems = k.T30_SUPPORT_V29 | k.T30_SUPPORT_V27TER
     elif behaviour.kind is Kind.NO_ECM:
         ecm = False
     elif behaviour.kind is Kind.REJECT_AFTER:

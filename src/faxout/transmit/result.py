@@ -40,6 +40,9 @@ class Compression(enum.StrEnum):
     MMR = "mmr"
 
 
+ALL_MODEMS = (Modem.V17, Modem.V29, Modem.V27TER)
+
+
 @dataclass(frozen=True)
 class FaxCall:
     """One attempt to send one document to one number.
@@ -51,7 +54,7 @@ class FaxCall:
     document: Path
     number: str
     call_id: str
-    modems: tuple[Modem, ...] = (Modem.V17, Modem.V29, Modem.V27TER)
+    modems: tuple[Modem, ...] = ALL_MODEMS
     ecm: bool = True
     compressions: tuple[Compression, ...] = (Compression.MH, Compression.MR, Compression.MMR)
     ident: str = ""

@@ -83,6 +83,7 @@ _SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "t38_terminal_get_t38_core_state": (_P, (_P,)),
     "t38_terminal_get_logging_state": (_P, (_P,)),
     "t38_core_get_logging_state": (_P, (_P,)),
+    "t38_set_redundancy_control": (None, (_P, c_int, c_int)),
     # const uint8_t *buf: declared as char* so Python bytes pass without a copy.
     "t38_core_rx_ifp_packet": (c_int, (_P, c_char_p, c_int, c_uint16)),
     "t38_set_t38_version": (None, (_P, c_int)),

@@ -42,6 +42,13 @@ class T38Endpoint(Terminal):
         if not paced:
             lib.t38_terminal_set_config(ptr, k.T38_TERMINAL_OPTION_NO_PACING)
         self._core = lib.t38_terminal_get_t38_core_state(ptr)
+        # Paced T.38 carries V.21 a byte per packet, so one lost datagram in ~37 spoils a PPR;
+        # spandsp never resets its retry count on a PPR, and the third lost answer of a page
+        # ends the call (T.30 code 21). Sending control data three times makes an ECM page
+        # survive a lossy path; image data keeps its single copy, so ECM still repairs it.
+        lib.t38_set_redundancy_control(
+            self._core, k.T38_PACKET_CATEGORY_CONTROL_DATA, k.CONTROL_DATA_COPIES
+        )
         log.attach(lib.t38_terminal_get_logging_state(ptr))
         log.attach(lib.t38_core_get_logging_state(self._core))
         t30 = lib.t38_terminal_get_t30_state(ptr)
