@@ -173,7 +173,8 @@ def _picture_method(
     Judged on the pictures' own area, so white margins do not make a photo look like paper.
     Text on tints is thresholded here, in place, against its local background.
     """
-    areas = [a for box in pictures if (a := textink.device_box(page, box, placement, body.shape))]
+    device = textink.DeviceMap(page, placement, body.shape)
+    areas = [area for box in pictures if (area := device.area(box))]
     if not areas:
         return halftone
     rows = slice(min(a[0].start for a in areas), max(a[0].stop for a in areas))
@@ -194,8 +195,9 @@ def _keep_photo_tone(
 ) -> None:
     """Give the pictures on a document page their photo tone (highlights not clipped)."""
     lut = bilevel.photo_tone_lut()
+    device = textink.DeviceMap(page, placement, body.shape)
     for box in pictures:
-        area = textink.device_box(page, box, placement, body.shape)
+        area = device.area(box)
         if area is not None:
             region = body[area]
             region[...] = lut[region]
