@@ -124,3 +124,43 @@ def test_bad_configuration_is_named(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "--config", str(toml), "user", "list").returncode == 0
     missing = run_cli(tmp_path, "--config", str(tmp_path / "nope.toml"), "user", "list")
     assert missing.returncode != 0 and "nope.toml" in missing.stderr
+
+
+def test_an_accounts_pages_are_set_and_checked(data_dir: Path) -> None:
+    assert (
+        run_cli(data_dir, "user", "add", "4930123456", "--email", "p@example.com").returncode == 0
+    )
+    changed = run_cli(
+        data_dir,
+        "user",
+        "set",
+        "4930123456",
+        "--time-zone",
+        "Europe/Berlin",
+        "--station",
+        "+49 30 123456",
+        "--header-format",
+        "%d.%m.%Y %H:%M|%%s|Seite %%P von %%T",
+        "--paper",
+        "legal",
+    )
+    assert changed.returncode == 0, changed.stderr
+    (account,) = json.loads(run_cli(data_dir, "user", "list", "--json").stdout)
+    assert (account["time_zone"], account["station"], account["paper"]) == (
+        "Europe/Berlin",
+        "+49 30 123456",
+        "legal",
+    )
+    assert account["header_format"] == "%d.%m.%Y %H:%M|%%s|Seite %%P von %%T"
+    for flag, value, said in (
+        ("--time-zone", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("--paper", "a3", "use letter, a4 or legal"),
+        ("--header-format", "Page %%Q", "unknown code %%Q"),
+        ("--station", "x" * 21, "up to 20 printable ASCII"),
+    ):
+        bad = run_cli(data_dir, "user", "set", "4930123456", flag, value)
+        assert bad.returncode == 1 and said in bad.stderr, (flag, bad.stderr)
+    cleared = run_cli(data_dir, "user", "set", "4930123456", "--paper", "", "--time-zone", "")
+    assert cleared.returncode == 0
+    (account,) = json.loads(run_cli(data_dir, "user", "list", "--json").stdout)
+    assert (account["paper"], account["time_zone"]) == ("", "")

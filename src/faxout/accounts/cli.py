@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from faxout.accounts.pagestyle import PageStyle
 from faxout.accounts.repo import Account
 from faxout.ops.context import CliContext, pass_ctx
 from faxout.text import echo
@@ -40,6 +41,10 @@ def _account_json(a: Account) -> dict[str, Any]:
         "region": a.region,
         "dial_allow": list(a.dial_allow),
         "dial_deny": list(a.dial_deny),
+        "time_zone": a.time_zone,
+        "station": a.station,
+        "header_format": a.tagline,
+        "paper": a.paper,
         "created_at": a.created_at.isoformat(),
     }
 
@@ -68,6 +73,36 @@ def _dialling_options(command: _Command) -> _Command:
     return command
 
 
+def _page_options(command: _Command) -> _Command:
+    """The options that set what the account's pages look like to the recipient."""
+    for option in (
+        click.option(
+            "--paper",
+            metavar="PAPER",
+            help="letter, a4 or legal for every recipient; '' = by the recipient's country.",
+        ),
+        click.option(
+            "--header-format",
+            metavar="FORMAT",
+            help="Its own header line (TagLineFormat, docs/configuration.md); '' = server's.",
+        ),
+        click.option(
+            "--station", metavar="TSI", help="Its fax identity (20 chars); '' = its number."
+        ),
+        click.option(
+            "--time-zone", metavar="ZONE", help="The header's zone (Europe/Berlin); '' = server's."
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def _page_style(
+    time_zone: str | None, station: str | None, header_format: str | None, paper: str | None
+) -> PageStyle:
+    return PageStyle(time_zone=time_zone, station=station, tagline=header_format, paper=paper)
+
+
 @user.command("add")
 @click.argument("username")
 @click.option("--email", required=True, help="Where delivery reports go.")
@@ -75,6 +110,7 @@ def _dialling_options(command: _Command) -> _Command:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--fax-prohibited", is_flag=True, help="Account exists but may not send (reply 2).")
 @_dialling_options
+@_page_options
 @pass_ctx
 def user_add(
     obj: CliContext,
@@ -86,6 +122,10 @@ def user_add(
     region: str | None,
     dial_allow: str | None,
     dial_deny: str | None,
+    time_zone: str | None,
+    station: str | None,
+    header_format: str | None,
+    paper: str | None,
 ) -> None:
     """Create an account. Without --password-stdin (and no terminal) a password is generated."""
     gw = obj.ready_gateway()
@@ -102,6 +142,7 @@ def user_add(
         region=region or "",
         dial_allow=_patterns(dial_allow),
         dial_deny=_patterns(dial_deny),
+        pages=_page_style(time_zone, station, header_format, paper),
         now=gw.clock.now(),
     )
     echo(f"account {account.username} created")
@@ -134,6 +175,7 @@ def user_list(obj: CliContext, as_json: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read a new password from standard input.")
 @click.option("--fax-prohibited/--fax-allowed", default=None, help="Stop or allow sending.")
 @_dialling_options
+@_page_options
 @pass_ctx
 def user_set(
     obj: CliContext,
@@ -145,15 +187,21 @@ def user_set(
     region: str | None,
     dial_allow: str | None,
     dial_deny: str | None,
+    time_zone: str | None,
+    station: str | None,
+    header_format: str | None,
+    paper: str | None,
 ) -> None:
     """Change an account."""
     gw = obj.ready_gateway()
     password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
+    style = _page_style(time_zone, station, header_format, paper)
     given = (email, name, password_hash, fax_prohibited, region, dial_allow, dial_deny)
-    if all(value is None for value in given):
+    if all(value is None for value in given) and style == PageStyle():
         raise click.UsageError(
             "nothing to change: give --email, --name, --password-stdin, "
-            "--fax-prohibited/--fax-allowed, --region, --dial-allow or --dial-deny"
+            "--fax-prohibited/--fax-allowed, --region, --dial-allow, --dial-deny, "
+            "--time-zone, --station, --header-format or --paper"
         )
     account = gw.accounts.update(
         username,
@@ -164,6 +212,7 @@ def user_set(
         region=region,
         dial_allow=_patterns(dial_allow),
         dial_deny=_patterns(dial_deny),
+        pages=style,
         now=gw.clock.now(),
     )
     echo(f"account {account.username} updated")

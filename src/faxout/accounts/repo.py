@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from faxout.accounts.pagestyle import PageStyle, page_columns
 from faxout.db.engine import transaction
 from faxout.db.tables import accounts, submissions
 from faxout.jobs.dialplan import dialling_columns, patterns_of
@@ -36,6 +37,10 @@ class Account:
     region: str = ""  # where its national numbers are read; "": the country of its number
     dial_allow: tuple[str, ...] = ()  # number patterns (faxout.jobs.dialplan); empty: any
     dial_deny: tuple[str, ...] = ()
+    time_zone: str = ""  # the header's zone; "": the server's
+    station: str = ""  # its TSI; "": the server's, else its number
+    tagline: str = ""  # its header format; "": the server's
+    paper: str = ""  # "": by each recipient's country
 
 
 def validate_email(email: str) -> str:
@@ -59,7 +64,18 @@ def _row_to_account(row: object) -> Account:
         region=m["region"],
         dial_allow=patterns_of(m["dial_allow"]),
         dial_deny=patterns_of(m["dial_deny"]),
+        time_zone=m["time_zone"],
+        station=m["station"],
+        tagline=m["tagline"],
+        paper=m["paper"],
     )
+
+
+def _pages(style: PageStyle | None) -> dict[str, str]:
+    columns = page_columns(style or PageStyle())
+    if isinstance(columns, str):
+        raise AccountError(columns)
+    return columns
 
 
 def _dialling(
@@ -106,11 +122,13 @@ class AccountRepo:
         region: str = "",
         dial_allow: tuple[str, ...] | None = None,
         dial_deny: tuple[str, ...] | None = None,
+        pages: PageStyle | None = None,
     ) -> Account:
         """Create an account; raises ``AccountError`` if the username is taken or invalid."""
         user = normalize_username(username)
         values: dict[str, object] = {
             **_dialling(region, dial_allow, dial_deny),
+            **_pages(pages),
             "username": user,
             "email": validate_email(email),
             "name": name.strip(),
@@ -143,10 +161,15 @@ class AccountRepo:
         region: str | None = None,
         dial_allow: tuple[str, ...] | None = None,
         dial_deny: tuple[str, ...] | None = None,
+        pages: PageStyle | None = None,
     ) -> Account:
         """Change the given fields; raises ``AccountError`` when there is no such account."""
         user = normalize_username(username)
-        values: dict[str, object] = {"updated_at": now, **_dialling(region, dial_allow, dial_deny)}
+        values: dict[str, object] = {
+            "updated_at": now,
+            **_dialling(region, dial_allow, dial_deny),
+            **_pages(pages),
+        }
         if email is not None:
             values["email"] = validate_email(email)
         if name is not None:
