@@ -203,3 +203,11 @@ def test_one_report_when_the_last_job_is_final(h: Harness, tmp_path: Path) -> No
     mails = list((tmp_path / "outbox" / "new").glob("*.eml"))
     assert len(mails) == 1
     assert "Subject: Fax to 2 recipients: 1 delivered, 1 failed" in mails[0].read_text()
+
+
+def test_the_line_dials_by_its_dial_rules_and_the_job_keeps_e164(tmp_path: Path) -> None:
+    h = Harness(tmp_path, dial={"country": "US", "outside_line": "9"})
+    sid = h.submit(["+442079460000", "+13125550100"])
+    h.tick()
+    assert sorted(s.number for s in h.line.sent) == ["9011442079460000", "913125550100"]
+    assert sorted(j.number for j in h.jobs(sid)) == ["+13125550100", "+442079460000"]

@@ -96,6 +96,7 @@ class Pipeline:
             per_number=s.transmit.per_number_calls,
             ident=s.transmit.ident,
             header=HeaderStyle(s.header.enabled, s.header.format, s.header.time_zone),
+            dial=s.transmit.dial,
             on_released=self.poke,
         )
         self.renderer = RenderStage(

@@ -29,6 +29,7 @@ from faxout.jobs.retry import Final, RetryPolicy, decide
 from faxout.sandbox import workspace
 from faxout.schedule import lines
 from faxout.transmit import pages
+from faxout.transmit.dialrules import DialRules, dial_string
 from faxout.transmit.result import ALL_MODEMS, CallProgress, CallResult, FaxCall, Modem, Outcome
 from faxout.transmit.transport import FaxTransport
 
@@ -74,6 +75,7 @@ class AttemptRunner:
         per_number: int = 1,
         ident: str = "",
         header: pages.HeaderStyle | None = None,
+        dial: DialRules | None = None,
         on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
@@ -87,6 +89,7 @@ class AttemptRunner:
         self._per_number = per_number
         self._ident = ident
         self._header = header or pages.HeaderStyle()
+        self._dial = dial or DialRules()
         self._on_released = on_released
 
     # -- phase 1: claim -------------------------------------------------------------------
@@ -270,7 +273,7 @@ class AttemptRunner:
                 log.info("dialing %s", claim.number, extra={"fields": fields})
                 call = FaxCall(
                     document=document,
-                    number=claim.number,
+                    number=dial_string(claim.number, self._dial),  # jobs keep E.164
                     call_id=f"job{job_id}-{claim.attempt_no}",
                     ident=claim.ident,
                     modems=claim.modems,
