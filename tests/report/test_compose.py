@@ -271,3 +271,34 @@ def test_notice_says_when_the_next_attempt_is(db: Engine, world: World, clock: F
     msg = message_from_bytes(notice.message, policy=policy.default)
     assert msg["Subject"] == "Fax to 5550801: line busy, will retry at 09:06 UTC"
     assert "Attempt 1: line busy. The gateway will retry at 09:06 UTC." in _text(msg)  # type: ignore[arg-type]
+
+
+# What converters, libraries and faxout's own internals print; a sender must never read it.
+RAW_OUTPUT = (
+    "****",
+    "Error:",
+    "Traceback",
+    "Exception",
+    "Ghostscript",
+    "soffice",
+    "libtiff",
+    "spandsp",
+    "/job/",
+    "/tmp/",
+    "001-",
+    "document.tif",
+    "errno",
+)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["delivered", "mixed", "failed", "interrupted", "canceled", "rejected", "hostile", "retrying"],
+)
+def test_no_report_shows_raw_tool_output_or_internal_names(
+    db: Engine, world: World, clock: FrozenClock, key: str
+) -> None:
+    msg = _parse(_compose(db, world, clock, key))
+    for body in (_text(msg), _html(msg), str(msg["Subject"])):
+        for raw in RAW_OUTPUT:
+            assert raw not in body, (key, raw)
