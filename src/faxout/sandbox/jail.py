@@ -1,8 +1,8 @@
 """Run a process that reads a user's bytes where it can reach nothing else.
 
 Every converter (Ghostscript, LibreOffice, the render workers with PDFium, Pillow and
-WeasyPrint, tiffcp) runs through :func:`popen` or :func:`run`. What a jailed process gets, and
-why (see docs/security.md for the threat model):
+WeasyPrint, the page step of every call) runs through :func:`popen` or :func:`run`. What a
+jailed process gets, and why (see docs/security.md for the threat model):
 
 - **A fresh mount namespace** (bubblewrap) holding the operating system read-only (``/usr``,
   a few files of ``/etc``), the paths given in :class:`Jail` (``ro`` read-only, ``rw``
