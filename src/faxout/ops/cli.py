@@ -2,26 +2,97 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from faxout import __version__
-from faxout.accounts.repo import AccountError
-from faxout.errors import FaxoutError
-from faxout.jobs.numbers import InvalidNumberError
 from faxout.ops.context import CliContext, pass_ctx
-from faxout.ops.settings import Settings
+
+if TYPE_CHECKING:
+    from faxout.ops.settings import Settings
+
+# The subsystems' command groups: imported only when one of them runs, so `faxout --help` and
+# every other command do not load what they do not use. The short help is what `--help` lists
+# (tests/test_cli.py checks it against each command's own).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "coverpage": (
+        "faxout.render.cli:coverpage",
+        "Cover pages: HTML/CSS templates with Jinja2 placeholders...",
+    ),
+    "jobs": (
+        "faxout.jobs.cli:jobs",
+        "Look at submissions and their jobs (one job per recipient).",
+    ),
+    "render": (
+        "faxout.render.cli:render_command",
+        "Render FILES (PDF, Office, HTML, text, images,...",
+    ),
+    "report": ("faxout.report.cli:report", "Delivery reports: show one, or send it again."),
+    "sim": (
+        "faxout.transmit.cli:sim",
+        "Send faxes over the simulated phone line (spandsp on both...",
+    ),
+    "sip-receiver": (
+        "faxout.transmit.sip.cli:sip_receiver",
+        "Answer SIP fax calls (G.711 or T.38) and store what arrives.",
+    ),
+    "sip-send": (
+        "faxout.transmit.sip.cli:sip_send",
+        "Send FILE (a fax TIFF) to NUMBER over SIP, using...",
+    ),
+    "user": (
+        "faxout.accounts.cli:user",
+        "Manage sender accounts (USERNAME is the phone number with...",
+    ),
+}
+
+
+def lazy_command(name: str) -> click.Command:
+    """Import and return the subsystem command ``name`` of :data:`LAZY_COMMANDS`."""
+    module, _, attr = LAZY_COMMANDS[name][0].partition(":")
+    command = getattr(importlib.import_module(module), attr)
+    assert isinstance(command, click.Command)
+    return command
 
 
 class _Group(click.Group):
-    """Turns faxout's own errors into one clear line and exit status 1."""
+    """Loads subsystem commands on first use, and turns faxout's own errors into one clear
+    line and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(lazy_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][1]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from faxout.accounts.repo import AccountError
+        from faxout.errors import FaxoutError
+        from faxout.jobs.numbers import InvalidNumberError
+
         try:
             return super().invoke(ctx)
         except (FaxoutError, AccountError, InvalidNumberError) as exc:
@@ -238,27 +309,6 @@ def _check_jail(settings: Settings) -> None:
     problem = jail.problem()
     if problem is not None:
         raise click.ClickException(problem)
-
-
-def _register_subsystems() -> None:
-    from faxout.accounts.cli import user
-    from faxout.jobs.cli import jobs
-    from faxout.render.cli import coverpage, render_command
-    from faxout.report.cli import report
-    from faxout.transmit.cli import sim
-    from faxout.transmit.sip.cli import sip_receiver, sip_send
-
-    cli.add_command(user)
-    cli.add_command(jobs)
-    cli.add_command(sim)
-    cli.add_command(sip_receiver)
-    cli.add_command(sip_send)
-    cli.add_command(report)
-    cli.add_command(render_command)
-    cli.add_command(coverpage)
-
-
-_register_subsystems()
 
 
 def main() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from faxout.files import secure_data_dir
-from faxout.ops.gateway import Gateway, build_gateway
-from faxout.ops.settings import Settings, load_settings
+if TYPE_CHECKING:  # loaded by the commands that use them: `faxout --help` needs neither
+    from faxout.ops.gateway import Gateway
+    from faxout.ops.settings import Settings
 
 
 class CliContext:
@@ -21,6 +21,8 @@ class CliContext:
         self._gateway: Gateway | None = None
 
     def settings(self, **overrides: Any) -> Settings:
+        from faxout.ops.settings import load_settings
+
         return load_settings(self.config, data_dir=self.data_dir, **overrides)
 
     def gateway(self, **overrides: Any) -> Gateway:
@@ -29,6 +31,9 @@ class CliContext:
         (``faxout.files.secure_data_dir``): ``serve`` and its worker processes, ``worker``,
         ``dispatch`` and the admin commands all create what they create 0600."""
         if self._gateway is None:
+            from faxout.files import secure_data_dir
+            from faxout.ops.gateway import build_gateway
+
             settings = self.settings(**overrides)
             secure_data_dir(settings.data_dir, shared=settings.coverpages_path)
             self._gateway = build_gateway(settings)
