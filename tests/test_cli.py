@@ -195,3 +195,14 @@ def test_help_answers_without_loading_the_heavy_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert "Commands:" in out.stdout and out.stdout.strip().endswith("[]"), out.stdout[-300:]
+
+
+def test_check_and_migrate_never_print_the_database_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://faxout:s3cret-Pw@127.0.0.1:1/faxout"  # nothing listens on 1
+    for command in ("check", "migrate"):
+        out = run_cli(tmp_path / "var", command, FAXOUT_DATABASE_URL=url)
+        assert out.returncode != 0
+        said = out.stdout + out.stderr
+        assert "s3cret-Pw" not in said, said
+    check = run_cli(tmp_path / "var", "check", FAXOUT_DATABASE_URL=url)
+    assert "faxout:***@127.0.0.1:1" in check.stdout

@@ -43,6 +43,23 @@ PG_POOL_RECYCLE_S = 1800  # below common idle timeouts of proxies and load balan
 PG_CONNECT_DEFAULTS: dict[str, object] = {"connect_timeout": 10, "application_name": "faxout"}
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit for a terminal or a log: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "(a database URL that cannot be parsed)"
+
+
+def without_password(message: str, url: str) -> str:
+    """``message`` (a driver's error, say) with the password of ``url`` replaced by ``***``."""
+    try:
+        password = make_url(url).password
+    except exc.ArgumentError:
+        return message
+    return message.replace(str(password), "***") if password else message
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, preparing the SQLite file's directory when needed."""
     parsed = make_url(url)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from faxout.db import migrate
+from faxout.db.engine import shown_url, without_password
 from faxout.errors import FaxoutError
 from faxout.ops.gateway import Gateway
 
@@ -30,14 +31,17 @@ def _database(gw: Gateway) -> Finding:
             conn.execute(text("SELECT 1"))
         current, head = migrate.current_revision(gw.engine), migrate.head_revision()
     except Exception as exc:
-        return Finding("database", False, f"{gw.settings.db_url}: {exc}")
+        shown = shown_url(gw.settings.db_url)
+        return Finding(
+            "database", False, f"{shown}: {without_password(str(exc), gw.settings.db_url)}"
+        )
     if current != head:
         return Finding(
             "database",
             False,
             f"schema at {current or 'nothing'}, needs {head}: run `faxout migrate`",
         )
-    return Finding("database", True, f"{gw.settings.db_url} (schema {head})")
+    return Finding("database", True, f"{shown_url(gw.settings.db_url)} (schema {head})")
 
 
 def _storage(gw: Gateway) -> Finding:

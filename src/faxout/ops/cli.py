@@ -231,12 +231,14 @@ def serve(
 def migrate(obj: CliContext, revision: str) -> None:
     """Create or upgrade the database schema (serve does this itself by default)."""
     from faxout.db import migrate as migrations
+    from faxout.db.engine import shown_url
 
     gw = obj.gateway()
     before = migrations.current_revision(gw.engine)
     migrations.upgrade(gw.engine, revision)
     after = migrations.current_revision(gw.engine)
-    click.echo(f"database {gw.settings.db_url}: schema {before or 'empty'} -> {after}")
+    shown = shown_url(gw.settings.db_url)
+    click.echo(f"database {shown}: schema {before or 'empty'} -> {after}")
 
 
 @cli.command()
