@@ -123,6 +123,16 @@ def home_number(username: str) -> str | None:
     return pn.format_number(number, pn.PhoneNumberFormat.E164) if number is not None else None
 
 
+def readable(number: str) -> str:
+    """An E.164 number as people write it: ``+16505551234`` → ``+1 650-555-1234``; a number
+    without its country code (a local extension) as given. For an account's own number:
+    ``readable(home_number(username) or username)``."""
+    parsed = _parsed(number) if number.startswith("+") else None
+    if parsed is None:
+        return number
+    return str(pn.format_number(parsed, pn.PhoneNumberFormat.INTERNATIONAL))
+
+
 def account_region(username: str, region: str) -> str | None:
     """The region an account's national numbers are read in: ``region`` when set, else the
     country of the account's own number (``16505551234`` → ``US``)."""

@@ -265,36 +265,34 @@ class RenderStage:
                         str(dataclasses.replace(w, document=client_name(w.document)))
                         for w in result.warnings
                     ]
+            covers = _Covers(pool, submission_id, work, base, warnings)
+            template = "Default" if sub.cover_page == COVER_DEFAULT else sub.cover_page
             per_job: dict[int, JobRender] = {}
             for job in recipients:
                 paper = paper_of[job.id]
                 key, pages = renders[paper]
-                own = paper != papers[0]  # the submission's pages are the first paper's
-                per_job[job.id] = JobRender(
-                    paper=paper.value,
-                    cover_key=None,
-                    rendered_key=key if own else None,
-                    pages=pages if own else None,
-                )
-            if sub.cover_page != COVER_NONE:
-                covers = _Covers(pool, submission_id, work, base, warnings)
-                for job in recipients:
-                    paper = paper_of[job.id]
+                cover_key = None
+                if sub.cover_page != COVER_NONE:
                     sheet = CoverSheet(
                         sender_name=sub.name,
                         sender_number=sub.username,
                         sender_email=sub.email,
                         recipient_name=job.name,
                         recipient_number=job.number,
-                        pages=renders[paper][1] + 1,
+                        pages=pages + 1,
                         text=sub.cover_text,
                         date=self._clock.now(),
                     )
-                    template = "Default" if sub.cover_page == COVER_DEFAULT else sub.cover_page
-                    cover_path = covers.render(sheet, job.id, paper, template)
-                    per_job[job.id] = dataclasses.replace(
-                        per_job[job.id], cover_key=store_file(self._store, cover_path)
+                    cover_key = store_file(
+                        self._store, covers.render(sheet, job.id, paper, template)
                     )
+                own = paper != papers[0]  # the submission's pages are the first paper's
+                per_job[job.id] = JobRender(
+                    paper=paper.value,
+                    cover_key=cover_key,
+                    rendered_key=key if own else None,
+                    pages=pages if own else None,
+                )
             key, pages = renders[papers[0]]
             return Rendered(key, pages, warnings, per_job)
 

@@ -75,6 +75,19 @@ def _ellipsize(text: str, room: int, font: ImageFont.FreeTypeFont) -> str:
     return text + "..."
 
 
+def _fit(fields: list[str], width: int, largest: int) -> tuple[int, list[tuple[int, str]]]:
+    """The largest size (down to the legible minimum) at which ``fields`` fit, and where each
+    starts; at the minimum, fields too long for an equal share are shortened with "..."."""
+    for size in range(max(largest, _MIN_PX), _MIN_PX - 1, -1):
+        spots = _layout(fields, width, size)
+        if spots is not None:
+            return size, spots
+    font = _font(_MIN_PX)
+    share = (width - 2 * _MARGIN_PX - _GAP_PX * (len(fields) - 1)) // len(fields)
+    cut = [t if font.getlength(t) <= share else _ellipsize(t, share, font) for t in fields]
+    return _MIN_PX, _layout(cut, width, _MIN_PX) or [(_MARGIN_PX, cut[0])]
+
+
 def draw(black: npt.NDArray[np.bool_], band: int, lpi: int, fields: list[str]) -> None:
     """Clear the top ``band`` rows of the page ``black`` (True = black) and print ``fields``
     there, in place. Works at fine and normal resolution (text is drawn at fine, then
@@ -82,19 +95,7 @@ def draw(black: npt.NDArray[np.bool_], band: int, lpi: int, fields: list[str]) -
     width = black.shape[1]
     scale = _FINE_LPI / lpi
     rows = max(1, round(band * scale))  # the band in fine rows
-    fields = [f for f in fields if f] or [""]
-    size = max(_MIN_PX, round(rows * _TEXT_ROWS))
-    spots = None
-    while spots is None and size >= _MIN_PX:
-        spots = _layout(fields, width, size)
-        size -= 0 if spots is not None else 1
-    if spots is None:  # too long at the smallest legible size: cut the longest field
-        size = _MIN_PX
-        font = _font(size)
-        usable = width - 2 * _MARGIN_PX - _GAP_PX * (len(fields) - 1)
-        budget = usable // len(fields)
-        fields = [t if font.getlength(t) <= budget else _ellipsize(t, budget, font) for t in fields]
-        spots = _layout(fields, width, size) or [(_MARGIN_PX, fields[0])]
+    size, spots = _fit([f for f in fields if f] or [""], width, round(rows * _TEXT_ROWS))
     font = _font(size)
     canvas = Image.new("L", (width, rows), 255)
     pen = ImageDraw.Draw(canvas)

@@ -21,10 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
-
 from faxout import timezones
 from faxout.errors import TransportError
+from faxout.jobs.numbers import home_number, readable
 from faxout.render import tagline
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 
 _VIEW = Path("/call")  # where the jailed step sees its directories
 _TIMEOUT_S = 120.0
-_MAX_PIXELS = 40_000_000  # a fax page is at most 1728 x 4000 rows (B4 at superfine)
+_MAX_PIXELS = 40_000_000  # a fax page is 1728 px wide and at most a few thousand rows long
 
 
 @dataclass(frozen=True)
@@ -64,21 +63,14 @@ class Sender:
     tagline: str  # its own format, or ""
 
 
-def international(number: str) -> str:
-    """A number with its country code as people read it: ``16505551234*12`` (an account) or
-    ``+16505551234`` (a recipient) → ``+1 650-555-1234``."""
-    digits = number.partition("*")[0].removeprefix("+")
-    try:
-        parsed = phonenumbers.parse(f"+{digits}")
-    except phonenumbers.NumberParseException:
-        return f"+{digits}"
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+def _own_number(sender: Sender) -> str:
+    return readable(home_number(sender.username) or sender.username)
 
 
 def station_ident(sender: Sender, server_ident: str) -> str:
     """Our TSI on a call: the account's own station, else the server's, else the account's
     number in international notation (what a receiving machine shows as the caller)."""
-    chosen = sender.station or server_ident or international(sender.username)
+    chosen = sender.station or server_ident or _own_number(sender)
     return chosen[:20]
 
 
@@ -100,15 +92,10 @@ def header_for(
         template=tagline.stamp_time(sender.tagline or style.format, when),
         fields=tagline.TagFields(
             sender_name=sender.name,
-            sender_number=international(sender.username),
+            sender_number=_own_number(sender),
             station=ident,
             recipient_name=recipient_name,
-            # A number without its country code (a local extension) is shown as dialled.
-            recipient_number=(
-                international(recipient_number)
-                if recipient_number.startswith("+")
-                else recipient_number
-            ),
+            recipient_number=readable(recipient_number),
             job_id=job_id,
         ),
     )
