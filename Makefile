@@ -13,6 +13,7 @@ run: setup
 lint: setup-test
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports
 
 typecheck: setup-test
 	.venv/bin/mypy
@@ -23,6 +24,7 @@ pytest: setup-test
 test: setup-test
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/mypy
 	.venv/bin/pytest -n 2 --dist loadfile
 

@@ -40,7 +40,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from faxout.transmit.pool import ProcessCallPool  # noqa: E402
+from callpool import ProcessCallPool  # noqa: E402
 from faxout.transmit.result import (  # noqa: E402
     CallProgress,
     CallResult,

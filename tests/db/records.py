@@ -8,7 +8,7 @@ from sqlalchemy import Engine, Table, func, select
 
 from faxout.accounts.repo import Account, AccountRepo
 from faxout.blobs.memory import MemoryBlobStore
-from faxout.intake.accept import NewDocument, NewSubmission
+from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 

@@ -14,9 +14,10 @@ from faxout.blobs.memory import MemoryBlobStore
 from faxout.db.engine import transaction
 from faxout.db.tables import accounts, documents, jobs, submissions
 from faxout.errors import DatabaseError
-from faxout.intake.accept import accept, insert_submissions
+from faxout.jobs.create import insert_submissions
 from faxout.jobs.model import JobState, Resolution, SubmissionState
 from faxout.jobs.repo import JobRepo
+from tests.accepting import accept
 from tests.db.records import NOW, THREADS, add_account, count_rows, new_submission
 
 

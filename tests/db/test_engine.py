@@ -15,7 +15,7 @@ from faxout.blobs.memory import MemoryBlobStore
 from faxout.db.engine import make_engine, transaction
 from faxout.db.tables import accounts, jobs
 from faxout.errors import DatabaseError
-from faxout.intake.accept import accept
+from tests.accepting import accept
 from tests.db.records import NOW, THREADS, add_account, new_submission
 from tests.pgserver import PgServer
 from tests.procs import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faxout.intake.accept import MAX_NOTE_CHARS, MAX_NOTES, MAX_NOTES_BYTES
+from faxout.jobs.create import MAX_NOTE_CHARS, MAX_NOTES, MAX_NOTES_BYTES
 from tests.conftest import PASSWORD, USER
 from tests.intake.records import submission_by_request
 from tests.server import Server, start_server

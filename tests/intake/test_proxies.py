@@ -20,7 +20,7 @@ def client_seen(settings: Settings, peer: str, xff: str | None) -> str:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         seen.append(scope["client"][0])
 
-    config = uvicorn.Config(app, **server_options(settings))
+    config = uvicorn.Config(app, **server_options(settings.trusted_proxies))
     config.load()
     headers = [(b"x-forwarded-for", xff.encode())] if xff is not None else []
     scope = {"type": "http", "client": (peer, 5000), "headers": headers, "scheme": "http"}

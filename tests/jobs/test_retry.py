@@ -9,18 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from faxout.jobs.model import Outcome
 from faxout.jobs.retry import (
     MAX_DURATION,
     PERMANENT,
     TRIES,
-    Cause,
     Final,
     Retry,
     RetryPolicy,
     decide,
     later,
 )
-from faxout.transmit.result import Outcome
+from faxout.transmit import result
 
 SEND_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 POLICY = RetryPolicy()
@@ -28,7 +28,7 @@ KILL_AT = POLICY.kill_at(SEND_AT)
 
 
 def after(
-    outcome: Cause | str,
+    outcome: Outcome | str,
     *,
     dials: int = 0,
     tries: int = 0,
@@ -58,10 +58,10 @@ def test_defaults_are_hylafax() -> None:
     assert SEND_AT + timedelta(hours=3) == KILL_AT
 
 
-def test_every_transmit_outcome_is_a_cause() -> None:
-    assert {o.value for o in Outcome} | {"invalid_number"} == {c.value for c in Cause}
+def test_the_transports_outcome_is_the_retry_policys_outcome() -> None:
+    assert result.Outcome is Outcome  # one vocabulary, no mapping to drift
     for o in Outcome:
-        after(o)  # accepted as is
+        after(o)  # every outcome gets a decision
 
 
 def test_ok_is_done_and_counts_a_dial_and_a_try() -> None:
@@ -71,55 +71,55 @@ def test_ok_is_done_and_counts_a_dial_and_a_try() -> None:
 @pytest.mark.parametrize(
     ("cause", "words"),
     [
-        (Cause.NOT_FAX, "not answer as a fax machine"),
-        (Cause.REJECTED, "refused"),
-        (Cause.INVALID_NUMBER, "invalid"),
+        (Outcome.NOT_FAX, "not answer as a fax machine"),
+        (Outcome.REJECTED, "refused"),
+        (Outcome.INVALID_NUMBER, "invalid"),
     ],
 )
-def test_permanent_outcomes_fail_at_once(cause: Cause, words: str) -> None:
+def test_permanent_outcomes_fail_at_once(cause: Outcome, words: str) -> None:
     d = after(cause)
     assert isinstance(d, Final)
     assert d.state == "failed"
     assert words in d.reason
     assert d.dials == 1
-    assert d.tries == (1 if cause is Cause.REJECTED else 0)
+    assert d.tries == (1 if cause is Outcome.REJECTED else 0)
 
 
 @pytest.mark.parametrize(
     ("cause", "delay"),
-    [(Cause.BUSY, 180), (Cause.NO_ANSWER, 300), (Cause.FAILED, 60), (Cause.PARTIAL, 60)],
+    [(Outcome.BUSY, 180), (Outcome.NO_ANSWER, 300), (Outcome.FAILED, 60), (Outcome.PARTIAL, 60)],
 )
-def test_retry_delay_by_cause(cause: Cause, delay: int) -> None:
+def test_retry_delay_by_cause(cause: Outcome, delay: int) -> None:
     d = after(cause, now=SEND_AT + timedelta(minutes=7))
     assert isinstance(d, Retry)
     assert d.at == SEND_AT + timedelta(minutes=7, seconds=delay)
 
 
 def test_busy_and_no_answer_are_dials_not_tries_and_keep_the_page() -> None:
-    for cause in (Cause.BUSY, Cause.NO_ANSWER):
+    for cause in (Outcome.BUSY, Outcome.NO_ANSWER):
         d = after(cause, dials=4, tries=2, resume=3)
         assert isinstance(d, Retry)
         assert (d.dials, d.tries, d.resume_from_page) == (5, 2, 3)
 
 
 def test_partial_resumes_from_the_first_unconfirmed_page() -> None:
-    d = after(Cause.PARTIAL, resume=1, confirmed=2)
+    d = after(Outcome.PARTIAL, resume=1, confirmed=2)
     assert isinstance(d, Retry)
     assert (d.resume_from_page, d.dials, d.tries) == (3, 1, 1)
-    d = after(Cause.PARTIAL, dials=1, tries=1, resume=3, confirmed=1)
+    d = after(Outcome.PARTIAL, dials=1, tries=1, resume=3, confirmed=1)
     assert isinstance(d, Retry)
     assert d.resume_from_page == 4
     assert "partly sent" in d.reason
 
 
 def test_failed_without_pages_retries_the_same_page() -> None:
-    d = after(Cause.FAILED, resume=2, confirmed=0)
+    d = after(Outcome.FAILED, resume=2, confirmed=0)
     assert isinstance(d, Retry)
     assert d.resume_from_page == 2
 
 
 def test_third_failed_try_hits_max_tries() -> None:
-    d = after(Cause.FAILED, dials=5, tries=2)
+    d = after(Outcome.FAILED, dials=5, tries=2)
     assert isinstance(d, Final)
     assert d.state == "failed"
     assert d.reason.startswith("max tries reached: 3 of 3")
@@ -127,37 +127,37 @@ def test_third_failed_try_hits_max_tries() -> None:
 
 
 def test_busy_after_two_tries_is_still_retried() -> None:
-    assert isinstance(after(Cause.BUSY, dials=5, tries=2), Retry)
+    assert isinstance(after(Outcome.BUSY, dials=5, tries=2), Retry)
 
 
 def test_twelfth_dial_hits_max_dials() -> None:
-    assert isinstance(after(Cause.BUSY, dials=10), Retry)
-    d = after(Cause.NO_ANSWER, dials=11)
+    assert isinstance(after(Outcome.BUSY, dials=10), Retry)
+    d = after(Outcome.NO_ANSWER, dials=11)
     assert isinstance(d, Final)
     assert d.reason.startswith("max dials reached: 12 of 12")
     assert "no answer" in d.reason
 
 
 def test_max_tries_is_named_before_max_dials_when_both_hit() -> None:
-    d = after(Cause.FAILED, dials=11, tries=2)
+    d = after(Outcome.FAILED, dials=11, tries=2)
     assert isinstance(d, Final)
     assert d.reason.startswith("max tries")
 
 
 def test_kill_time_stops_retries() -> None:
     near = KILL_AT - timedelta(minutes=2)
-    d = after(Cause.BUSY, now=near)  # 3 min later is past the kill time
+    d = after(Outcome.BUSY, now=near)  # 3 min later is past the kill time
     assert isinstance(d, Final)
     assert d.reason.startswith("kill time reached")
-    assert isinstance(after(Cause.FAILED, now=near), Retry)  # 1 min later is before it
+    assert isinstance(after(Outcome.FAILED, now=near), Retry)  # 1 min later is before it
     # Exactly at the kill time is too late.
-    d = after(Cause.FAILED, now=KILL_AT - timedelta(minutes=1))
+    d = after(Outcome.FAILED, now=KILL_AT - timedelta(minutes=1))
     assert isinstance(d, Final)
-    assert isinstance(after(Cause.BUSY, now=KILL_AT + timedelta(hours=1)), Final)
+    assert isinstance(after(Outcome.BUSY, now=KILL_AT + timedelta(hours=1)), Final)
 
 
 def test_ok_after_the_kill_time_is_still_done() -> None:
-    assert after(Cause.OK, now=KILL_AT + timedelta(minutes=1)).state == "done"  # type: ignore[union-attr]
+    assert after(Outcome.OK, now=KILL_AT + timedelta(minutes=1)).state == "done"  # type: ignore[union-attr]
 
 
 def test_custom_policy() -> None:
@@ -167,11 +167,11 @@ def test_custom_policy() -> None:
         max_tries=1,
         kill_time=timedelta(days=1),
     )
-    d = after(Cause.BUSY, policy=policy, kill_at=policy.kill_at(SEND_AT))
+    d = after(Outcome.BUSY, policy=policy, kill_at=policy.kill_at(SEND_AT))
     assert isinstance(d, Retry)
     assert d.at == SEND_AT + timedelta(seconds=30)
-    assert isinstance(after(Cause.BUSY, dials=1, policy=policy), Final)
-    assert isinstance(after(Cause.PARTIAL, policy=policy), Final)
+    assert isinstance(after(Outcome.BUSY, dials=1, policy=policy), Final)
+    assert isinstance(after(Outcome.PARTIAL, policy=policy), Final)
 
 
 def test_policy_from_config_values() -> None:
@@ -212,7 +212,7 @@ def test_policy_is_frozen() -> None:
 )
 def test_impossible_inputs_are_errors(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
-        after(Cause.BUSY, **kwargs)  # type: ignore[arg-type]
+        after(Outcome.BUSY, **kwargs)  # type: ignore[arg-type]
 
 
 def test_unknown_outcome_is_an_error() -> None:
@@ -221,7 +221,7 @@ def test_unknown_outcome_is_an_error() -> None:
 
 
 def test_delay_for_refuses_final_causes() -> None:
-    for cause in (Cause.OK, *PERMANENT):
+    for cause in (Outcome.OK, *PERMANENT):
         with pytest.raises(ValueError):
             POLICY.delay_for(cause)
 
@@ -240,13 +240,13 @@ def test_times_at_the_end_of_the_calendar_do_not_overflow() -> None:
     assert POLICY.kill_at(last) == datetime.max.replace(tzinfo=UTC)
     assert later(SEND_AT, timedelta(hours=1)) == SEND_AT + timedelta(hours=1)
     # the retry would land on the last representable instant, which is the kill time: it ends
-    d = after(Cause.BUSY, now=last, kill_at=POLICY.kill_at(last))
+    d = after(Outcome.BUSY, now=last, kill_at=POLICY.kill_at(last))
     assert isinstance(d, Final) and d.reason.startswith("kill time reached")
 
 
 # --- invariants over whole histories -------------------------------------------------------
 
-causes = st.sampled_from(list(Cause))
+causes = st.sampled_from(list(Outcome))
 policies = st.builds(
     RetryPolicy,
     busy_delay=st.integers(1, 3600).map(lambda s: timedelta(seconds=s)),
@@ -264,7 +264,7 @@ policies = st.builds(
     script=st.lists(st.tuples(causes, st.integers(0, 3), st.integers(0, 600)), max_size=40),
 )
 def test_any_history_ends_within_the_limits(
-    policy: RetryPolicy, script: list[tuple[Cause, int, int]]
+    policy: RetryPolicy, script: list[tuple[Outcome, int, int]]
 ) -> None:
     """Play outcomes (cause, pages confirmed, call seconds) until the policy says stop."""
     kill_at = policy.kill_at(SEND_AT)
@@ -272,7 +272,7 @@ def test_any_history_ends_within_the_limits(
     last_at = SEND_AT
     decision: Retry | Final | None = None
     for cause, confirmed, call_seconds in script:
-        confirmed = confirmed if cause in (Cause.PARTIAL, Cause.FAILED) else 0
+        confirmed = confirmed if cause in (Outcome.PARTIAL, Outcome.FAILED) else 0
         now += timedelta(seconds=call_seconds)
         decision = decide(
             policy,
@@ -290,12 +290,12 @@ def test_any_history_ends_within_the_limits(
         assert dials <= policy.max_dials
         assert tries <= policy.max_tries
         if isinstance(decision, Final):
-            assert (decision.state == "done") == (cause is Cause.OK)
+            assert (decision.state == "done") == (cause is Outcome.OK)
             if cause in PERMANENT:
                 assert decision.state == "failed"
             assert decision.reason
             break
-        assert cause not in PERMANENT and cause is not Cause.OK
+        assert cause not in PERMANENT and cause is not Outcome.OK
         assert now < decision.at < kill_at
         assert decision.at > last_at
         assert decision.resume_from_page == page + confirmed
@@ -310,7 +310,7 @@ def test_any_history_ends_within_the_limits(
 
 @settings(max_examples=200, deadline=None)
 @given(policy=policies, cause=causes)
-def test_repeating_one_cause_always_ends(policy: RetryPolicy, cause: Cause) -> None:
+def test_repeating_one_cause_always_ends(policy: RetryPolicy, cause: Outcome) -> None:
     kill_at = policy.kill_at(SEND_AT)
     now, dials, tries = SEND_AT, 0, 0
     for _ in range(policy.max_dials):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from faxout.clock import FrozenClock
 from faxout.db import migrate
-from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 from faxout.jobs.repo import JobView
@@ -24,6 +24,7 @@ from faxout.ops.runtime import Pipeline
 from faxout.ops.settings import Auth, Settings, Transmit
 from faxout.taskqueue.port import InlineTaskQueue
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Modem, Outcome
+from tests.accepting import accept
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -29,10 +29,11 @@ from faxout.blobs.factory import open_store
 from faxout.blobs.store import BlobStore
 from faxout.db.engine import make_engine
 from faxout.db.tables import attempts, jobs, lines, submissions
+from faxout.jobs.attempts import UNKNOWN_OUTCOME
 from faxout.jobs.lifecycle import FINAL_JOB_STATES
 from faxout.jobs.repo import AttemptView, JobRepo, JobView
 from faxout.schedule.lines import sync_lines
-from faxout.schedule.reconciler import UNKNOWN_OUTCOME, _dead, worker_id
+from faxout.schedule.reconciler import _dead, worker_id
 from tests.headerband import band_rows
 from tests.pgserver import PgServer
 from tests.server import Server, faxout_env, run_cli, start_server

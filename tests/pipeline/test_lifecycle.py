@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from faxout.schedule.dispatcher import settle_submissions
 from faxout.transmit.result import Modem
 from tests.headerband import band_text
 from tests.pipeline.harness import Harness, result
@@ -25,7 +26,7 @@ def test_sent_at_once_and_rendered_once(h: Harness) -> None:
     sub = h.gw.jobs.get_submission(sid)
     # Every job final: the same dispatcher pass settled the submission, exactly once.
     assert sub is not None and sub.state == "done" and sub.render_count == 1 and sub.pages == 1
-    assert h.pipeline.lifecycle.settle_submissions(h.clock.now()) == []  # exactly once
+    assert settle_submissions(h.gw.engine, h.clock.now()) == []  # exactly once
     assert sorted(s.number for s in h.line.sent) == ["5551001", "5551002", "5551003"]
     attempt = h.gw.jobs.attempts(h.job(sid).id)[0]
     assert (attempt.outcome, attempt.pages_confirmed, attempt.phase) == ("ok", 1, "finished")

@@ -12,13 +12,14 @@ from PIL import Image
 
 from faxout.clock import SystemClock
 from faxout.db import migrate
-from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 from faxout.ops.gateway import build_gateway
 from faxout.ops.runtime import Pipeline
 from faxout.ops.settings import Auth, Runtime, Settings, Transmit
 from faxout.transmit.result import CallResult, FaxCall, Outcome
+from tests.accepting import accept
 
 
 class GatedLine:

@@ -70,7 +70,7 @@ def test_a_slow_render_keeps_its_lease(
         render_workers=1,
         options=RenderOptions(timeout_s=2.5),
     )
-    reconciler = Reconciler(h.gw.engine, lifecycle, redial_on_unknown=False)
+    reconciler = Reconciler(h.gw.engine, redial_on_unknown=False)
     try:
         sid = h.submit(["5551001"], document=hostile.endless_loop(), filename="slow.ps")
         rendering = threading.Thread(target=stage.run, args=(sid,))

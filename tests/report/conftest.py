@@ -20,14 +20,15 @@ from faxout.blobs.store import BlobStore
 from faxout.clock import FrozenClock
 from faxout.db.engine import make_engine
 from faxout.db.tables import attempts, jobs
-from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.jobs.attempts import UNKNOWN_OUTCOME
+from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 from faxout.report.mailer import Mailer, MemoryMailer
 from faxout.report.outbox import Outbox
 from faxout.report.settings import Report
-from faxout.schedule.reconciler import UNKNOWN_OUTCOME
 from faxout.transmit.result import CallResult, Compression, Outcome, PageResult
+from tests.accepting import accept
 from tests.pipeline.harness import Harness, result
 
 HOSTILE_NAME = "Eve\r\nBcc: victim@example.com <script>alert(1)</script>"

@@ -16,13 +16,14 @@ from faxout.clock import FrozenClock
 from faxout.db.engine import make_engine, transaction
 from faxout.db.migrate import upgrade
 from faxout.db.tables import accounts, jobs, outbox
-from faxout.intake.accept import NewDocument, NewSubmission, accept
+from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 from faxout.report.mailer import MaildirMailer, MemoryMailer, Permanent, Temporary, open_mailer
 from faxout.report.outbox import Outbox, enqueue_report, report_status
 from faxout.report.settings import AccountReport, Report, Smtp
 from faxout.report.wording import ReportKind
+from tests.accepting import accept
 from tests.report.conftest import World, make_outbox
 
 
@@ -254,18 +255,12 @@ def test_the_runner_thread_sends_when_poked(db: Engine, world: World, clock: Fro
     assert len(mailer.sent) == 7
 
 
-def test_report_runner_for_a_gateway_and_poke_job(
+def test_report_runner_with_no_relay_and_poke_job(
     db: Engine, world: World, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    from types import SimpleNamespace
-
-    from faxout.ops.settings import Settings
     from faxout.report.runner import report_runner
 
-    gw = SimpleNamespace(
-        settings=Settings(data_dir=tmp_path), engine=db, store=world.store, clock=clock
-    )
-    runner = report_runner(gw)  # type: ignore[arg-type]
+    runner = report_runner(db, world.store, Report(), data_dir=tmp_path, clock=clock)
     assert isinstance(runner.outbox.mailer, MaildirMailer)
     assert runner.outbox.settings == Report()
     with db.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from faxout.ops.settings import Auth
+from faxout.accounts.settings import Auth
 
 
 class Passwords:

@@ -147,7 +147,7 @@ _GATES: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionar
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One committed write transaction; database failures surface as ``DatabaseError``.
+    """One committed write transaction; database failures surface as ``DatabaseError``
 
     On SQLite it begins with ``BEGIN IMMEDIATE`` behind the write gate; on PostgreSQL it is a
     plain transaction (row locks are taken by the statements themselves).
@@ -160,6 +160,17 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             engine.connect().execution_options(**options) as conn,
             conn.begin(),
         ):
+            yield conn
+    except exc.SQLAlchemyError as err:
+        raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection (no write lock); database failures surface as ``DatabaseError``,
+    as they do for ``transaction``, so no caller ever sees an SQLAlchemy exception."""
+    try:
+        with engine.connect() as conn:
             yield conn
     except exc.SQLAlchemyError as err:
         raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err

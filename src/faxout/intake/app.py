@@ -8,9 +8,7 @@ which would run a third party's scripts in the browser of whoever opens them. Th
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -24,53 +22,35 @@ from faxout.errors import FaxoutError
 from faxout.intake.committer import GroupCommitter
 from faxout.intake.edge import STATE_KEY, EdgeSettings
 from faxout.intake.faxout.endpoint import PATHS, faxout_endpoint
-from faxout.ops.gateway import Gateway
+from faxout.intake.services import Background, Intake
 
 FAXOUT_METHODS = ["POST", "PUT", "GET"]
 
 
-def _ping(gw: Gateway) -> None:
-    with gw.engine.connect() as conn:
+def _ping(intake: Intake) -> None:
+    with intake.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-    gw.store.check()
+    intake.store.check()
 
 
-SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
-
-
-def app_from_environment() -> FastAPI:
-    """App factory for ``faxout serve --workers N``: each worker process builds its gateway from
-    the settings the parent resolved (passed as JSON in ``FAXOUT_SERVE_SETTINGS``)."""
-    from faxout.ops.gateway import build_gateway
-    from faxout.ops.logs import setup_logging
-    from faxout.ops.settings import Settings
-
-    data = json.loads(os.environ[SETTINGS_ENV])
-    pipeline = data.pop("_pipeline", True)
-    settings = Settings(**data)
-    setup_logging(settings.log_level, settings.log_format)
-    return create_app(build_gateway(settings), pipeline=pipeline)
-
-
-def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
-    """The app for one gateway; with ``pipeline`` it also renders, schedules and sends."""
+def create_app(intake: Intake, *, background: Callable[[], Background] | None = None) -> FastAPI:
+    """The app for ``intake``; ``background`` makes what runs beside it (the pipeline: render,
+    schedule, send), started and stopped with the app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        app.state.committer = GroupCommitter(gateway.engine)
-        app.state.pipeline = None
-        if pipeline:
-            from faxout.ops.runtime import Pipeline
-
-            app.state.pipeline = Pipeline(gateway)
-            app.state.pipeline.start()
+        app.state.committer = GroupCommitter(intake.engine)
+        app.state.background = None
+        if background is not None:
+            app.state.background = background()
+            app.state.background.start()
         try:
             # The lifespan state reaches the server's connections (faxout.intake.edge).
-            yield {STATE_KEY: EdgeSettings.of(gateway.settings)}
+            yield {STATE_KEY: EdgeSettings.of(intake.http, intake.trusted_proxies)}
         finally:
             app.state.committer.close()
-            if app.state.pipeline is not None:
-                await anyio.to_thread.run_sync(app.state.pipeline.stop)
+            if app.state.background is not None:
+                await anyio.to_thread.run_sync(app.state.background.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -80,7 +60,7 @@ def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.gateway = gateway
+    app.state.intake = intake
 
     for path in PATHS:
         app.add_api_route(
@@ -118,9 +98,8 @@ def create_app(gateway: Gateway, *, pipeline: bool = True) -> FastAPI:
 
     @app.get("/healthz", summary="200 once the gateway can take faxes")
     async def healthz(request: Request) -> Response:
-        gw: Gateway = request.app.state.gateway
         try:
-            await anyio.to_thread.run_sync(_ping, gw)
+            await anyio.to_thread.run_sync(_ping, request.app.state.intake)
         except (FaxoutError, Exception) as exc:  # any failure means "not ready"
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})

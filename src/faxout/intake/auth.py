@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import Account, AccountRepo
+from faxout.accounts.settings import Auth
 from faxout.clock import Clock
 from faxout.jobs.numbers import InvalidNumberError, loggable_username, normalize_username
-from faxout.ops.settings import Auth
 
 MAX_TRACKED_PAIRS = 100_000
 

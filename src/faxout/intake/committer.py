@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from faxout.db.engine import transaction
-from faxout.intake.accept import NewSubmission, insert_submissions
+from faxout.jobs.create import NewSubmission, insert_submissions
 
 log = logging.getLogger("faxout.intake")
 

@@ -11,15 +11,14 @@ of that is whatever the client wrote).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from faxout.ops.settings import Settings
 
-
-def server_options(settings: Settings) -> dict[str, Any]:
+def server_options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
     """``uvicorn.run``/``uvicorn.Config`` keyword arguments that make ``request.client`` the
     address described above."""
-    trusted = list(settings.trusted_proxies)
+    trusted = list(trusted_proxies)
     # proxy_headers=False: no X-Forwarded-* header is read at all; forwarded_allow_ips is then
     # ignored, but passing the (empty) list keeps uvicorn from reading FORWARDED_ALLOW_IPS.
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}

@@ -1,8 +1,11 @@
-"""State transitions of submissions and jobs before a call: rendering, dispatch, cancel.
+"""State transitions of submissions and jobs outside a call: rendering, dispatch, expiry,
+settling, cancel and retry (the call's own are ``faxout.jobs.attempts``).
 
-Every transition is a compare-and-set (``UPDATE … WHERE state = <expected>``) in its own short
-transaction, so a duplicate or stale task message finds nothing to do. The database is the
-source of truth; task-queue messages carry ids only (docs/guarantees.md).
+Every transition is a compare-and-set (``UPDATE … WHERE state = <expected>``) that raises
+``jobs.version``, so a duplicate or stale task message finds nothing to do. The ``Lifecycle``
+methods each run in their own short transaction; the module functions take the caller's
+connection (the dispatcher's queries in ``faxout.schedule.dispatcher`` choose the rows). The
+database is the source of truth; task-queue messages carry ids only (docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from faxout.db.engine import transaction
 from faxout.db.tables import jobs, submissions
+from faxout.jobs.attempts import moved
 from faxout.jobs.model import JobState, SubmissionState
 from faxout.jobs.retry import later
-from faxout.schedule import lines
 
 ACTIVE_JOB_STATES = (
     JobState.ACCEPTED,
@@ -36,6 +39,7 @@ FINAL_JOB_STATES = (
     JobState.RENDER_FAILED,
 )
 CANCELABLE = (JobState.ACCEPTED, JobState.RENDERING, JobState.READY, JobState.QUEUED)
+RETRYABLE = (JobState.FAILED, JobState.INTERRUPTED)
 
 
 _DIAGNOSTIC_CHARS = 4000  # of a converter's output kept for the operator
@@ -111,7 +115,7 @@ class Lifecycle:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.submission_id == submission_id, jobs.c.state == JobState.ACCEPTED)
-                .values(state=JobState.RENDERING.value, updated_at=now)
+                .values(state=JobState.RENDERING.value, **moved(now))
             )
         return True
 
@@ -173,8 +177,7 @@ class Lifecycle:
                         pages=own.pages,
                         kill_at=later(max(row.send_at, now), self._kill_after),
                         reason="",
-                        updated_at=now,
-                        version=jobs.c.version + 1,
+                        **moved(now),
                     )
                 )
         return True
@@ -202,147 +205,10 @@ class Lifecycle:
                     state=JobState.RENDER_FAILED.value,
                     reason=reason,
                     finished_at=now,
-                    updated_at=now,
+                    **moved(now),
                 )
             )
         return True
-
-    def submissions_to_render(self, limit: int = 100) -> list[int]:
-        """Accepted submissions, oldest first (the dispatcher enqueues them)."""
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(submissions.c.id)
-                    .where(submissions.c.state == SubmissionState.ACCEPTED)
-                    .order_by(submissions.c.id)
-                    .limit(limit)
-                ).scalars()
-            )
-
-    # -- dispatch -------------------------------------------------------------------------
-
-    def queue_due(self, now: datetime, limit: int = 200, transport: str | None = None) -> list[int]:
-        """ready jobs whose time has come → queued; their ids, for the task queue.
-
-        With ``transport``, no more jobs are queued than it has free lines (minus jobs already
-        queued), so waiting jobs wait in SQL rather than churn through the task queue.
-        """
-        due = func.coalesce(jobs.c.next_attempt_at, jobs.c.send_at)
-        with transaction(self._engine) as conn:
-            if transport is not None:
-                waiting = conn.execute(
-                    select(func.count()).select_from(jobs).where(jobs.c.state == JobState.QUEUED)
-                ).scalar_one()
-                limit = min(limit, lines.free_count(conn, transport, now) - int(waiting))
-                if limit <= 0:
-                    return []
-            ids = list(
-                conn.execute(
-                    select(jobs.c.id)
-                    .where(jobs.c.state == JobState.READY, due <= now)
-                    .order_by(due, jobs.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            if ids:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ids), jobs.c.state == JobState.READY)
-                    .values(
-                        state=JobState.QUEUED.value,
-                        queued_at=now,
-                        updated_at=now,
-                        version=jobs.c.version + 1,
-                    )
-                )
-        return ids
-
-    def requeue_lost(self, now: datetime, older_than: float) -> list[int]:
-        """Jobs queued long ago and never claimed (a lost message): their ids, to enqueue again.
-
-        Enqueueing twice is harmless: the claim is a compare-and-set.
-        """
-        cutoff = now - timedelta(seconds=older_than)
-        with transaction(self._engine) as conn:
-            ids = list(
-                conn.execute(
-                    select(jobs.c.id).where(
-                        jobs.c.state == JobState.QUEUED, jobs.c.queued_at < cutoff
-                    )
-                ).scalars()
-            )
-            if ids:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ids), jobs.c.state == JobState.QUEUED)
-                    .values(queued_at=now)
-                )
-        return ids
-
-    def settle_submissions(self, now: datetime) -> list[int]:
-        """Submissions whose jobs have all reached a final state → done; their ids.
-
-        A compare-and-set: each submission is returned by exactly one call, however many
-        dispatchers run, so whatever follows (the delivery report) happens once.
-        """
-        active = (
-            select(jobs.c.id)
-            .where(
-                jobs.c.submission_id == submissions.c.id,
-                jobs.c.state.in_([s.value for s in ACTIVE_JOB_STATES]),
-            )
-            .exists()
-        )
-        with transaction(self._engine) as conn:
-            ids = list(
-                conn.execute(
-                    select(submissions.c.id)
-                    .where(submissions.c.state == SubmissionState.READY, ~active)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            settled = []
-            for sub_id in ids:
-                res = conn.execute(
-                    update(submissions)
-                    .where(
-                        submissions.c.id == sub_id,
-                        submissions.c.state == SubmissionState.READY,
-                    )
-                    .values(state=SubmissionState.DONE.value, updated_at=now)
-                )
-                if res.rowcount == 1:
-                    settled.append(sub_id)
-        return settled
-
-    def expire_killed(self, now: datetime) -> list[int]:
-        """Jobs waiting past their kill time → failed."""
-        waiting = (JobState.READY, JobState.QUEUED)
-        with transaction(self._engine) as conn:
-            ids = list(
-                conn.execute(
-                    select(jobs.c.id).where(
-                        jobs.c.state.in_(waiting),
-                        jobs.c.kill_at.is_not(None),
-                        jobs.c.kill_at <= now,
-                    )
-                ).scalars()
-            )
-            if ids:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ids), jobs.c.state.in_(waiting))
-                    .values(
-                        state=JobState.FAILED.value,
-                        reason=func.trim(
-                            "kill time reached before the fax could be sent; last: " + jobs.c.reason
-                        ),
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                )
-        return ids
 
     # -- cancel ---------------------------------------------------------------------------
 
@@ -366,9 +232,118 @@ class Lifecycle:
                         state=JobState.CANCELED.value,
                         reason="canceled by the operator",
                         finished_at=now,
-                        updated_at=now,
-                        version=jobs.c.version + 1,
+                        **moved(now),
                     )
                 )
         refused = [(r.id, r.state) for r in rows if r.state not in CANCELABLE]
         return CancelResult(ok, refused)
+
+    def retry(self, now: datetime, job_id: int) -> bool:
+        """A failed or interrupted job → ready, due now, resuming after its confirmed pages and
+        with fresh counters and kill time; its submission is open again so it settles (and
+        is reported) once more. False when the job is in another state."""
+        with transaction(self._engine) as conn:
+            row = conn.execute(
+                select(jobs.c.submission_id).where(jobs.c.id == job_id, jobs.c.state.in_(RETRYABLE))
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state.in_(RETRYABLE))
+                .values(
+                    state=JobState.READY.value,
+                    reason="retried by the operator",
+                    next_attempt_at=now,
+                    resume_page=jobs.c.pages_confirmed + 1,
+                    dials=0,
+                    tries=0,
+                    kill_at=later(now, self._kill_after),
+                    finished_at=None,
+                    **moved(now),
+                )
+            )
+            conn.execute(
+                update(submissions)
+                .where(
+                    submissions.c.id == row.submission_id,
+                    submissions.c.state == SubmissionState.DONE,
+                )
+                .values(state=SubmissionState.READY.value, updated_at=now)
+            )
+        return True
+
+
+# -- the dispatcher's transitions (it chooses the rows: faxout.schedule.dispatcher) ------------
+
+
+def queue(conn: Connection, ids: list[int], now: datetime) -> None:
+    """ready → queued: handed to the task queue."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(ids), jobs.c.state == JobState.READY)
+        .values(state=JobState.QUEUED.value, queued_at=now, **moved(now))
+    )
+
+
+def restamp_queued(conn: Connection, ids: list[int], now: datetime) -> None:
+    """Still queued, enqueued again now (a lost message; not a transition: the version stays)."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(ids), jobs.c.state == JobState.QUEUED)
+        .values(queued_at=now)
+    )
+
+
+WAITING = (JobState.READY, JobState.QUEUED)
+
+
+def expire(conn: Connection, ids: list[int], now: datetime) -> None:
+    """ready or queued past the kill time → failed."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(ids), jobs.c.state.in_(WAITING))
+        .values(
+            state=JobState.FAILED.value,
+            reason=func.trim(
+                "kill time reached before the fax could be sent; last: " + jobs.c.reason
+            ),
+            finished_at=now,
+            **moved(now),
+        )
+    )
+
+
+def settle(conn: Connection, submission_id: int, now: datetime) -> bool:
+    """A ready submission whose jobs are all final → done; True for exactly one caller, so
+    whatever follows (the delivery report) happens once."""
+    res = conn.execute(
+        update(submissions)
+        .where(submissions.c.id == submission_id, submissions.c.state == SubmissionState.READY)
+        .values(state=SubmissionState.DONE.value, updated_at=now)
+    )
+    return bool(res.rowcount == 1)
+
+
+def restart_renders(conn: Connection, now: datetime, dead: list[str]) -> int:
+    """Renders whose lease expired or whose holder is dead → accepted again; how many."""
+    stale = list(
+        conn.execute(
+            select(submissions.c.id).where(
+                submissions.c.state == SubmissionState.RENDERING,
+                or_(submissions.c.lease_until < now, submissions.c.lease_owner.in_(dead)),
+            )
+        ).scalars()
+    )
+    if stale:
+        conn.execute(
+            update(submissions)
+            .where(submissions.c.id.in_(stale), submissions.c.state == SubmissionState.RENDERING)
+            .values(state=SubmissionState.ACCEPTED.value, lease_owner=None, lease_until=None)
+        )
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.submission_id.in_(stale), jobs.c.state == JobState.RENDERING)
+            .values(state=JobState.ACCEPTED.value, **moved(now))
+        )
+    return len(stale)

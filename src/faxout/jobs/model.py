@@ -1,4 +1,5 @@
-"""The domain vocabulary: submission and job states, resolutions, cover-page choices."""
+"""The domain vocabulary: submission, job and attempt states, call outcomes, resolutions,
+cover-page choices."""
 
 from __future__ import annotations
 
@@ -30,6 +31,34 @@ class JobState(enum.StrEnum):
     INTERRUPTED = "interrupted"
     CANCELED = "canceled"
     RENDER_FAILED = "render_failed"
+
+
+class AttemptPhase(enum.StrEnum):
+    """Where one attempt is (the two-phase protocol of ``faxout.jobs.attempts``)."""
+
+    CLAIMED = "claimed"  # a line is leased; nothing has been dialled
+    DIALING = "dialing"  # committed before the transport is touched
+    FINISHED = "finished"
+
+
+class Outcome(enum.StrEnum):
+    """How a call ended, from the calling side's point of view (the retry policy's input)."""
+
+    OK = "ok"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    NOT_FAX = "not_fax"
+    REJECTED = "rejected"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INVALID_NUMBER = "invalid_number"  # the network (or our number check) says it does not exist
+
+
+class Unfinished(enum.StrEnum):
+    """How an attempt ended when no call result came back (``attempts.outcome``)."""
+
+    ABANDONED = "abandoned"  # given up before dialling: the job is ready again
+    UNKNOWN = "unknown"  # its worker stopped mid-call: the fax may or may not have arrived
 
 
 class Resolution(enum.StrEnum):

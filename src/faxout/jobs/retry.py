@@ -24,12 +24,13 @@ in the database from before send times were bounded (year 9999) gives a time, no
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from faxout.jobs.model import Outcome
 
 MAX_DURATION = timedelta(days=366)
 
@@ -42,33 +43,15 @@ def later(when: datetime, delta: timedelta) -> datetime:
         return datetime.max.replace(tzinfo=when.tzinfo)
 
 
-class Cause(enum.StrEnum):
-    """How an attempt ended, as the retry policy sees it.
-
-    The values equal ``faxout.transmit.result.Outcome`` so an ``Outcome`` (a ``str``) can be
-    passed straight to ``decide``; ``INVALID_NUMBER`` is added for numbers the network (or our
-    own number check) declares unreachable.
-    """
-
-    OK = "ok"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    NOT_FAX = "not_fax"
-    REJECTED = "rejected"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    INVALID_NUMBER = "invalid_number"
-
-
 # Calls where T.30 ran past phase A: HylaFAX counts these as tries.
-TRIES = frozenset({Cause.OK, Cause.PARTIAL, Cause.FAILED, Cause.REJECTED})
+TRIES = frozenset({Outcome.OK, Outcome.PARTIAL, Outcome.FAILED, Outcome.REJECTED})
 # Outcomes no retry can change.
-PERMANENT = frozenset({Cause.NOT_FAX, Cause.REJECTED, Cause.INVALID_NUMBER})
+PERMANENT = frozenset({Outcome.NOT_FAX, Outcome.REJECTED, Outcome.INVALID_NUMBER})
 
 _PERMANENT_REASONS = {
-    Cause.NOT_FAX: "the number did not answer as a fax machine",
-    Cause.REJECTED: "the receiving fax machine refused the fax",
-    Cause.INVALID_NUMBER: "the number is invalid",
+    Outcome.NOT_FAX: "the number did not answer as a fax machine",
+    Outcome.REJECTED: "the receiving fax machine refused the fax",
+    Outcome.INVALID_NUMBER: "the number is invalid",
 }
 
 
@@ -112,13 +95,13 @@ class RetryPolicy(BaseModel):
         """When a job sent at ``send_at`` is given up under this policy."""
         return later(send_at, self.kill_time)
 
-    def delay_for(self, cause: Cause) -> timedelta:
+    def delay_for(self, cause: Outcome) -> timedelta:
         """The wait before the next attempt after a retryable ``cause``."""
-        if cause is Cause.BUSY:
+        if cause is Outcome.BUSY:
             return self.busy_delay
-        if cause is Cause.NO_ANSWER:
+        if cause is Outcome.NO_ANSWER:
             return self.no_answer_delay
-        if cause in (Cause.PARTIAL, Cause.FAILED):
+        if cause in (Outcome.PARTIAL, Outcome.FAILED):
             return self.failed_delay
         raise ValueError(f"{cause.value} is not retried")
 
@@ -147,15 +130,15 @@ class Final:
 Decision = Retry | Final
 
 
-def count_attempt(cause: Cause | str, dials: int, tries: int) -> tuple[int, int]:
+def count_attempt(cause: Outcome | str, dials: int, tries: int) -> tuple[int, int]:
     """The job's (dials, tries) after one more attempt that ended with ``cause``."""
-    cause = Cause(cause)
+    cause = Outcome(cause)
     return dials + 1, tries + (1 if cause in TRIES else 0)
 
 
 def decide(
     policy: RetryPolicy,
-    outcome: Cause | str,
+    outcome: Outcome | str,
     *,
     dials: int,
     tries: int,
@@ -166,7 +149,7 @@ def decide(
 ) -> Decision:
     """What happens to a job after an attempt.
 
-    ``outcome`` is a ``Cause`` or a transmit ``Outcome`` (same values). ``dials`` and ``tries``
+    ``outcome`` is a ``Outcome`` or a transmit ``Outcome`` (same values). ``dials`` and ``tries``
     count the job's attempts *before* this one; the decision carries the new counts.
     ``resume_from_page`` is the page (1-based) this attempt started from and
     ``pages_confirmed`` how many pages, in order from there, the far end confirmed.
@@ -176,14 +159,14 @@ def decide(
     Order of rules: success; permanent outcomes; then the limits — tries, dials, kill time —
     reported by name; otherwise a retry after the cause's delay.
     """
-    cause = Cause(outcome)
+    cause = Outcome(outcome)
     if dials < 0 or tries < 0 or tries > dials:
         raise ValueError(f"impossible counters: dials={dials} tries={tries}")
     if resume_from_page < 1 or pages_confirmed < 0:
         raise ValueError(f"bad pages: resume_from={resume_from_page} confirmed={pages_confirmed}")
     new_dials, new_tries = count_attempt(cause, dials, tries)
 
-    if cause is Cause.OK:
+    if cause is Outcome.OK:
         return Final("done", "sent", new_dials, new_tries)
     if cause in PERMANENT:
         return Final("failed", _PERMANENT_REASONS[cause], new_dials, new_tries)
@@ -210,8 +193,8 @@ def decide(
 
 
 _CAUSE_TEXT = {
-    Cause.BUSY: "busy",
-    Cause.NO_ANSWER: "no answer",
-    Cause.PARTIAL: "fax partly sent",
-    Cause.FAILED: "fax transmission failed",
+    Outcome.BUSY: "busy",
+    Outcome.NO_ANSWER: "no answer",
+    Outcome.PARTIAL: "fax partly sent",
+    Outcome.FAILED: "fax transmission failed",
 }

@@ -26,7 +26,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Cover pages: HTML/CSS templates with Jinja2 placeholders...",
     ),
     "jobs": (
-        "faxout.jobs.cli:jobs",
+        "faxout.ops.commands.jobs:jobs",
         "Look at submissions and their jobs (one job per recipient).",
     ),
     "render": (
@@ -47,7 +47,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Send FILE (a fax TIFF) to NUMBER over SIP, using...",
     ),
     "user": (
-        "faxout.accounts.cli:user",
+        "faxout.ops.commands.users:user",
         "Manage sender accounts (USERNAME is the phone number with...",
     ),
 }
@@ -159,11 +159,11 @@ def serve(
     the pipeline that renders, schedules and sends the faxes."""
     import uvicorn
 
-    from faxout.intake.app import SETTINGS_ENV, create_app
     from faxout.intake.edge import edge_options, ensure_descriptors
     from faxout.intake.proxies import server_options
     from faxout.ops.demo import ensure_demo_account
     from faxout.ops.logs import setup_logging
+    from faxout.ops.serve import SETTINGS_ENV, gateway_app
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -199,10 +199,10 @@ def serve(
         os.environ[SETTINGS_ENV] = json.dumps(
             {**s.model_dump(mode="json"), "_pipeline": not api_only}
         )
-        app, options = "faxout.intake.app:app_from_environment", {"factory": True}
+        app, options = "faxout.ops.serve:app_from_environment", {"factory": True}
         gw.engine.dispose()
     else:
-        app = create_app(gw, pipeline=not api_only)
+        app = gateway_app(gw, pipeline=not api_only)
     ensure_descriptors(s.http)
     uvicorn.run(
         app,
@@ -210,7 +210,7 @@ def serve(
         **options,
         # h11 with faxout's limits on headers, timeouts and connections (docs/security.md, Requests)
         **edge_options(s.http),
-        **server_options(s),  # X-Forwarded-For only from trusted_proxies
+        **server_options(s.trusted_proxies),  # X-Forwarded-For only from trusted_proxies
         host=s.host,
         port=s.port,
         ssl_certfile=str(s.tls_cert) if s.tls_cert else None,

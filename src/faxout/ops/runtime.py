@@ -1,4 +1,6 @@
-"""The background pipeline of one process: task consumers, the dispatcher and the reconciler.
+"""The background pipeline of one process, wired: task consumers, the dispatcher (with the
+reconciler) and the report runner. What each does is in its own package; this module only
+connects them.
 
 ``faxout serve`` runs it inside the HTTP process (the embedded default: no other service);
 ``faxout worker`` runs consumers only and ``faxout dispatch`` the dispatcher only, for the
@@ -9,14 +11,13 @@ row and moves it by compare-and-set, so a duplicate or late message does nothing
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 from faxout.render.stage import Ran, RenderStage
 from faxout.report.runner import report_runner
 from faxout.sandbox import jail, workspace
+from faxout.schedule.dispatcher import RENDER, TRANSMIT, Dispatcher, Timing
 from faxout.schedule.lines import sync_lines
 from faxout.schedule.reconciler import Reconciler, worker_id
 from faxout.taskqueue.huey_queue import open_queue
@@ -29,8 +30,6 @@ from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport
 from faxout.transmit.transport import FaxTransport
 
 log = logging.getLogger("faxout.runtime")
-RENDER, TRANSMIT = "render", "transmit"
-RENDER_REQUEUE_SECONDS = 60.0
 DEFERRED_RENDER_SECONDS = 1.0  # a submission whose account has its share of the workers
 
 
@@ -73,16 +72,23 @@ class Pipeline:
         workspace.configure(s.data_dir / "run")  # private work dirs; a crashed run's removed
         self.queue = queue or open_queue(s.queue)
         self.lifecycle = Lifecycle(gw.engine, s.retry.kill_time)
-        self.reconciler = Reconciler(
-            gw.engine, self.lifecycle, redial_on_unknown=s.transmit.redial_on_unknown
+        self.reconciler = Reconciler(gw.engine, redial_on_unknown=s.transmit.redial_on_unknown)
+        self.dispatcher = Dispatcher(
+            gw.engine,
+            self.queue,
+            self.reconciler,
+            gw.clock,
+            transport=s.transmit.transport,
+            timing=Timing(
+                s.runtime.dispatch_interval,
+                s.runtime.reconcile_interval,
+                s.runtime.requeue_after,
+            ),
+            on_settled=self.on_settled,
         )
         self._consumers = consumers
         self._dispatcher = dispatcher
         self._dispatch_on_release = dispatch_on_release
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._render_enqueued: dict[int, float] = {}
         self.transport = transport or make_transport(gw)
         self.runner = AttemptRunner(
             gw.engine,
@@ -110,15 +116,21 @@ class Pipeline:
             options=s.render.options(),
             limits=s.render.worker_limits(),
         )
-        self.reports = report_runner(gw, worker=worker_id("report"))
+        self.reports = report_runner(
+            gw.engine,
+            gw.store,
+            s.report,
+            data_dir=s.data_dir,
+            clock=gw.clock,
+            worker=worker_id("report"),
+        )
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
     def _render(self, submission_id: int) -> None:
         if self.renderer.run(submission_id) is Ran.DEFERRED:
             # Offer it again at the dispatcher's next pass after a short wait, not in 60 s.
-            again = time.monotonic() - RENDER_REQUEUE_SECONDS + DEFERRED_RENDER_SECONDS
-            self._render_enqueued[submission_id] = again
+            self.dispatcher.offer_render_again(submission_id, DEFERRED_RENDER_SECONDS)
             return
         self.reports.poke(submission_id)  # a render failure is reported at once
         self.poke()  # its jobs may be due now
@@ -134,13 +146,10 @@ class Pipeline:
         this process queues due jobs itself, so a freed line is used at once rather than at the
         dispatcher's next pass.
         """
-        self._wake.set()
+        self.dispatcher.wake()
         if self._dispatch_on_release:
             try:
-                for job_id in self.lifecycle.queue_due(
-                    self.gw.clock.now(), transport=self.gw.settings.transmit.transport
-                ):
-                    self.queue.enqueue(TRANSMIT, job_id)
+                self.dispatcher.queue_due()
             except Exception:
                 log.exception("dispatch after a freed line failed; the dispatcher will do it")
 
@@ -153,67 +162,23 @@ class Pipeline:
             threads = s.runtime.consumer_threads or s.transmit.line_count() + 2
             self.queue.start(workers=threads)
         if self._dispatcher:
-            self._thread = threading.Thread(target=self._loop, name="faxout-dispatch", daemon=True)
-            self._thread.start()
+            self.dispatcher.start()
             self.reports.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._dispatcher:
+            self.dispatcher.stop(timeout)
             self.reports.stop(timeout)
         if self._consumers:
             self.queue.stop(timeout)
         self.queue.close()
         self.renderer.close()
 
-    # -- the dispatcher -------------------------------------------------------------------
-
     def dispatch_once(self) -> int:
-        """One pass: enqueue renders and due jobs, fail killed jobs; how many were enqueued."""
-        now = self.gw.clock.now()
-        mono = time.monotonic()
-        enqueued = 0
-        for sid in self.lifecycle.submissions_to_render():
-            last = self._render_enqueued.get(sid)
-            if last is None or mono - last > RENDER_REQUEUE_SECONDS:
-                self.queue.enqueue(RENDER, sid)
-                self._render_enqueued[sid] = mono
-                enqueued += 1
-        if len(self._render_enqueued) > 10_000:
-            self._render_enqueued = {
-                k: v for k, v in self._render_enqueued.items() if mono - v <= RENDER_REQUEUE_SECONDS
-            }
-        for job_id in self.lifecycle.queue_due(now, transport=self.gw.settings.transmit.transport):
-            self.queue.enqueue(TRANSMIT, job_id)
-            enqueued += 1
-        for job_id in self.lifecycle.requeue_lost(now, self.gw.settings.runtime.requeue_after):
-            self.queue.enqueue(TRANSMIT, job_id)
-            enqueued += 1
-        self.lifecycle.expire_killed(now)
-        for sub_id in self.lifecycle.settle_submissions(now):
-            self.on_settled(sub_id)
-        return enqueued
+        """One dispatcher pass (tests step the pipeline with it)."""
+        return self.dispatcher.dispatch_once()
 
     def on_settled(self, submission_id: int) -> None:
         """Every job of the submission is final (done, failed, interrupted, canceled)."""
-        log.info("submission settled", extra={"fields": {"submission": submission_id}})
         self.reports.poke(submission_id)
-
-    def _loop(self) -> None:
-        rt = self.gw.settings.runtime
-        next_reconcile = 0.0
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                if time.monotonic() >= next_reconcile:
-                    done = self.reconciler.run_once(self.gw.clock.now())
-                    if done != type(done)():
-                        log.info("reconciled: %s", done)
-                    next_reconcile = time.monotonic() + rt.reconcile_interval
-                self.dispatch_once()
-            except Exception:
-                log.exception("dispatcher pass failed; trying again")
-            self._wake.wait(rt.dispatch_interval)

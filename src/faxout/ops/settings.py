@@ -12,7 +12,7 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -22,165 +22,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from faxout import timezones
+from faxout.accounts.settings import Auth
 from faxout.errors import ConfigError
+from faxout.intake.settings import Http, Limits
 from faxout.jobs.retry import RetryPolicy
-from faxout.render import tagline
+from faxout.render.settings import Render
 from faxout.report.settings import Report
-from faxout.transmit.dialrules import DialRules
-from faxout.transmit.hylafax import HylaFaxConfig
-from faxout.transmit.sip.config import SipConfig
-
-if TYPE_CHECKING:
-    from faxout.render.options import RenderOptions
-    from faxout.render.pool import WorkerLimits
-
-
-class Limits(BaseModel):
-    """What one FaxOut request may carry; anything over a limit is answered ``5``."""
-
-    max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
-    max_recipients: int = Field(100, ge=1)
-    max_attachments: int = Field(50, ge=1)
-    max_cover_text_chars: int = Field(10_000, ge=0)
-    max_field_bytes: int = Field(64 * 1024, ge=256, description="one non-file field")
-    max_parts: int = Field(1000, ge=2, description="all parts of one multipart body")
-    max_drain_bytes: int = Field(
-        1024 * 1024 * 1024,
-        ge=0,
-        description="an oversized body is read and discarded up to this many bytes so the "
-        "client can read the answer; past it the connection is closed",
-    )
-
-
-class Http(BaseModel):
-    """What the HTTP server allows a connection before any request reaches the endpoint
-    (enforced by ``faxout.intake.edge``; see docs/security.md, "Requests")."""
-
-    max_header_bytes: int = Field(
-        16 * 1024, ge=1024, le=1024 * 1024, description="request line and headers together"
-    )
-    max_headers: int = Field(100, ge=8, description="header fields in one request")
-    header_timeout: float = Field(
-        10.0, gt=0, description="seconds from connecting (or a request's first byte) to its end"
-    )
-    body_timeout: float = Field(
-        20.0, gt=0, description="seconds a body may go without a byte, and its head start"
-    )
-    body_min_rate: int = Field(
-        1024, ge=1, description="bytes/s a body must average beyond body_timeout's head start"
-    )
-    keep_alive_timeout: float = Field(5.0, gt=0, description="idle seconds between requests")
-    max_connections: int = Field(1000, ge=2, description="open connections per HTTP worker")
-    max_connections_per_address: int = Field(
-        50, ge=0, description="per client address (IPv6: per /64) and worker; 0: no cap"
-    )
-
-
-class Auth(BaseModel):
-    """Password hashing and login throttling."""
-
-    # OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): ~50 ms a check on one core.
-    argon2_time_cost: int = Field(2, ge=1)
-    argon2_memory_kib: int = Field(19 * 1024, ge=8)
-    argon2_parallelism: int = Field(1, ge=1)
-    cache_seconds: float = Field(300.0, ge=0, description="reuse a successful verification")
-    cache_entries: int = Field(10_000, ge=0)
-    account_cache_seconds: float = Field(
-        2.0, ge=0, description="reuse an account row; changes apply within this time"
-    )
-    throttle_failures: int = Field(10, ge=1, description="failures that lock a username+address")
-    throttle_window_seconds: float = Field(600.0, gt=0)
-    throttle_lock_seconds: float = Field(300.0, ge=0)
-
-
-class Transmit(BaseModel):
-    """Sending: lines, concurrency caps, leases. The embedded transport is the simulated line."""
-
-    transport: str = Field("simline", pattern="^(simline|hylafax|sip)$")
-    lines: int = Field(4, ge=1, le=1000, description="concurrent calls across all workers")
-    per_number_calls: int = Field(1, ge=0, description="calls at once to one number (0: no cap)")
-    lease_seconds: float = Field(30.0, ge=3, description="a dead worker's call is reclaimed after")
-    redial_on_unknown: bool = Field(
-        False, description="redial a job whose worker died mid-call (it may have been delivered)"
-    )
-    ident: str = Field(
-        "",
-        max_length=20,
-        description="our fax identity (TSI); empty: each account's own number (+1 650 555 1234)",
-    )
-    medium: str = Field("audio", pattern="^(audio|t38)$", description="simulated line medium")
-    dial: DialRules = DialRules()
-    hylafax: HylaFaxConfig = HylaFaxConfig()
-    sip: SipConfig = Field(default_factory=SipConfig)
-
-    def line_count(self) -> int:
-        """Calls at once: the chosen transport's own count when it has one, else ``lines``."""
-        own = {"hylafax": self.hylafax.lines, "sip": self.sip.lines}.get(self.transport)
-        return own if own is not None else self.lines
-
-
-class Header(BaseModel):
-    """The header line printed into the blank band at the top of every page sent."""
-
-    enabled: bool = Field(True, description="print a header on every page")
-    format: str = Field(
-        tagline.DEFAULT_FORMAT,
-        description="HylaFAX TagLineFormat: strftime codes, %%s %%n %%l %%r %%d %%P %%T %%C %%i",
-    )
-    time_zone: str = Field("", description="IANA zone of the header's time; empty: the server's")
-
-    @field_validator("format")
-    @classmethod
-    def _format(cls, value: str) -> str:
-        try:
-            return tagline.validate(value)
-        except tagline.TagLineError as exc:
-            raise ValueError(str(exc)) from exc
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return timezones.validate(value) if value else ""
-
-
-class Render(BaseModel):
-    """Rendering: the converter jail and the budgets no sender can exceed (docs/security.md)."""
-
-    sandbox: bool = Field(
-        True,
-        description="jail every converter with bubblewrap (false: unconfined, not recommended)",
-    )
-    document_seconds: float = Field(120.0, gt=0, description="one document's time limit")
-    submission_seconds: float = Field(
-        300.0, gt=0, description="all documents of one submission together"
-    )
-    max_pages: int = Field(500, ge=1, description="pages of one submission, all documents")
-    worker_memory_mb: int = Field(2048, ge=256, description="address space of a render worker")
-    converter_memory_mb: int = Field(
-        2048, ge=256, description="address space of each Ghostscript or LibreOffice process"
-    )
-    max_file_mb: int = Field(1024, ge=16, description="the largest file a converter may write")
-
-    def options(self) -> RenderOptions:
-        """The render options these settings give (per-submission values are set later)."""
-        from faxout.render.options import RenderOptions  # the renderer loads only when used
-
-        return RenderOptions(
-            timeout_s=self.document_seconds,
-            submission_timeout_s=self.submission_seconds,
-            max_pages=self.max_pages,
-        )
-
-    def worker_limits(self) -> WorkerLimits:
-        """The jailed render workers' limits."""
-        from faxout.render.pool import WorkerLimits
-
-        return WorkerLimits(
-            memory_mb=self.worker_memory_mb,
-            converter_memory_mb=self.converter_memory_mb,
-            file_mb=self.max_file_mb,
-        )
+from faxout.transmit.settings import Header, Transmit
 
 
 class Runtime(BaseModel):

@@ -16,15 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select
 
-from faxout.db.engine import transaction
-from faxout.db.tables import attempts, jobs, lines, submissions
-from faxout.jobs.lifecycle import Lifecycle
-from faxout.jobs.model import JobState, SubmissionState
+from faxout.db.engine import reading, transaction
+from faxout.db.tables import jobs, lines, submissions
+from faxout.jobs import attempts, lifecycle
 from faxout.schedule import lines as line_leases
-
-UNKNOWN_OUTCOME = "the worker stopped during the call: the fax may or may not have been delivered"
 
 
 def _pid_namespace() -> str:
@@ -71,115 +68,29 @@ class Reconciled:
 class Reconciler:
     """One pass at a time (``run_once``); the dispatcher calls it periodically."""
 
-    def __init__(self, engine: Engine, lifecycle: Lifecycle, *, redial_on_unknown: bool) -> None:
+    def __init__(self, engine: Engine, *, redial_on_unknown: bool) -> None:
         self._engine = engine
-        self._lifecycle = lifecycle
         self._redial = redial_on_unknown
 
     def dead_owners(self) -> list[str]:
         """Lease owners on this host whose process is gone."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             owners = set(conn.execute(select(jobs.c.lease_owner).distinct()).scalars())
             owners |= set(conn.execute(select(lines.c.holder).distinct()).scalars())
             owners |= set(conn.execute(select(submissions.c.lease_owner).distinct()).scalars())
         return sorted(o for o in owners if o and _dead(o))
 
     def run_once(self, now: datetime) -> Reconciled:
-        """Reclaim expired or orphaned leases."""
+        """Reclaim expired or orphaned leases (the transitions are ``faxout.jobs``')."""
         dead = self.dead_owners()
-        lost = or_(jobs.c.lease_until < now, jobs.c.lease_owner.in_(dead))
         with transaction(self._engine) as conn:
-            claimed = list(
-                conn.execute(
-                    select(jobs.c.id).where(jobs.c.state == JobState.CLAIMED, lost)
-                ).scalars()
-            )
-            if claimed:
-                conn.execute(
-                    update(attempts)
-                    .where(attempts.c.job_id.in_(claimed), attempts.c.phase == "claimed")
-                    .values(
-                        phase="finished",
-                        outcome="abandoned",
-                        finished_at=now,
-                        detail="the worker stopped before dialling",
-                    )
-                )
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(claimed), jobs.c.state == JobState.CLAIMED)
-                    .values(
-                        state=JobState.READY.value,
-                        lease_owner=None,
-                        lease_until=None,
-                        reason="the worker stopped before dialling; sending again",
-                        updated_at=now,
-                    )
-                )
-            dialing = list(
-                conn.execute(
-                    select(jobs.c.id).where(jobs.c.state == JobState.DIALING, lost)
-                ).scalars()
-            )
-            if dialing:
-                conn.execute(
-                    update(attempts)
-                    .where(attempts.c.job_id.in_(dialing), attempts.c.phase == "dialing")
-                    .values(
-                        phase="finished", outcome="unknown", finished_at=now, detail=UNKNOWN_OUTCOME
-                    )
-                )
-                if self._redial:
-                    values: dict[str, object] = {
-                        "state": JobState.READY.value,
-                        "reason": UNKNOWN_OUTCOME + "; sending again (redial_on_unknown)",
-                        "next_attempt_at": now,
-                    }
-                else:
-                    values = {
-                        "state": JobState.INTERRUPTED.value,
-                        "reason": UNKNOWN_OUTCOME,
-                        "finished_at": now,
-                    }
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(dialing), jobs.c.state == JobState.DIALING)
-                    .values(
-                        lease_owner=None,
-                        lease_until=None,
-                        updated_at=now,
-                        dials=jobs.c.dials + 1,
-                        **values,
-                    )
-                )
+            lost = attempts.reclaim_lost(conn, now, dead, redial_on_unknown=self._redial)
             freed = line_leases.free_expired(conn, now, dead)
-            restarted = 0
-            stale = list(
-                conn.execute(
-                    select(submissions.c.id).where(
-                        submissions.c.state == SubmissionState.RENDERING,
-                        or_(submissions.c.lease_until < now, submissions.c.lease_owner.in_(dead)),
-                    )
-                ).scalars()
-            )
-            if stale:
-                conn.execute(
-                    update(submissions)
-                    .where(submissions.c.id.in_(stale))
-                    .values(
-                        state=SubmissionState.ACCEPTED.value, lease_owner=None, lease_until=None
-                    )
-                )
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.submission_id.in_(stale), jobs.c.state == JobState.RENDERING)
-                    .values(state=JobState.ACCEPTED.value)
-                )
-                restarted = len(stale)
+            restarted = lifecycle.restart_renders(conn, now, dead)
         return Reconciled(
-            released_claims=len(claimed),
-            interrupted=0 if self._redial else len(dialing),
-            redialled=len(dialing) if self._redial else 0,
+            released_claims=len(lost.released),
+            interrupted=0 if self._redial else len(lost.unknown),
+            redialled=len(lost.unknown) if self._redial else 0,
             lines_freed=freed,
             renders_restarted=restarted,
         )

@@ -12,20 +12,22 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.engine import transaction
 from faxout.db.tables import accounts, attempts, jobs, submissions
 from faxout.errors import FaxoutError
+from faxout.jobs import attempts as transitions
+from faxout.jobs.attempts import Held
 from faxout.jobs.heartbeat import heartbeat
 from faxout.jobs.model import JobState
-from faxout.jobs.retry import Final, RetryPolicy, decide
+from faxout.jobs.retry import RetryPolicy, decide
 from faxout.sandbox import workspace
 from faxout.schedule import lines
 from faxout.transmit import pages
@@ -35,15 +37,18 @@ from faxout.transmit.transport import FaxTransport
 
 log = logging.getLogger("faxout.transmit")
 LINE_WAIT_SECONDS = 2.0  # a job that found no free line is looked at again this soon
+ABANDON_WAIT = timedelta(seconds=60)  # a claim given up before dialling is tried again after
+
+
+class _LostError(Exception):
+    """The job moved on between reading it and claiming it (raised to roll back the lease)."""
 
 
 @dataclass(frozen=True)
 class Claim:
     """A job leased to this worker, with its line and its attempt row."""
 
-    job_id: int
-    attempt_id: int
-    attempt_no: int
+    held: Held
     line_no: int
     number: str
     first_page: int
@@ -96,6 +101,12 @@ class AttemptRunner:
 
     def claim(self, job_id: int) -> Claim | None:
         """queued → claimed with a line leased and an attempt row; None if not ours to run."""
+        try:
+            return self._claim(job_id)
+        except _LostError:
+            return None
+
+    def _claim(self, job_id: int) -> Claim | None:
         now = self._clock.now()
         until = now + timedelta(seconds=self._ttl)
         with transaction(self._engine) as conn:
@@ -129,60 +140,34 @@ class AttemptRunner:
                 per_number=self._per_number,
             )
             if isinstance(line, lines.LineBusy):
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
-                    .values(
-                        state=JobState.READY.value,
-                        reason=f"waiting: {line.reason}",
-                        next_attempt_at=max(
-                            row.next_attempt_at or now, now + timedelta(seconds=LINE_WAIT_SECONDS)
-                        ),
-                        updated_at=now,
-                    )
-                )
+                at = max(row.next_attempt_at or now, now + timedelta(seconds=LINE_WAIT_SECONDS))
+                transitions.wait_for_line(conn, job_id, row.version, now, line.reason, at)
                 return None
             previous = conn.execute(
-                select(attempts.c.attempt_no, attempts.c.modem, attempts.c.outcome)
+                select(attempts.c.modem, attempts.c.outcome)
                 .where(attempts.c.job_id == job_id)
                 .order_by(attempts.c.attempt_no.desc())
                 .limit(1)
             ).first()
-            attempt_no = (previous.attempt_no if previous else 0) + 1
-            attempt_id = conn.execute(
-                insert(attempts)
-                .values(
-                    job_id=job_id,
-                    attempt_no=attempt_no,
-                    phase="claimed",
-                    worker=self._worker,
-                    transport=self._name,
-                    line_no=line,
-                    first_page=row.resume_page,
-                    claimed_at=now,
-                )
-                .returning(attempts.c.id)
-            ).scalar_one()
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED)
-                .values(
-                    state=JobState.CLAIMED.value,
-                    lease_owner=self._worker,
-                    lease_until=until,
-                    reason="",
-                    updated_at=now,
-                    version=jobs.c.version + 1,
-                )
+            held = transitions.claim(
+                conn,
+                job_id,
+                row.version,
+                worker=self._worker,
+                transport=self._name,
+                line_no=line,
+                first_page=row.resume_page,
+                lease_until=until,
+                now=now,
             )
+            if held is None:
+                raise _LostError  # rolls the line lease back with it
         sender = pages.Sender(
             row.username, row.account_name, row.station, row.time_zone, row.tagline
         )
         ident = pages.station_ident(sender, self._ident)
         return Claim(
-            job_id=job_id,
-            attempt_id=int(attempt_id),
-            attempt_no=int(attempt_no),
+            held=held,
             line_no=line,
             number=row.number,
             first_page=row.resume_page,
@@ -199,41 +184,18 @@ class AttemptRunner:
 
     # -- phase 2: dialing -----------------------------------------------------------------
 
-    def mark_dialing(self, claim: Claim) -> bool:
-        """claimed → dialing, committed before the transport is touched; False if lost."""
+    def mark_dialing(self, claim: Claim) -> Claim | None:
+        """claimed → dialing, committed before the transport is touched; None if lost."""
         now = self._clock.now()
         with transaction(self._engine) as conn:
-            res = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == claim.job_id,
-                    jobs.c.state == JobState.CLAIMED,
-                    jobs.c.lease_owner == self._worker,
-                )
-                .values(
-                    state=JobState.DIALING.value,
-                    lease_until=now + timedelta(seconds=self._ttl),
-                    updated_at=now,
-                )
-            )
-            if res.rowcount != 1:
-                return False
-            conn.execute(
-                update(attempts)
-                .where(attempts.c.id == claim.attempt_id, attempts.c.phase == "claimed")
-                .values(phase="dialing", dialing_at=now)
-            )
-        return True
+            held = transitions.dialing(conn, claim.held, now, now + timedelta(seconds=self._ttl))
+        return None if held is None else replace(claim, held=held)
 
     def _renew(self, claim: Claim) -> bool:
         """Extend the job's and the line's lease (the call goes on either way)."""
         until = self._clock.now() + timedelta(seconds=self._ttl)
         with transaction(self._engine) as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == claim.job_id, jobs.c.lease_owner == self._worker)
-                .values(lease_until=until)
-            )
+            transitions.renew(conn, claim.held, until)
             lines.renew(conn, self._name, claim.line_no, self._worker, until)
         return True
 
@@ -259,7 +221,7 @@ class AttemptRunner:
         claim = self.claim(job_id)
         if claim is None:
             return
-        fields = {"job": job_id, "attempt": claim.attempt_no, "line": claim.line_no}
+        fields = {"job": job_id, "attempt": claim.held.attempt_no, "line": claim.line_no}
         try:
             with workspace.current().temp_dir("job-") as tmp:
                 try:
@@ -267,19 +229,21 @@ class AttemptRunner:
                 except (FaxoutError, OSError) as exc:
                     self._abandon(claim, f"could not prepare the pages: {exc}")
                     return
-                if not self.mark_dialing(claim):
+                dialing = self.mark_dialing(claim)
+                if dialing is None:
                     self._abandon(claim, "lease lost before dialing")
                     return
+                claim = dialing
                 log.info("dialing %s", claim.number, extra={"fields": fields})
                 call = FaxCall(
                     document=document,
                     number=dial_string(claim.number, self._dial),  # jobs keep E.164
-                    call_id=f"job{job_id}-{claim.attempt_no}",
+                    call_id=f"job{job_id}-{claim.held.attempt_no}",
                     ident=claim.ident,
                     modems=claim.modems,
                 )
                 renew = functools.partial(self._renew, claim)
-                with heartbeat(renew, self._ttl / 3, what={"job": claim.job_id}):
+                with heartbeat(renew, self._ttl / 3, what={"job": job_id}):
                     try:
                         result = self._transport.send(call, progress or (lambda _p: None))
                     except Exception as exc:  # a transport breaking is one failed attempt
@@ -295,27 +259,7 @@ class AttemptRunner:
         """Undo a claim that never dialled: the job is ready again, the line free."""
         now = self._clock.now()
         with transaction(self._engine) as conn:
-            conn.execute(
-                update(attempts)
-                .where(attempts.c.id == claim.attempt_id, attempts.c.phase == "claimed")
-                .values(phase="finished", outcome="abandoned", detail=why, finished_at=now)
-            )
-            conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == claim.job_id,
-                    jobs.c.state == JobState.CLAIMED,
-                    jobs.c.lease_owner == self._worker,
-                )
-                .values(
-                    state=JobState.READY.value,
-                    reason=f"waiting: {why}",
-                    next_attempt_at=now + timedelta(seconds=60),
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=now,
-                )
-            )
+            transitions.abandon(conn, claim.held, now, why, now + ABANDON_WAIT)
             lines.release(conn, self._name, claim.line_no, self._worker)
 
     # -- phase 3: finish ------------------------------------------------------------------
@@ -333,63 +277,40 @@ class AttemptRunner:
             kill_at=claim.kill_at,
             now=now,
         )
-        confirmed_total = claim.first_page - 1 + result.pages_confirmed
-        job_values: dict[str, object] = {
-            "dials": decision.dials,
-            "tries": decision.tries,
-            "pages_confirmed": confirmed_total,
-            "lease_owner": None,
-            "lease_until": None,
-            "updated_at": now,
-            "version": jobs.c.version + 1,
-        }
-        if isinstance(decision, Final):
-            job_values |= {
-                "state": decision.state,
-                "reason": decision.reason,
-                "finished_at": now,
-            }
-        else:
-            job_values |= {
-                "state": JobState.READY.value,
-                "reason": decision.reason,
-                "next_attempt_at": decision.at,
-                "resume_page": decision.resume_from_page,
-            }
         with transaction(self._engine) as conn:
-            conn.execute(
-                update(attempts)
-                .where(attempts.c.id == claim.attempt_id)
-                .values(
-                    phase="finished",
-                    outcome=result.outcome.value,
-                    t30_code=result.t30_code,
-                    t30_text=result.t30_text,
-                    pages_sent=result.pages_sent,
-                    pages_confirmed=result.pages_confirmed,
-                    pages_total=result.pages_in_document,
-                    modem=result.modem,
-                    bit_rate=result.bit_rate,
-                    ecm=result.ecm,
-                    compression=result.compression.value if result.compression else None,
-                    remote_csid=result.remote_csid,
-                    line_seconds=result.line_seconds,
-                    wall_seconds=result.wall_seconds,
-                    detail="; ".join(result.notes) if result.notes else "",
-                    finished_at=now,
+            if not transitions.finish(
+                conn,
+                claim.held,
+                now,
+                decision,
+                pages_confirmed=claim.first_page - 1 + result.pages_confirmed,
+                result=_attempt_columns(result),
+            ):
+                log.warning(
+                    "the job moved on during the call; its attempt is recorded",
+                    extra={"fields": {"job": claim.held.job_id}},
                 )
-            )
-            # The call is over and its outcome known: that beats an `interrupted` the
-            # reconciler may have set if this worker stalled past its lease.
-            conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == claim.job_id,
-                    jobs.c.state.in_([JobState.DIALING, JobState.INTERRUPTED]),
-                )
-                .values(**job_values)
-            )
             lines.release(conn, self._name, claim.line_no, self._worker)
+
+
+def _attempt_columns(result: CallResult) -> dict[str, object]:
+    """The attempt row's record of a call."""
+    return {
+        "outcome": result.outcome.value,
+        "t30_code": result.t30_code,
+        "t30_text": result.t30_text,
+        "pages_sent": result.pages_sent,
+        "pages_confirmed": result.pages_confirmed,
+        "pages_total": result.pages_in_document,
+        "modem": result.modem,
+        "bit_rate": result.bit_rate,
+        "ecm": result.ecm,
+        "compression": result.compression.value if result.compression else None,
+        "remote_csid": result.remote_csid,
+        "line_seconds": result.line_seconds,
+        "wall_seconds": result.wall_seconds,
+        "detail": "; ".join(result.notes) if result.notes else "",
+    }
 
 
 _STEPPED_DOWN = (Modem.V29, Modem.V27TER)

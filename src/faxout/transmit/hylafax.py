@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
-
 from faxout.errors import TransportError
 from faxout.transmit.preflight import preflight
 from faxout.transmit.result import (
@@ -32,33 +30,11 @@ from faxout.transmit.result import (
     Outcome,
     PageResult,
 )
+from faxout.transmit.settings import HylaFaxConfig
 from faxout.transmit.transport import ProgressSink
 
 # ftplib raises these (plus OSError and EOFError) for everything that goes wrong on the wire.
 _WIRE_ERRORS = (OSError, EOFError, ftplib.Error)
-
-
-class HylaFaxConfig(BaseModel):
-    """Where the HylaFAX server is and how to use it (``transmit.hylafax`` in the settings)."""
-
-    host: str = Field("127.0.0.1", description="hfaxd host (it has no TLS: keep it local)")
-    port: int = Field(4559, ge=1, le=65535, description="hfaxd client-protocol port")
-    user: str = Field("faxout", min_length=1, description="login name (hosts.hfaxd)")
-    password: SecretStr = Field(SecretStr(""), description="empty: the entry needs none")
-    modem: str | None = Field(None, description="pin jobs to this modem or class (JPARM MODEM)")
-    lines: int | None = Field(
-        None, ge=1, le=1000, description="calls at once (HylaFAX's modems); None: transmit.lines"
-    )
-    poll_interval: float = Field(2.0, gt=0, le=60, description="seconds between job polls")
-    connect_timeout: float = Field(10.0, gt=0, description="seconds for connect and login")
-    command_timeout: float = Field(30.0, gt=0, description="seconds for one reply")
-    job_timeout: float = Field(
-        3600.0,
-        ge=60,
-        description="seconds an attempt may take, waiting for a modem included; HylaFAX kills "
-        "the job at this time (LASTTIME) and we give up a minute later",
-    )
-    from_user: str = Field("faxout", description="FROMUSER of the jobs (HylaFAX logs)")
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faxout.jobs.model import Outcome
 
-class Outcome(enum.StrEnum):
-    """How a call ended, from the calling side's point of view."""
-
-    OK = "ok"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    NOT_FAX = "not_fax"
-    REJECTED = "rejected"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    INVALID_NUMBER = "invalid_number"  # the network says the number does not exist
+__all__ = ["Outcome"]  # the call's outcome is the job's vocabulary (faxout.jobs.model)
 
 
 class Modem(enum.StrEnum):

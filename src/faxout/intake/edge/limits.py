@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import resource
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from faxout.ops.settings import Http, Settings
+from faxout.intake.settings import Http
 
 log = logging.getLogger("faxout.intake.edge")
 STATE_KEY = "faxout.http"
@@ -47,10 +48,10 @@ class EdgeSettings:
     unlimited: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
-    def of(cls, settings: Settings) -> EdgeSettings:
-        """The edge settings of a gateway's settings."""
-        nets = tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies)
-        return cls(settings.http, nets)
+    def of(cls, http: Http, trusted_proxies: Sequence[str]) -> EdgeSettings:
+        """The edge settings for ``http`` with ``trusted_proxies`` exempt from the address cap."""
+        nets = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        return cls(http, nets)
 
     def is_unlimited(self, host: str) -> bool:
         """Whether ``host`` is a trusted proxy (no per-address cap)."""

@@ -25,7 +25,7 @@ from faxout.intake.edge.limits import (
     address_key,
 )
 from faxout.intake.edge.registry import Registry, registries
-from faxout.ops.settings import Http
+from faxout.intake.settings import Http
 
 
 def edge_options(http: Http) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from faxout.intake.edge.limits import REFUSAL_LOG_SECONDS, log
 
 if TYPE_CHECKING:
     from faxout.intake.edge.protocol import EdgeProtocol
-from faxout.ops.settings import Http
+from faxout.intake.settings import Http
 
 
 class Registry:

@@ -23,15 +23,15 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from faxout.intake.accept import NewDocument, NewSubmission, store_documents
 from faxout.intake.auth import AuthStatus
 from faxout.intake.edge import BodyError
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.codes import Reply
 from faxout.intake.faxout.parser import Attachment, FormParser, ParsedForm
 from faxout.intake.faxout.request import interpret
+from faxout.intake.services import Intake
+from faxout.jobs.create import NewDocument, NewSubmission, store_documents
 from faxout.jobs.dialplan import DialPolicy
-from faxout.ops.gateway import Gateway
 
 log = logging.getLogger("faxout.intake")
 PATHS = ("/faxapi.asp", "/faxapi", "/faxout")
@@ -60,20 +60,20 @@ def _plain_name(att: Attachment, seq: int) -> str:
     return f"attachment-{seq}"
 
 
-async def _read_body(request: Request, gw: Gateway, parser: FormParser) -> bool:
+async def _read_body(request: Request, gw: Intake, parser: FormParser) -> bool:
     """Feed the body to the parser; False when reading stopped early (drain cap reached)."""
     if request.method == "GET":
         parser.feed(request.url.query.encode("latin-1", "replace"))
         return True
     async for chunk in request.stream():
         parser.feed(chunk)
-        if parser.form.body_bytes > gw.settings.limits.max_drain_bytes:
+        if parser.form.body_bytes > gw.limits.max_drain_bytes:
             return False
     return True
 
 
-async def _decide(request: Request, gw: Gateway, request_id: str) -> _Outcome:
-    limits = gw.settings.limits
+async def _decide(request: Request, gw: Intake, request_id: str) -> _Outcome:
+    limits = gw.limits
     declared = request.headers.get("content-length", "")
     expects = request.headers.get("expect", "").lower() == "100-continue"
     if declared.isdigit() and int(declared) > limits.max_body_bytes and expects:
@@ -103,7 +103,7 @@ async def _decide(request: Request, gw: Gateway, request_id: str) -> _Outcome:
 
 
 def _prepare(
-    gw: Gateway, form: ParsedForm, client: str, request_id: str
+    gw: Intake, form: ParsedForm, client: str, request_id: str
 ) -> tuple[_Outcome, NewSubmission | None, list[str]]:
     """Run the checks in reply-code order and, if all pass, make the documents durable.
 
@@ -125,15 +125,10 @@ def _prepare(
         return _Outcome(Reply.GENERIC_ERROR, form.problem, auth.username, 0, n_att), None, []
     now = gw.clock.now()
     account = auth.account
-    transmit = gw.settings.transmit
     policy = DialPolicy.for_account(
-        account.username,
-        account.region,
-        account.dial_allow,
-        account.dial_deny,
-        transmit.dial.reachable_for(transmit.transport),
+        account.username, account.region, account.dial_allow, account.dial_deny, gw.reachable
     )
-    fax = interpret(form, now, gw.installed_covers, policy)
+    fax = interpret(form, now, gw.covers, policy)
     n_rcpt = len(fax.recipients)
     who = auth.username
     if not fax.recipients:
@@ -143,7 +138,7 @@ def _prepare(
     docs = [a for a in form.attachments if a.received > 0]
     if not docs:
         return _Outcome(Reply.NO_FAX_DATA, "no attachment with data", who, n_rcpt, n_att), None, []
-    limits = gw.settings.limits
+    limits = gw.limits
     problem = None
     if n_rcpt > limits.max_recipients:
         problem = f"more than {limits.max_recipients} recipients"
@@ -172,7 +167,7 @@ def _prepare(
     return _Outcome(Reply.ACCEPTED, "accepted", who, n_rcpt, len(docs)), sub, keys
 
 
-async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: str) -> _Outcome:
+async def _judge(request: Request, gw: Intake, form: ParsedForm, request_id: str) -> _Outcome:
     client = request.client.host if request.client else ""
     outcome, sub, keys = await anyio.to_thread.run_sync(_prepare, gw, form, client, request_id)
     if sub is not None and await request.is_disconnected():
@@ -182,14 +177,14 @@ async def _judge(request: Request, gw: Gateway, form: ParsedForm, request_id: st
     if sub is not None:
         # Answered 0 only once this commit returned (docs/guarantees.md).
         outcome.submission_id = await request.app.state.committer.commit(sub, keys)
-        if request.app.state.pipeline is not None:
-            request.app.state.pipeline.poke()
+        if request.app.state.background is not None:
+            request.app.state.background.poke()
     return outcome
 
 
 async def faxout_endpoint(request: Request) -> Response:
     """Answer a FaxOut request with one digit."""
-    gw: Gateway = request.app.state.gateway
+    gw: Intake = request.app.state.intake
     started = gw.clock.monotonic()
     request_id = uuid.uuid4().hex[:16]
     try:

@@ -34,7 +34,7 @@ from faxout.errors import StorageError
 from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.disposition import disposition, header_param, main_value
 from faxout.intake.faxout.transfer import IdentityStream, TransferDecodeError, decoder_for
-from faxout.ops.settings import Limits
+from faxout.intake.settings import Limits
 
 HEAD_BYTES = 4096  # kept of each attachment for content sniffing
 SNIFF_BYTES = 64 * 1024  # how far a preamble or a boundary line may be looked for

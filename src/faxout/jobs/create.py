@@ -1,8 +1,9 @@
-"""Acceptance: the one place a request becomes a durable submission.
+"""Creation: the one place a request becomes a durable submission and its jobs.
 
-Guarantee (docs/guarantees.md): when ``accept`` returns, (1) every document's bytes are fsynced in
-the document store under their content key, and (2) the submission, its documents and one job per
-recipient are committed in a single database transaction (SQLite: WAL, ``synchronous=FULL``).
+Guarantee (docs/guarantees.md): once ``store_documents`` has returned and ``insert_submissions``
+has been committed (``faxout.intake.committer`` does both), (1) every document's bytes are fsynced
+in the document store under their content key, and (2) the submission, its documents and one job
+per recipient are committed in a single database transaction (SQLite: WAL, ``synchronous=FULL``).
 The caller answers ``0`` only after that, so a crash one millisecond after the answer loses
 nothing. A failure at any step raises and nothing is committed: blobs stored before a failed
 commit are unreferenced and harmless (content-addressed, reused by a later identical upload).
@@ -23,10 +24,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, insert
 
 from faxout.blobs.store import Upload
-from faxout.db.engine import transaction
 from faxout.db.tables import documents, jobs, submissions
 from faxout.jobs.model import JobState, Resolution, SubmissionState
 from faxout.jobs.numbers import Recipient
@@ -93,17 +93,6 @@ def capped_notes(notes: list[str]) -> list[str]:
 def store_documents(sub: NewSubmission) -> list[str]:
     """Make every document of ``sub`` durable (fsync); their keys. Blocking: run in a thread."""
     return [doc.upload.commit() for doc in sub.documents]
-
-
-def accept(engine: Engine, sub: NewSubmission) -> int:
-    """Make ``sub`` durable (blobs fsynced, rows committed) and return the submission id.
-
-    Blocking (disk and database): call it from a worker thread, not the event loop. The HTTP
-    endpoint uses ``GroupCommitter`` instead, which shares one transaction among requests.
-    """
-    keys = store_documents(sub)
-    with transaction(engine) as conn:
-        return insert_submissions(conn, [(sub, keys)])[0]
 
 
 def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[str]]]) -> list[int]:

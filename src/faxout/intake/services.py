@@ -1,0 +1,47 @@
+"""What the HTTP intake works with, handed in by whoever starts it (``faxout.ops.serve``).
+
+The intake knows nothing of the process around it: not the settings file, not the pipeline.
+``Background`` is the one thing it calls back: ``poke`` after a commit, so a process that also
+dispatches starts on the new fax at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from faxout.blobs.store import BlobStore
+from faxout.clock import Clock
+from faxout.intake.auth import Authenticator
+from faxout.intake.settings import Http, Limits
+
+
+class Background(Protocol):
+    """Work that runs beside the HTTP app in the same process (``faxout.ops.runtime``)."""
+
+    def start(self) -> None:
+        """Start (in the app's lifespan, before the first request)."""
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop (when the server shuts down)."""
+
+    def poke(self) -> None:
+        """A submission was committed: look for work now."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The services and limits of the HTTP intake."""
+
+    engine: Engine
+    store: BlobStore
+    clock: Clock
+    authenticator: Authenticator
+    limits: Limits
+    http: Http
+    trusted_proxies: Sequence[str] = ()
+    reachable: tuple[str, ...] = ()  # fictional prefixes the line reaches (the simulated line)
+    covers: Callable[[], list[str]] = list  # names of the installed cover pages

@@ -1,0 +1,56 @@
+"""The HTTP app of a gateway: the intake wired to its services and, unless the process is an
+API node, to the pipeline that runs beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from fastapi import FastAPI
+
+from faxout.intake.app import create_app
+from faxout.intake.services import Background, Intake
+from faxout.ops.gateway import Gateway
+
+SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
+
+
+def intake_of(gw: Gateway) -> Intake:
+    """The intake's services and limits, from the gateway's."""
+    s = gw.settings
+    return Intake(
+        engine=gw.engine,
+        store=gw.store,
+        clock=gw.clock,
+        authenticator=gw.authenticator,
+        limits=s.limits,
+        http=s.http,
+        trusted_proxies=tuple(s.trusted_proxies),
+        reachable=s.transmit.dial.reachable_for(s.transmit.transport),
+        covers=gw.installed_covers,
+    )
+
+
+def gateway_app(gw: Gateway, *, pipeline: bool = True) -> FastAPI:
+    """The app for one gateway; with ``pipeline`` it also renders, schedules and sends."""
+
+    def background() -> Background:
+        from faxout.ops.runtime import Pipeline
+
+        return Pipeline(gw)
+
+    return create_app(intake_of(gw), background=background if pipeline else None)
+
+
+def app_from_environment() -> FastAPI:
+    """App factory for ``faxout serve --workers N``: each worker process builds its gateway from
+    the settings the parent resolved (passed as JSON in ``FAXOUT_SERVE_SETTINGS``)."""
+    from faxout.ops.gateway import build_gateway
+    from faxout.ops.logs import setup_logging
+    from faxout.ops.settings import Settings
+
+    data = json.loads(os.environ[SETTINGS_ENV])
+    pipeline = data.pop("_pipeline", True)
+    settings = Settings(**data)
+    setup_logging(settings.log_level, settings.log_format)
+    return gateway_app(build_gateway(settings), pipeline=pipeline)
