@@ -165,7 +165,7 @@ class TestBlobStoreContract:
         from faxout.blobs.factory import open_store
 
         restarted = open_store(spooling_backend.url, spooling_backend.data_dir)
-        assert restarted.clean_spool() == 1  # type: ignore[attr-defined]
+        assert restarted.clean_spool() == 1
         assert spooling_backend.spooled() == []
         assert spooling_backend.stored() == [kept]
         assert read_all(restarted, kept) == b"committed before the crash"

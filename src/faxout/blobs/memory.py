@@ -63,3 +63,6 @@ class MemoryBlobStore:
     def check(self) -> None:
         if self.fail_writes:
             raise StorageError("memory store refuses writes (test switch)")
+
+    def clean_spool(self) -> int:
+        return 0  # nothing is spooled: an upload lives in memory until committed

@@ -56,6 +56,11 @@ class BlobStore(Protocol):
         """Raise ``StorageError`` when the store cannot take a write right now."""
         ...
 
+    def clean_spool(self) -> int:
+        """Remove the uploads that crashed processes left behind (called once at start);
+        returns how many. A store that spools nothing returns 0."""
+        ...
+
 
 def key_for(hexdigest: str) -> str:
     """The key of a document whose SHA-256 is ``hexdigest``."""

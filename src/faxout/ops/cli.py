@@ -175,9 +175,7 @@ def serve(
     if not api_only:
         _check_jail(s)
     obj.ready_gateway()
-    clean = getattr(gw.store, "clean_spool", None)
-    if clean is not None:
-        clean()
+    gw.store.clean_spool()
     demo = ensure_demo_account(gw)
     scheme = "https" if s.tls_cert else "http"
     shown_host = "127.0.0.1" if s.host in {"0.0.0.0", "::", ""} else s.host  # noqa: S104
