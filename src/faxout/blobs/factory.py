@@ -34,6 +34,7 @@ from faxout.blobs.local import LocalBlobStore
 from faxout.blobs.s3 import AddressingStyle, S3BlobStore
 from faxout.blobs.store import BlobStore
 from faxout.errors import ConfigError
+from faxout.redact import shown_url
 
 _S3_PARAMS = ("endpoint_url", "region", "addressing_style")
 _ADDRESSING: dict[str, AddressingStyle] = {"auto": "auto", "path": "path", "virtual": "virtual"}
@@ -57,7 +58,8 @@ def open_store(url: str, data_dir: Path) -> BlobStore:
         return _s3(url, data_dir)
     if not scheme:
         raise ConfigError(
-            f"store URL {url!r} has no scheme: use file:///shared/dir or s3://bucket/prefix"
+            f"store URL {shown_url(url)!r} has no scheme: use file:///shared/dir or "
+            "s3://bucket/prefix"
         )
     raise ConfigError(
         f"store URL scheme {scheme!r} is not supported: use file:///shared/dir or s3://bucket/prefix"
@@ -68,17 +70,19 @@ def _shared_directory(url: str) -> LocalBlobStore:
     parts = urlsplit(url)
     if parts.netloc not in {"", "localhost"}:
         raise ConfigError(
-            f"store URL {url!r} names host {parts.netloc!r}: a file URL needs an absolute path "
-            "and three slashes, e.g. file:///shared/dir"
+            f"store URL {shown_url(url)!r} names host {parts.hostname!r}: a file URL needs an "
+            "absolute path and three slashes, e.g. file:///shared/dir"
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"store URL {url!r}: a file URL takes no query or fragment")
+        raise ConfigError(f"store URL {shown_url(url)!r}: a file URL takes no query or fragment")
     path = unquote(parts.path)
     if not path.startswith("/") or path.rstrip("/") == "":
-        raise ConfigError(f"store URL {url!r} needs an absolute directory, e.g. file:///shared/dir")
+        raise ConfigError(
+            f"store URL {shown_url(url)!r} needs an absolute directory, e.g. file:///shared/dir"
+        )
     root = Path(path)
     if any(part == ".." for part in root.parts):
-        raise ConfigError(f"store URL {url!r}: the directory must not contain '..'")
+        raise ConfigError(f"store URL {shown_url(url)!r}: the directory must not contain '..'")
     host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
     return LocalBlobStore(root, root / "spool" / host)
 
@@ -122,7 +126,7 @@ def _s3(url: str, data_dir: Path) -> S3BlobStore:
         endpoint = urlsplit(endpoint_url)
         if endpoint.scheme not in {"http", "https"} or not endpoint.hostname:
             raise ConfigError(
-                f"s3 store URL: endpoint_url {endpoint_url!r} must be an http:// or "
+                f"s3 store URL: endpoint_url {shown_url(endpoint_url)!r} must be an http:// or "
                 "https:// URL with a host"
             )
         try:

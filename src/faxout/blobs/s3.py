@@ -43,6 +43,7 @@ from faxout.blobs.spool import SpoolUpload, clean_orphans
 from faxout.blobs.store import key_for
 from faxout.errors import StorageError
 from faxout.files import private_dir
+from faxout.redact import shown_url, without_secrets
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -127,7 +128,8 @@ class S3BlobStore:
         self.prefix = prefix
         self.spool = spool
         self.endpoint_url = endpoint_url
-        where = f"s3://{bucket}/{prefix}" + (f" at {endpoint_url}" if endpoint_url else "")
+        shown = shown_url(endpoint_url) if endpoint_url else ""
+        where = f"s3://{bucket}/{prefix}" + (f" at {shown}" if shown else "")
         self._where = where
         try:
             private_dir(spool)
@@ -144,7 +146,8 @@ class S3BlobStore:
                 "s3", endpoint_url=endpoint_url, region_name=region, config=config
             )
         except _CLIENT_SETUP_ERRORS as exc:
-            raise StorageError(f"cannot set up the S3 client for {where}: {exc}") from exc
+            said = without_secrets(str(exc), endpoint_url or "")
+            raise StorageError(f"cannot set up the S3 client for {where}: {said}") from exc
         self.region: str = self._client.meta.region_name
         self.addressing_style: AddressingStyle = addressing_style
         self._transfer = TransferConfig(
@@ -172,6 +175,7 @@ class S3BlobStore:
             why = f"cannot reach the endpoint ({exc})"
         else:
             why = str(exc)
+        why = without_secrets(why, self.endpoint_url or "")  # botocore quotes the endpoint
         return StorageError(f"cannot {action} in {self._where}: {why}")
 
     def new_upload(self) -> S3Upload:

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from faxout.errors import ConfigError
 from faxout.files import create_private, private_dir
+from faxout.redact import shown_url
 from faxout.taskqueue.embedded import EmbeddedConsumer, Wake
 from faxout.taskqueue.port import (
     Handler,
@@ -189,5 +190,7 @@ def open_queue(
         # request waits for an idle worker.
         huey = RedisHuey(name, url=url, blocking=True, read_timeout=0.5, **common)
     else:
-        raise ConfigError(f"queue URL must start with sqlite:/// or redis://, not {url!r}")
+        raise ConfigError(
+            f"queue URL must start with sqlite:/// or redis://, not {shown_url(url)!r}"
+        )
     return HueyTaskQueue(huey, max_poll_delay=max_poll_delay, health_interval=health_interval)
