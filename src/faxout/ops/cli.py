@@ -242,18 +242,12 @@ def migrate(obj: CliContext, revision: str) -> None:
 @cli.command()
 @pass_ctx
 def check(obj: CliContext) -> None:
-    """Verify the installation: database, document store, system libraries and programs."""
-    from faxout.ops.check import run_checks
+    """Verify this node: database, task queue, document store, report relay, transport,
+    system libraries and programs. Exit status 1 when anything fails."""
+    from faxout.ops.check import run_checks, show
 
-    findings = run_checks(obj.gateway())
-    for f in findings:
-        mark = click.style("ok  ", fg="green") if f.ok else click.style("FAIL", fg="red")
-        click.echo(f"{mark} {f.what:<16} {f.detail}")
-    missing = [f for f in findings if not f.ok]
-    if missing:
-        click.echo(f"{len(missing)} problem(s); `make setup` installs the system packages.")
-        sys.exit(1)
-    click.echo("All good.")
+    ok, fail = click.style("ok  ", fg="green"), click.style("FAIL", fg="red")
+    sys.exit(show(run_checks(obj.settings()), click.echo, ok, fail))
 
 
 @cli.command()
