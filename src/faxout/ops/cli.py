@@ -161,6 +161,7 @@ def serve(
 
     from faxout.intake.edge import edge_options, ensure_descriptors
     from faxout.intake.proxies import server_options
+    from faxout.ops.banner import serve_banner
     from faxout.ops.demo import ensure_demo_account
     from faxout.ops.logs import setup_logging
     from faxout.ops.serve import SETTINGS_ENV, gateway_app
@@ -181,6 +182,7 @@ def serve(
     shown_host = "127.0.0.1" if s.host in {"0.0.0.0", "::", ""} else s.host  # noqa: S104
     url = f"{scheme}://{shown_host}:{s.port}"
     click.echo(f"faxout {__version__}: FaxOut endpoint at {url}/faxapi.asp (data in {s.data_dir})")
+    click.echo(serve_banner(s, pipeline=not api_only))
     if demo is not None:
         verb = "created" if demo.created else "in use"
         insecure = " -k" if s.tls_cert else ""
@@ -273,6 +275,7 @@ def _run_pipeline(
     import signal
     import threading
 
+    from faxout.ops.banner import pipeline_banner
     from faxout.ops.logs import setup_logging
     from faxout.ops.runtime import Pipeline
 
@@ -289,8 +292,7 @@ def _run_pipeline(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     pipeline.start()
-    role = "worker" if consumers else "dispatcher"
-    click.echo(f"faxout {role} running (queue {gw.settings.queue}); Ctrl-C stops it")
+    click.echo(pipeline_banner(gw.settings, consumers=consumers))
     stop.wait()
     pipeline.stop()
 
