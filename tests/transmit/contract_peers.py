@@ -41,6 +41,10 @@ CANNOT: dict[tuple[str, Outcome], str] = {
         "(by faxconfig or in its config file) still let both pages through when tried, and "
         "nothing else in the lab can drop the call after page 1 on cue"
     ),
+    ("hylafax", Outcome.NO_ANSWER): (
+        "an unanswered iaxmodem rings 45 s and its faxgetty takes 13 s to come back: 70 s of a "
+        "run for what tests/transmit/test_hylafax.py::test_real_no_answer already proves"
+    ),
 }
 
 
