@@ -1,8 +1,8 @@
 """What the HTTP intake works with, handed in by whoever starts it (``faxout.ops.serve``).
 
 The intake knows nothing of the process around it: not the settings file, not the pipeline.
-``Background`` is the one thing it calls back: ``poke`` after a commit, so a process that also
-dispatches starts on the new fax at once.
+``Background`` is the one thing it calls back: ``accepted`` after a commit, so the new fax is
+started on at once (in this process, or through the task queue by an API node).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class Background(Protocol):
     def stop(self, timeout: float = 30.0) -> None:
         """Stop (when the server shuts down)."""
 
-    def poke(self) -> None:
-        """A submission was committed: look for work now."""
+    def accepted(self, submission_id: int) -> None:
+        """``submission_id`` was committed: start on it now."""
 
 
 @dataclass(frozen=True)

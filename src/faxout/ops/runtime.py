@@ -179,6 +179,51 @@ class Pipeline:
         """One dispatcher pass (tests step the pipeline with it)."""
         return self.dispatcher.dispatch_once()
 
+    def accepted(self, submission_id: int) -> None:
+        """A submission was committed by this process's HTTP intake: dispatch now."""
+        self.poke()
+
     def on_settled(self, submission_id: int) -> None:
         """Every job of the submission is final (done, failed, interrupted, canceled)."""
         self.reports.poke(submission_id)
+
+
+class ApiNode:
+    """What runs beside the HTTP intake of ``faxout serve --no-workers``: no pipeline, only a
+    handle on the task queue, so a new submission is enqueued for rendering at once instead of
+    waiting for the dispatcher's next pass in another process. (A render message the
+    dispatcher sends as well is harmless: the render claim is a compare-and-set.)"""
+
+    def __init__(self, gw: Gateway) -> None:
+        self._url = gw.settings.queue
+        self._queue: TaskQueue | None = None
+
+    def start(self) -> None:
+        """Open the task queue."""
+        self._queue = open_queue(self._url)
+        # Huey sends only tasks it knows; this process never consumes them (workers do).
+        self._queue.register(RENDER, _consumed_elsewhere)
+
+    def accepted(self, submission_id: int) -> None:
+        """Enqueue ``submission_id`` for rendering (a queue outage only delays it: the
+        dispatcher finds the submission in the database)."""
+        if self._queue is None:
+            return
+        try:
+            self._queue.enqueue(RENDER, submission_id)
+        except Exception:
+            log.warning(
+                "could not enqueue the render; the dispatcher will",
+                extra={"fields": {"submission": submission_id}},
+                exc_info=True,
+            )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close the task queue."""
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
+
+
+def _consumed_elsewhere(item_id: int) -> None:
+    raise RuntimeError(f"an API node does not run tasks (got {item_id})")

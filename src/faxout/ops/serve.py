@@ -32,14 +32,15 @@ def intake_of(gw: Gateway) -> Intake:
 
 
 def gateway_app(gw: Gateway, *, pipeline: bool = True) -> FastAPI:
-    """The app for one gateway; with ``pipeline`` it also renders, schedules and sends."""
+    """The app for one gateway; with ``pipeline`` it also renders, schedules and sends, without
+    it (an API node) it hands each new submission to the task queue."""
 
     def background() -> Background:
-        from faxout.ops.runtime import Pipeline
+        from faxout.ops.runtime import ApiNode, Pipeline
 
-        return Pipeline(gw)
+        return Pipeline(gw) if pipeline else ApiNode(gw)
 
-    return create_app(intake_of(gw), background=background if pipeline else None)
+    return create_app(intake_of(gw), background=background)
 
 
 def app_from_environment() -> FastAPI:

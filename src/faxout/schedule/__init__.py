@@ -1,1 +1,3 @@
-"""When and where faxes go: the dispatcher, the reconciler, line leases."""
+"""When and where faxes go (HylaFAX's faxq): the dispatch loop and its queries
+(``dispatcher``), the reconciler that puts right what dead workers leave (``reconciler``) and
+the line leases that cap concurrent calls (``lines``)."""

@@ -178,7 +178,7 @@ async def _judge(request: Request, gw: Intake, form: ParsedForm, request_id: str
         # Answered 0 only once this commit returned (docs/guarantees.md).
         outcome.submission_id = await request.app.state.committer.commit(sub, keys)
         if request.app.state.background is not None:
-            request.app.state.background.poke()
+            request.app.state.background.accepted(outcome.submission_id)
     return outcome
 
 
