@@ -13,9 +13,9 @@ LENGTHS = [
     (Paper.LETTER, Resolution.HIGH, 2156),
     (Paper.A4, Resolution.LOW, 1146),
     (Paper.LETTER, Resolution.LOW, 1078),
+    (Paper.LEGAL, Resolution.HIGH, 2744),
+    (Paper.LEGAL, Resolution.LOW, 1372),
 ]
-if hasattr(Paper, "LEGAL"):  # added with paper by destination
-    LENGTHS += [(Paper.LEGAL, Resolution.HIGH, 2744), (Paper.LEGAL, Resolution.LOW, 1372)]
 
 
 @pytest.mark.parametrize(("paper", "resolution", "height"), LENGTHS)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from faxout.render import WarningKind, render_document
 from faxout.render.detect import Detected, Kind, detect
+from faxout.render.options import Paper, RenderOptions
 from tests.render.fax import DATA, read_fax
 
 
@@ -97,3 +99,20 @@ def test_svg_renders_as_a_drawing(tmp_path: Path, web: str) -> None:
     top, bottom, left, right = page.bbox()
     assert right - left > 1000 and (right - left) / (bottom - top) == pytest.approx(2.08, rel=0.1)
     assert _Counter.hits == []
+
+
+@pytest.mark.parametrize("paper", [Paper.LEGAL, Paper.LETTER, Paper.A4])
+def test_html_is_laid_out_on_the_recipients_paper(tmp_path: Path, paper: Paper) -> None:
+    """A footer fixed to the bottom of the page lands at the bottom of the fax page: the
+    document was laid out on that paper, not on another one scaled to fit."""
+    doc = tmp_path / "memo.html"
+    doc.write_text(
+        "<html><body><p>Memo</p>"
+        '<div style="position: fixed; bottom: 0; width: 100%; height: 2em; background: black">'
+        "</div></body></html>"
+    )
+    out = tmp_path / "out.tif"
+    assert render_document(doc, out, RenderOptions(paper=paper)).ok
+    (page,) = read_fax(out)
+    rows = np.flatnonzero(page.black.any(axis=1))
+    assert rows[-1] > 0.9 * page.height, (paper, rows[-1], page.height)

@@ -94,7 +94,6 @@ submissions = Table(
     Column("client_addr", String(64), nullable=False, default=""),
     Column("created_at", UTCDateTime(), nullable=False),
     # rendering (once per submission; cover pages once per job)
-    Column("paper", String(8), nullable=False, server_default="letter"),
     Column("rendered_key", String(200), nullable=True),
     Column("pages", Integer, nullable=True),
     Column("render_count", Integer, nullable=False, server_default="0"),

@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from faxout.errors import RenderError
 from faxout.render import html, pdf
 from faxout.render.geometry import page_format
-from faxout.render.options import Paper, RenderOptions
+from faxout.render.options import RenderOptions
 from faxout.render.result import RenderResult
 from faxout.render.sink import PageSink, Refused
 from faxout.render.tiff import TiffFWriter
@@ -94,7 +94,7 @@ def render_cover(
     options = options or RenderOptions()
     fmt = page_format(options.paper, options.resolution, options.header_band)
     assets = template_dir if template_dir and (template_dir / f"{template}.html").exists() else None
-    page_size = "A4" if options.paper is Paper.A4 else "letter"
+    page_size = options.paper.css_size
     with tempfile.TemporaryDirectory(prefix="faxout-cover-") as workdir:
         target = Path(workdir) / "cover.pdf"
         try:

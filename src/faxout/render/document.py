@@ -18,7 +18,7 @@ from faxout.render import ghostscript, html, office, pdf, text
 from faxout.render.detect import Detected, Kind, detect
 from faxout.render.geometry import page_format
 from faxout.render.image import render_image
-from faxout.render.options import Paper, RenderOptions
+from faxout.render.options import RenderOptions
 from faxout.render.result import Refusal, RefusalReason, RenderResult, WarningKind
 from faxout.render.sink import PageSink, Refused
 from faxout.render.tiff import TiffFWriter
@@ -131,7 +131,7 @@ def _convert(path: Path, found: Detected, sink: PageSink, workdir: Path) -> None
         _render_pdf_file(converted, sink, workdir, fallback=False)
     elif kind in (Kind.HTML, Kind.SVG):
         target = workdir / "html.pdf"
-        page_size = "A4" if sink.options.paper is Paper.A4 else "letter"
+        page_size = sink.options.paper.css_size
         markup = path.read_bytes() if kind is Kind.HTML else html.svg_page(path.read_bytes())
         refused = html.to_pdf(markup, target, page_size=page_size)
         if refused:
