@@ -72,10 +72,9 @@ from bench.line import CHARTS, ECM_FRAMING, PER_PAGE_OVERHEAD, RATES  # noqa: E4
 from tests.transmit import hylafax_server as lab_mod  # noqa: E402
 from tests.transmit.pages import assert_same_pages  # noqa: E402
 
-from faxout.render.options import Compression as RenderCompression  # noqa: E402
 from faxout.render.tiff import TiffFWriter  # noqa: E402
 from faxout.transmit.hylafax import HylaFaxConfig, HylaFaxTransport  # noqa: E402
-from faxout.transmit.result import CallProgress, CallResult, FaxCall, Modem  # noqa: E402
+from faxout.transmit.result import CallProgress, CallResult, Compression, FaxCall, Modem  # noqa: E402
 from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport  # noqa: E402
 from faxout.transmit.sip.config import SipConfig  # noqa: E402
 from faxout.transmit.sip.receiver import ReceiverConfig, SipReceiver  # noqa: E402
@@ -129,7 +128,7 @@ def say(text: str) -> None:
 
 def make_document(path: Path, charts: list[Path]) -> Path:
     """The charts as one fine-resolution TIFF-F (what HylaFAX sends without re-imaging)."""
-    with TiffFWriter(path, lpi=196, compression=RenderCompression.G4) as writer:
+    with TiffFWriter(path, lpi=196, compression=Compression.MMR) as writer:
         for chart in charts:
             with Image.open(chart) as img:
                 writer.add_page(~np.array(img.convert("1"), dtype=bool))

@@ -1,4 +1,9 @@
-"""Time is injected: nothing in faxout calls ``datetime.now()`` except ``SystemClock``."""
+"""Time is injected, one way: a ``Clock``. Nothing in faxout reads the time of day or sleeps
+except through one (``SystemClock``); tests hand in a ``FrozenClock`` and never wait.
+
+Not a clock in this sense: a call's *line time* (``transmit.callloop.SampleClock``, samples
+exchanged) and the budgets a jailed render worker keeps for itself with ``time.monotonic``
+(its process is killed from outside when they run over)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,10 @@ class Clock(Protocol):
         """Seconds from an arbitrary origin; never goes backwards."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (pacing, polling intervals)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -27,6 +36,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 class FrozenClock:
@@ -41,6 +53,10 @@ class FrozenClock:
 
     def monotonic(self) -> float:
         return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        """Waiting moves the clock: no test ever waits."""
+        self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
         """Move both clocks forward."""

@@ -6,10 +6,20 @@ called, into one of these, so callers only ever catch faxout's own classes::
 
     FaxoutError
     ├── ConfigError          settings or config file invalid
-    ├── StorageError         the document store failed (disk full, permissions)
-    ├── DatabaseError        the database failed or is unreachable
+    ├── StorageError         the document store failed (disk full, permissions)      blobs/*
+    ├── DatabaseError        the database failed or is unreachable (reads and writes)
+    │                        db.engine.database_errors, via transaction() and reading()
+    ├── TaskQueueError       the task queue failed                         taskqueue/port.py
+    │   └── UnknownTaskError     a task name nobody registered
     ├── RenderError          a renderer broke (not: a document was refused — that is a value)
     └── TransportError       a transport broke (not: busy / no answer — those are outcomes)
+        └── SpandspMissingError  libspandsp cannot be loaded          transmit/spandsp/_lib.py
+
+Not in the tree, on purpose: ``ValueError`` subclasses for input a caller checks and answers
+(``InvalidNumberError``, ``AccountError``, ``TagLineError``, ``BadAddressError``, the SIP and
+transfer-coding parsers' errors), and exceptions private to one module's control flow (the
+renderer's ``Refused``/``PdfRefused``/``OfficeFailed``, the edge's ``BodyError``, the parser's
+and the attempt's private ones), which never leave the module that raises them.
 """
 
 

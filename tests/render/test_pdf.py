@@ -209,7 +209,7 @@ def test_blank_page_is_reported(tmp_path: Path) -> None:
 
 
 def test_low_resolution_and_g3(tmp_path: Path) -> None:
-    options = RenderOptions(resolution=Resolution.LOW, compression=Compression.G3_2D)
+    options = RenderOptions(resolution=Resolution.LOW, compression=Compression.MR)
     (page,) = _one(tmp_path, [Page(595, 842, [Rect(100, 100, 100, 100)])], options)
     assert page.height == 1146 and page.dpi == (204.0, 98.0) and page.compression == 3
 

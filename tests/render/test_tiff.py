@@ -14,7 +14,7 @@ from tests.render.fax import read_fax
 
 @pytest.mark.parametrize(
     ("compression", "tag"),
-    [(Compression.G4, 4), (Compression.G3_1D, 3), (Compression.G3_2D, 3)],
+    [(Compression.MMR, 4), (Compression.MH, 3), (Compression.MR, 3)],
 )
 def test_pages_decode_to_the_same_pixels(
     tmp_path: Path, compression: Compression, tag: int
@@ -39,7 +39,7 @@ def test_pages_decode_to_the_same_pixels(
 def test_g3_options_say_1d_or_2d(tmp_path: Path) -> None:
     from PIL import Image
 
-    for compression, expected in ((Compression.G3_1D, 4), (Compression.G3_2D, 5)):
+    for compression, expected in ((Compression.MH, 4), (Compression.MR, 5)):
         out = tmp_path / f"{compression.value}.tif"
         with TiffFWriter(out, lpi=196, compression=compression) as writer:
             writer.add_page(np.zeros((10, 1728), dtype=bool))

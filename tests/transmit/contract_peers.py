@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import SecretStr
 
-from faxout.render.options import Compression as RenderCompression
+from faxout.render.options import Compression
 from faxout.render.tiff import TiffFWriter
 from faxout.transmit.hylafax import HylaFaxConfig, HylaFaxTransport
 from faxout.transmit.result import CallResult, Outcome, PageResult
@@ -72,7 +72,7 @@ class Peer(Protocol):
 def two_page_document(path: Path) -> Path:
     """Two fine pages as the renderer writes them (TIFF-F: MinIsWhite, one strip a page, G4):
     what the gateway hands every transport, and what HylaFAX sends without re-imaging."""
-    with TiffFWriter(path, lpi=196, compression=RenderCompression.G4) as writer:
+    with TiffFWriter(path, lpi=196, compression=Compression.MMR) as writer:
         for n in (1, 2):
             writer.add_page(~np.array(text_page(n, rows=900), dtype=bool))
     return path

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
+from faxout.clock import FrozenClock
 from faxout.errors import TransportError
-from faxout.render.options import Compression as RenderCompression
 from faxout.render.tiff import TiffFWriter
 from faxout.transmit.hylafax import (
     HylaFaxConfig,
@@ -309,12 +309,21 @@ def test_never_dialled_is_a_transport_error(fake: Any, two_pages: Path) -> None:
         HylaFaxTransport(config_for(srv)).send(FaxCall(two_pages, "5550101", "a"), lambda _: None)
 
 
+class _Ticking(FrozenClock):
+    """Each reading is a thousand seconds on: the job never finishes in time."""
+
+    def __init__(self, ticks: Iterator[int]) -> None:
+        super().__init__()
+        self._ticks = ticks
+
+    def monotonic(self) -> float:
+        return float(next(self._ticks))
+
+
 def test_deadline_kills_the_job(fake: Any, two_pages: Path) -> None:
     srv = fake([{"STATE": "PENDING"}])
     ticks = iter(range(0, 10_000, 1000))
-    transport = HylaFaxTransport(
-        config_for(srv, job_timeout=60), monotonic=lambda: float(next(ticks)), sleep=lambda _: None
-    )
+    transport = HylaFaxTransport(config_for(srv, job_timeout=60), clock=_Ticking(ticks))
     with pytest.raises(TransportError, match="did not finish"):
         transport.send(FaxCall(two_pages, "5550101", "a"), lambda _: None)
     assert "JKILL" in srv.commands
@@ -375,7 +384,7 @@ def tiff_f(tmp_path: Path) -> Path:
     re-imaged through PostScript by HylaFAX's tiff2fax, padded to the page length.
     """
     path = tmp_path / "two-f.tif"
-    with TiffFWriter(path, lpi=196, compression=RenderCompression.G4) as writer:
+    with TiffFWriter(path, lpi=196, compression=Compression.MMR) as writer:
         for n in (1, 2):
             writer.add_page(~np.array(text_page(n), dtype=bool))
     return path

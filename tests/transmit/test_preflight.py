@@ -96,3 +96,25 @@ def test_refuses_what_is_not_a_tiff(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"II*\x00garbage")
     assert (preflight(junk).reason or "").startswith("cannot read the TIFF")
+
+
+def test_a_transport_takes_the_callers_verdict_and_checks_nothing_twice(
+    tmp_path: Path, sim_dir: Path
+) -> None:
+    from faxout.transmit.preflight import Preflight, checked
+    from faxout.transmit.result import FaxCall, Outcome
+    from faxout.transmit.simline import SimLineConfig, SimLineTransport
+
+    gone = tmp_path / "gone.tif"  # the verdict says refused; the file is never opened again
+    verdict = Preflight(gone, 1, None, "page 1 is tiled; fax pages must be stored in strips")
+    call = FaxCall(gone, "+15550123456", "c1", checked=verdict)
+    assert checked(call) is verdict
+    steps: list[str] = []
+    result = SimLineTransport(SimLineConfig(data_dir=sim_dir)).send(
+        call, lambda p: steps.append(p.stage)
+    )
+    assert (
+        result.outcome is Outcome.FAILED
+        and result.t30_text == f"document refused: {verdict.reason}"
+    )
+    assert steps == []  # nothing was dialled

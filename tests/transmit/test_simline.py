@@ -224,12 +224,10 @@ def test_call_id_cannot_escape_the_received_folder(
 def test_realtime_pacing_keeps_wall_time_with_line_time(sim_dir: Path, two_pages: Path) -> None:
     clock = FrozenClock()  # sleeping advances it: no real waiting in the test
     config = SimLineConfig(sim_dir, realtime=True)
-    result = SimLineTransport(config, clock=clock, sleep=clock.advance).send(
-        _call(two_pages), lambda _: None
-    )
+    result = SimLineTransport(config, clock=clock).send(_call(two_pages), lambda _: None)
     assert result.success
     assert result.wall_seconds == pytest.approx(result.line_seconds, abs=0.2)
-    busy = SimLineTransport(config, clock=clock, sleep=clock.advance).send(
+    busy = SimLineTransport(config, clock=clock).send(
         _call(two_pages, "+15557770001"), lambda _: None
     )
     assert busy.wall_seconds == pytest.approx(4.0)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from faxout.accounts.pagestyle import PageStyle, page_columns
-from faxout.db.engine import transaction
+from faxout.db.engine import reading, transaction
 from faxout.db.tables import accounts, submissions
 from faxout.jobs.dialplan import dialling_columns, patterns_of
 from faxout.jobs.numbers import normalize_username
@@ -95,19 +95,19 @@ class AccountRepo:
 
     def get(self, username: str) -> Account | None:
         """The account with this (already normalised) username."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(accounts).where(accounts.c.username == username)).first()
         return _row_to_account(row) if row else None
 
     def list(self) -> list[Account]:
         """Every account, by username."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(accounts).order_by(accounts.c.username)).all()
         return [_row_to_account(r) for r in rows]
 
     def count(self) -> int:
         """How many accounts exist."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(conn.execute(select(func.count()).select_from(accounts)).scalar_one())
 
     def add(

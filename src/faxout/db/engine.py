@@ -146,31 +146,36 @@ _GATES: weakref.WeakKeyDictionary[Engine, _WriteGate] = weakref.WeakKeyDictionar
 
 
 @contextmanager
+def database_errors() -> Iterator[None]:
+    """The boundary of SQLAlchemy: any of its exceptions inside surfaces as ``DatabaseError``
+    (with the driver's words), so no caller ever has to catch a foreign exception."""
+    try:
+        yield
+    except exc.SQLAlchemyError as err:
+        raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One committed write transaction; database failures surface as ``DatabaseError``
+    """One committed write transaction; database failures surface as ``DatabaseError``.
 
     On SQLite it begins with ``BEGIN IMMEDIATE`` behind the write gate; on PostgreSQL it is a
     plain transaction (row locks are taken by the statements themselves).
     """
     gate = _GATES.get(engine)
     options = {WRITE_OPTION: True} if engine.dialect.name == "sqlite" else {}
-    try:
-        with (
-            gate.held() if gate else nullcontext(),
-            engine.connect().execution_options(**options) as conn,
-            conn.begin(),
-        ):
-            yield conn
-    except exc.SQLAlchemyError as err:
-        raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err
+    with (
+        database_errors(),
+        gate.held() if gate else nullcontext(),
+        engine.connect().execution_options(**options) as conn,
+        conn.begin(),
+    ):
+        yield conn
 
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only connection (no write lock); database failures surface as ``DatabaseError``,
     as they do for ``transaction``, so no caller ever sees an SQLAlchemy exception."""
-    try:
-        with engine.connect() as conn:
-            yield conn
-    except exc.SQLAlchemyError as err:
-        raise DatabaseError(f"database error: {err.__class__.__name__}: {err}") from err
+    with database_errors(), engine.connect() as conn:
+        yield conn

@@ -8,6 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from faxout.db.engine import database_errors, reading
+
 SCRIPT_LOCATION = "faxout.db:migrations"
 
 
@@ -20,7 +22,7 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest)."""
     cfg = _config()
-    with engine.connect() as conn:
+    with database_errors(), engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
@@ -29,7 +31,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to ``revision`` (``base`` drops everything)."""
     cfg = _config()
-    with engine.connect() as conn:
+    with database_errors(), engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
         conn.commit()
@@ -37,7 +39,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

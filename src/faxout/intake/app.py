@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from faxout import __version__
+from faxout.db.engine import reading
 from faxout.errors import FaxoutError
 from faxout.intake.committer import GroupCommitter
 from faxout.intake.edge import STATE_KEY, EdgeSettings
@@ -28,7 +29,7 @@ FAXOUT_METHODS = ["POST", "PUT", "GET"]
 
 
 def _ping(intake: Intake) -> None:
-    with intake.engine.connect() as conn:
+    with reading(intake.engine) as conn:
         conn.execute(text("SELECT 1"))
     intake.store.check()
 

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from faxout.db.leases import JOB
 from faxout.db.tables import attempts, jobs
 from faxout.jobs.model import AttemptPhase, JobState, Unfinished
 from faxout.jobs.retry import Decision, Final
@@ -65,8 +66,7 @@ def back_to_ready(
     values: dict[str, Any] = {
         "state": JobState.READY.value,
         "reason": reason,
-        "lease_owner": None,
-        "lease_until": None,
+        **JOB.released(),
         **moved(now),
     }
     if at is not None:
@@ -110,8 +110,7 @@ def claim(
         .where(jobs.c.id == job_id, jobs.c.state == JobState.QUEUED, jobs.c.version == version)
         .values(
             state=JobState.CLAIMED.value,
-            lease_owner=worker,
-            lease_until=lease_until,
+            **JOB.take(worker, lease_until),
             reason="",
             **moved(now),
         )
@@ -143,7 +142,7 @@ def _holding(held: Held, state: JobState) -> tuple[ColumnElement[bool], ...]:
     return (
         jobs.c.id == held.job_id,
         jobs.c.state == state,
-        jobs.c.lease_owner == held.worker,
+        JOB.held_by(held.worker),
         jobs.c.version == held.version,
     )
 
@@ -154,7 +153,7 @@ def dialing(conn: Connection, held: Held, now: datetime, lease_until: datetime) 
     res = conn.execute(
         update(jobs)
         .where(*_holding(held, JobState.CLAIMED))
-        .values(state=JobState.DIALING.value, lease_until=lease_until, **moved(now))
+        .values(state=JobState.DIALING.value, **JOB.renew(lease_until), **moved(now))
     )
     if res.rowcount != 1:
         return None
@@ -172,10 +171,10 @@ def renew(conn: Connection, held: Held, lease_until: datetime) -> bool:
         update(jobs)
         .where(
             jobs.c.id == held.job_id,
-            jobs.c.lease_owner == held.worker,
+            JOB.held_by(held.worker),
             jobs.c.state.in_([JobState.CLAIMED, JobState.DIALING]),
         )
-        .values(lease_until=lease_until)
+        .values(**JOB.renew(lease_until))
     )
     return bool(res.rowcount == 1)
 
@@ -229,8 +228,7 @@ def finish(
         "dials": decision.dials,
         "tries": decision.tries,
         "pages_confirmed": pages_confirmed,
-        "lease_owner": None,
-        "lease_until": None,
+        **JOB.released(),
         **moved(now),
     }
     if isinstance(decision, Final):
@@ -287,7 +285,7 @@ def reclaim_lost(
 ) -> Reclaimed:
     """Jobs whose holder's lease expired or whose holder is dead: ``claimed → ready`` (never
     dialled), ``dialing → interrupted`` (or ``→ ready`` with ``redial_on_unknown``)."""
-    lost = or_(jobs.c.lease_until < now, jobs.c.lease_owner.in_(dead))
+    lost = JOB.lost(now, dead)
     claimed = list(
         conn.execute(select(jobs.c.id).where(jobs.c.state == JobState.CLAIMED, lost)).scalars()
     )
@@ -321,8 +319,7 @@ def reclaim_lost(
                     state=JobState.INTERRUPTED.value,
                     reason=UNKNOWN_OUTCOME,
                     finished_at=now,
-                    lease_owner=None,
-                    lease_until=None,
+                    **JOB.released(),
                     **moved(now),
                 )
             )

@@ -14,10 +14,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from faxout.db.engine import transaction
+from faxout.db.leases import RENDER
 from faxout.db.tables import jobs, submissions
 from faxout.jobs.attempts import moved
 from faxout.jobs.model import JobState, SubmissionState
@@ -71,7 +72,7 @@ def _end_render(
     res = conn.execute(
         update(submissions)
         .where(*_held(submission_id, owner))
-        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+        .values(**RENDER.released(), updated_at=now, **values)
     )
     return res.rowcount == 1
 
@@ -81,7 +82,7 @@ def _held(submission_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
     return (
         submissions.c.id == submission_id,
         submissions.c.state == SubmissionState.RENDERING.value,
-        submissions.c.lease_owner == owner,
+        RENDER.held_by(owner),
     )
 
 
@@ -105,8 +106,7 @@ class Lifecycle:
                 )
                 .values(
                     state=SubmissionState.RENDERING.value,
-                    lease_owner=owner,
-                    lease_until=now + timedelta(seconds=ttl),
+                    **RENDER.take(owner, now + timedelta(seconds=ttl)),
                     updated_at=now,
                 )
             )
@@ -129,7 +129,7 @@ class Lifecycle:
             res = conn.execute(
                 update(submissions)
                 .where(*_held(submission_id, owner))
-                .values(lease_until=now + timedelta(seconds=ttl))
+                .values(**RENDER.renew(now + timedelta(seconds=ttl)))
             )
             return res.rowcount == 1
 
@@ -331,7 +331,7 @@ def restart_renders(conn: Connection, now: datetime, dead: list[str]) -> int:
         conn.execute(
             select(submissions.c.id).where(
                 submissions.c.state == SubmissionState.RENDERING,
-                or_(submissions.c.lease_until < now, submissions.c.lease_owner.in_(dead)),
+                RENDER.lost(now, dead),
             )
         ).scalars()
     )
@@ -339,7 +339,7 @@ def restart_renders(conn: Connection, now: datetime, dead: list[str]) -> int:
         conn.execute(
             update(submissions)
             .where(submissions.c.id.in_(stale), submissions.c.state == SubmissionState.RENDERING)
-            .values(state=SubmissionState.ACCEPTED.value, lease_owner=None, lease_until=None)
+            .values(state=SubmissionState.ACCEPTED.value, **RENDER.released())
         )
         conn.execute(
             update(jobs)

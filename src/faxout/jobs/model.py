@@ -62,10 +62,16 @@ class Unfinished(enum.StrEnum):
 
 
 class Resolution(enum.StrEnum):
-    """Vertical resolution of the fax: 98 (Low) or 196 (High) lines per inch."""
+    """Vertical resolution of the fax: 98 (Low, "normal") or 196 (High, "fine") lines per
+    inch; horizontal is always 204 dpi (1728 px over 215 mm)."""
 
     LOW = "low"
     HIGH = "high"
+
+    @property
+    def lpi(self) -> int:
+        """Lines per inch of this resolution."""
+        return 98 if self is Resolution.LOW else 196
 
 
 COVER_NONE = "none"

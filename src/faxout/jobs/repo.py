@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from faxout.db.engine import reading
 from faxout.db.tables import accounts, attempts, documents, jobs, submissions
 
 
@@ -162,12 +163,12 @@ class JobRepo:
             query = query.where(jobs.c.state == state)
         if submission_id is not None:
             query = query.where(jobs.c.submission_id == submission_id)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [JobView(**row._mapping) for row in conn.execute(query)]
 
     def get_job(self, job_id: int) -> JobView | None:
         """One job."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(_job_query().where(jobs.c.id == job_id)).first()
         return JobView(**row._mapping) if row else None
 
@@ -178,7 +179,7 @@ class JobRepo:
             .join(accounts, accounts.c.id == submissions.c.account_id)
             .where(submissions.c.id == submission_id)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(query).first()
             if row is None:
                 return None
@@ -226,7 +227,7 @@ class JobRepo:
     def attempts(self, job_id: int) -> list[AttemptView]:
         """Every attempt of a job, first first."""
         fields = [f for f in AttemptView.__dataclass_fields__]
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 select(*(attempts.c[f] for f in fields))
                 .where(attempts.c.job_id == job_id)

@@ -5,17 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from faxout.jobs.model import Resolution
 
-class Resolution(enum.Enum):
-    """Vertical fax resolution; horizontal is always 204 dpi (1728 px over 215 mm)."""
-
-    LOW = "low"  # 204 x 98, "normal" / standard
-    HIGH = "high"  # 204 x 196, "fine"
-
-    @property
-    def lpi(self) -> int:
-        """Lines per inch of this resolution."""
-        return 98 if self is Resolution.LOW else 196
+__all__ = ["Compression", "Halftone", "Paper", "RenderOptions", "Resolution"]
 
 
 _PAPER_PT = {"a4": (595.276, 841.89), "letter": (612.0, 792.0), "legal": (612.0, 1008.0)}
@@ -27,6 +19,11 @@ class Paper(enum.Enum):
     A4 = "a4"
     LETTER = "letter"
     LEGAL = "legal"
+
+    @property
+    def css_size(self) -> str:
+        """The CSS ``@page`` size keyword (HTML documents and cover pages)."""
+        return "A4" if self is Paper.A4 else self.value
 
     @property
     def size_pt(self) -> tuple[float, float]:
@@ -45,12 +42,12 @@ class Paper(enum.Enum):
         return cls.LETTER if country.startswith("1") else cls.A4
 
 
-class Compression(enum.Enum):
-    """CCITT coding of the output pages."""
+class Compression(enum.StrEnum):
+    """CCITT coding of fax pages, on file and on the line, in the order T.30 prefers them."""
 
-    G4 = "g4"  # T.6 MMR: smallest, needs ECM on the line
-    G3_2D = "g3-2d"  # T.4 MR
-    G3_1D = "g3-1d"  # T.4 MH: every receiver takes it
+    MH = "mh"  # T.4 1-D (Modified Huffman): every receiver takes it
+    MR = "mr"  # T.4 2-D (Modified READ)
+    MMR = "mmr"  # T.6 (Modified Modified READ): smallest, needs ECM on the line
 
 
 class Halftone(enum.Enum):
@@ -72,7 +69,7 @@ class RenderOptions:
 
     resolution: Resolution = Resolution.HIGH
     paper: Paper = Paper.A4
-    compression: Compression = Compression.G4
+    compression: Compression = Compression.MMR
     halftone: Halftone = Halftone.SCREEN
     max_pages: int = 500
     timeout_s: float = 120.0

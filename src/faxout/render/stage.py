@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
+from faxout.db.engine import reading
 from faxout.db.tables import accounts, documents, jobs, submissions
 from faxout.errors import FaxoutError, RenderError
 from faxout.jobs.heartbeat import heartbeat
@@ -140,7 +141,7 @@ class RenderStage:
     def run(self, submission_id: int) -> Ran:
         """Render ``submission_id`` if it is waiting to be rendered and its account has a
         worker to spare."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             account = conn.execute(
                 select(submissions.c.account_id).where(
                     submissions.c.id == submission_id,
@@ -207,7 +208,7 @@ class RenderStage:
             log.info("render failed: %s", outcome.reason, extra={"fields": fields})
 
     def _render(self, submission_id: int) -> Rendered | Failed:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             sub = conn.execute(
                 select(
                     submissions,
@@ -231,7 +232,7 @@ class RenderStage:
             ).all()
         base = dataclasses.replace(
             self._options,
-            resolution=Resolution.LOW if sub.resolution == "low" else Resolution.HIGH,
+            resolution=Resolution(sub.resolution),
         )
         # Each recipient gets the paper its machine most likely holds; the documents are
         # rendered once per paper among them (nearly always one).

@@ -136,13 +136,13 @@ class TiffFWriter:
         u16, u32, dbl = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_double
         fields: list[tuple[int, tuple[ctypes._SimpleCData[int] | ctypes._SimpleCData[float], ...]]]
         # Compression first: libtiff only knows T4/T6 options once the codec is chosen.
-        if self.compression is Compression.G4:
+        if self.compression is Compression.MMR:
             fields = [
                 (_TAG_COMPRESSION, (u16(_COMPRESSION_CCITTFAX4),)),
                 (_TAG_T6OPTIONS, (u32(0),)),
             ]
         else:
-            t4 = _T4_FILLBITS | (_T4_2D if self.compression is Compression.G3_2D else 0)
+            t4 = _T4_FILLBITS | (_T4_2D if self.compression is Compression.MR else 0)
             fields = [
                 (_TAG_COMPRESSION, (u16(_COMPRESSION_CCITTFAX3),)),
                 (_TAG_T4OPTIONS, (u32(t4),)),

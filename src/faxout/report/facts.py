@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
+from faxout.db.engine import reading
 from faxout.db.tables import accounts, jobs, submissions
 from faxout.jobs.repo import AttemptView, JobRepo, JobView, SubmissionView
 
@@ -42,7 +43,7 @@ def load_facts(engine: Engine, submission_id: int) -> ReportFacts | None:
     sub = repo.get_submission(submission_id)
     if sub is None:
         return None
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         extra = conn.execute(
             select(submissions.c.rendered_key, accounts.c.name)
             .join(accounts, accounts.c.id == submissions.c.account_id)

@@ -50,7 +50,8 @@ from sqlalchemy.exc import IntegrityError
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
-from faxout.db.engine import transaction
+from faxout.db.engine import reading, transaction
+from faxout.db.leases import REPORT
 from faxout.db.tables import accounts, attempts, jobs, outbox, submissions
 from faxout.jobs.lifecycle import ACTIVE_JOB_STATES, FINAL_JOB_STATES
 from faxout.jobs.model import SubmissionState
@@ -141,7 +142,7 @@ class OutboxView:
 def report_status(engine: Engine, submission_id: int) -> list[OutboxView]:
     """The reports of a submission, oldest first."""
     cols = [outbox.c[f] for f in OutboxView.__dataclass_fields__]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(
             select(*cols).where(outbox.c.submission_id == submission_id).order_by(outbox.c.id)
         ).all()
@@ -184,7 +185,7 @@ class Outbox:
         """Call after a job of ``submission_id`` changed: queues its report once every job is
         final (``rejected`` if it could not be rendered); the kind queued, or None."""
         active_states = [s.value for s in ACTIVE_JOB_STATES]
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             total, active = conn.execute(
                 select(
                     func.count(),
@@ -203,7 +204,7 @@ class Outbox:
 
     def job_changed(self, job_id: int) -> ReportKind | None:
         """``submission_changed`` for the submission of ``job_id``."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             sid = conn.execute(
                 select(jobs.c.submission_id).where(jobs.c.id == job_id)
             ).scalar_one_or_none()
@@ -223,7 +224,7 @@ class Outbox:
             sibling.c.submission_id == jobs.c.submission_id,
             sibling.c.state.in_([s.value for s in ACTIVE_JOB_STATES]),
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             candidates = list(
                 conn.execute(
                     select(jobs.c.submission_id)
@@ -255,7 +256,7 @@ class Outbox:
             outbox.c.kind == ReportKind.NOTICE.value,
             outbox.c.ref == ref,
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(jobs.c.submission_id, jobs.c.id, attempts.c.attempt_no, accounts.c.username)
                 .join(attempts, attempts.c.job_id == jobs.c.id)
@@ -309,8 +310,7 @@ class Outbox:
                         tries=0,
                         next_at=None,
                         last_error="",
-                        lease_owner=None,
-                        lease_until=None,
+                        **REPORT.released(),
                         created_at=now,
                         updated_at=now,
                         sent_at=None,
@@ -360,14 +360,14 @@ class Outbox:
         result = DeliveryPass()
         if not self.settings.enabled:
             return result
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             due = list(
                 conn.execute(
                     select(outbox.c.id)
                     .where(
                         outbox.c.state == PENDING,
                         or_(outbox.c.next_at.is_(None), outbox.c.next_at <= now),
-                        or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+                        REPORT.free(now),
                     )
                     .order_by(outbox.c.id)
                     .limit(limit)
@@ -393,23 +393,20 @@ class Outbox:
                 .where(
                     outbox.c.id == row_id,
                     outbox.c.state == PENDING,
-                    or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+                    REPORT.free(now),
                 )
                 .values(
-                    lease_owner=self.worker,
-                    lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    **REPORT.take(self.worker, now + timedelta(seconds=self.settings.lease_seconds))
                 )
             )
             return res.rowcount == 1
 
     def _mine(self, row_id: int) -> ColumnElement[bool]:
-        return and_(
-            outbox.c.id == row_id, outbox.c.state == PENDING, outbox.c.lease_owner == self.worker
-        )
+        return and_(outbox.c.id == row_id, outbox.c.state == PENDING, REPORT.held_by(self.worker))
 
     def _prepare(self, row_id: int) -> Envelope | Permanent:
         """The row's message: composed now (once) or as stored by an earlier try."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(outbox).where(outbox.c.id == row_id)).one()
         if row.message is not None and row.recipient:
             return Envelope(
@@ -453,7 +450,7 @@ class Outbox:
 
     def _record(self, row_id: int, result: SendResult) -> None:
         now = self.clock.now()
-        released = {"lease_owner": None, "lease_until": None, "updated_at": now}
+        released = {**REPORT.released(), "updated_at": now}
         with transaction(self.engine) as conn:
             row = conn.execute(
                 select(outbox.c.tries, outbox.c.created_at, outbox.c.submission_id).where(

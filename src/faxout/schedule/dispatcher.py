@@ -14,7 +14,6 @@ when it ends, not at every pass.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -180,7 +179,7 @@ class Dispatcher:
     def offer_render_again(self, submission_id: int, after: float) -> None:
         """Enqueue ``submission_id`` for rendering again in ``after`` seconds rather than in
         ``RENDER_REQUEUE_SECONDS`` (its account had its share of the render workers)."""
-        self._offered[submission_id] = time.monotonic() - RENDER_REQUEUE_SECONDS + after
+        self._offered[submission_id] = self._clock.monotonic() - RENDER_REQUEUE_SECONDS + after
 
     def queue_due(self) -> list[int]:
         """Queue and enqueue the jobs due now; their ids."""
@@ -193,7 +192,7 @@ class Dispatcher:
         """One pass: enqueue renders and due jobs, fail killed jobs, settle; how many were
         enqueued."""
         now = self._clock.now()
-        mono = time.monotonic()
+        mono = self._clock.monotonic()
         enqueued = 0
         for sid in submissions_to_render(self._engine):
             last = self._offered.get(sid)
@@ -238,11 +237,11 @@ class Dispatcher:
             self._recovered()
 
     def _pass(self) -> None:
-        if time.monotonic() >= self._next_reconcile:
+        if self._clock.monotonic() >= self._next_reconcile:
             done = self._reconciler.run_once(self._clock.now())
             if done != type(done)():
                 log.info("reconciled: %s", done)
-            self._next_reconcile = time.monotonic() + self._timing.reconcile_interval
+            self._next_reconcile = self._clock.monotonic() + self._timing.reconcile_interval
         self.dispatch_once()
 
     def _failed(self, exc: Exception) -> None:

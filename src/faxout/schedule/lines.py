@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Insert, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from faxout.db.engine import transaction
+from faxout.db.leases import LINE
 from faxout.db.tables import lines
 
 
@@ -55,10 +56,6 @@ def _insert_ignoring_existing(conn: Connection) -> Insert:
     return insert(lines)
 
 
-def _free(now: datetime) -> object:
-    return or_(lines.c.holder.is_(None), lines.c.lease_until < now)
-
-
 def lease(
     conn: Connection,
     *,
@@ -84,7 +81,7 @@ def lease(
     candidates = list(
         conn.execute(
             select(lines.c.line_no)
-            .where(lines.c.transport == transport, _free(now))  # type: ignore[arg-type]
+            .where(lines.c.transport == transport, LINE.free(now))
             .order_by(lines.c.line_no)
             # One row: locking several would make concurrent claims skip free lines and wait
             # (PostgreSQL); each claim locks the first free line nobody else holds.
@@ -98,14 +95,9 @@ def lease(
             .where(
                 lines.c.transport == transport,
                 lines.c.line_no == line_no,
-                _free(now),  # type: ignore[arg-type]
+                LINE.free(now),
             )
-            .values(
-                holder=holder,
-                job_id=job_id,
-                number=number,
-                lease_until=now + timedelta(seconds=ttl),
-            )
+            .values(job_id=job_id, number=number, **LINE.take(holder, now + timedelta(seconds=ttl)))
         )
         if taken.rowcount == 1:
             return int(line_no)
@@ -118,7 +110,7 @@ def free_count(conn: Connection, transport: str, now: datetime) -> int:
         conn.execute(
             select(func.count())
             .select_from(lines)
-            .where(lines.c.transport == transport, _free(now))  # type: ignore[arg-type]
+            .where(lines.c.transport == transport, LINE.free(now))
         ).scalar_one()
     )
 
@@ -127,8 +119,8 @@ def renew(conn: Connection, transport: str, line_no: int, holder: str, until: da
     """Extend a lease we hold; False if it was lost."""
     res = conn.execute(
         update(lines)
-        .where(lines.c.transport == transport, lines.c.line_no == line_no, lines.c.holder == holder)
-        .values(lease_until=until)
+        .where(lines.c.transport == transport, lines.c.line_no == line_no, LINE.held_by(holder))
+        .values(**LINE.renew(until))
     )
     return res.rowcount == 1
 
@@ -141,10 +133,10 @@ def release(conn: Connection, transport: str, line_no: int, holder: str) -> None
             and_(
                 lines.c.transport == transport,
                 lines.c.line_no == line_no,
-                lines.c.holder == holder,
+                LINE.held_by(holder),
             )
         )
-        .values(holder=None, job_id=None, number=None, lease_until=None)
+        .values(job_id=None, number=None, **LINE.released())
     )
 
 
@@ -152,10 +144,7 @@ def free_expired(conn: Connection, now: datetime, dead_holders: list[str]) -> in
     """Free lines whose lease expired or whose holder is known dead; how many."""
     res = conn.execute(
         update(lines)
-        .where(
-            lines.c.holder.is_not(None),
-            or_(lines.c.lease_until < now, lines.c.holder.in_(dead_holders)),
-        )
-        .values(holder=None, job_id=None, number=None, lease_until=None)
+        .where(LINE.lost(now, dead_holders))
+        .values(job_id=None, number=None, **LINE.released())
     )
     return int(res.rowcount)

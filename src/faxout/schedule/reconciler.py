@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from faxout.db.engine import reading, transaction
-from faxout.db.tables import jobs, lines, submissions
+from faxout.db.leases import LEASES
 from faxout.jobs import attempts, lifecycle
 from faxout.schedule import lines as line_leases
 
@@ -74,10 +74,10 @@ class Reconciler:
 
     def dead_owners(self) -> list[str]:
         """Lease owners on this host whose process is gone."""
+        owners: set[str | None] = set()
         with reading(self._engine) as conn:
-            owners = set(conn.execute(select(jobs.c.lease_owner).distinct()).scalars())
-            owners |= set(conn.execute(select(lines.c.holder).distinct()).scalars())
-            owners |= set(conn.execute(select(submissions.c.lease_owner).distinct()).scalars())
+            for lease in LEASES:
+                owners |= set(conn.execute(select(lease.owner).distinct()).scalars())
         return sorted(o for o in owners if o and _dead(o))
 
     def run_once(self, now: datetime) -> Reconciled:

@@ -32,6 +32,7 @@ from faxout.sandbox import workspace
 from faxout.schedule import lines
 from faxout.transmit import pages
 from faxout.transmit.dialrules import DialRules, dial_string
+from faxout.transmit.preflight import preflight, refused
 from faxout.transmit.result import ALL_MODEMS, CallProgress, CallResult, FaxCall, Modem, Outcome
 from faxout.transmit.transport import FaxTransport
 
@@ -229,31 +230,47 @@ class AttemptRunner:
                 except (FaxoutError, OSError) as exc:
                     self._abandon(claim, f"could not prepare the pages: {exc}")
                     return
+                check = preflight(document)  # once, before any transport sees the pages
                 dialing = self.mark_dialing(claim)
                 if dialing is None:
                     self._abandon(claim, "lease lost before dialing")
                     return
                 claim = dialing
-                log.info("dialing %s", claim.number, extra={"fields": fields})
                 call = FaxCall(
                     document=document,
                     number=dial_string(claim.number, self._dial),  # jobs keep E.164
                     call_id=f"job{job_id}-{claim.held.attempt_no}",
                     ident=claim.ident,
                     modems=claim.modems,
+                    checked=check,
                 )
-                renew = functools.partial(self._renew, claim)
-                with heartbeat(renew, self._ttl / 3, what={"job": job_id}):
-                    try:
-                        result = self._transport.send(call, progress or (lambda _p: None))
-                    except Exception as exc:  # a transport breaking is one failed attempt
-                        log.exception("transport failed", extra={"fields": fields})
-                        why = f"transport error: {exc}"
-                        result = CallResult(Outcome.FAILED, None, why, 0, 0, 0)
+                if check.ok:
+                    log.info("dialing %s", claim.number, extra={"fields": fields})
+                    result = self._call(claim, call, progress, fields)
+                else:
+                    log.error("pages refused: %s", check.reason, extra={"fields": fields})
+                    result = refused(check)
                 self.finish(claim, result)
                 log.info("attempt finished: %s", result.outcome.value, extra={"fields": fields})
         finally:
             self._on_released()
+
+    def _call(
+        self,
+        claim: Claim,
+        call: FaxCall,
+        progress: Callable[[CallProgress], None] | None,
+        fields: dict[str, int],
+    ) -> CallResult:
+        """The call itself, its leases renewed as it runs; a transport that breaks is one
+        failed attempt."""
+        renew = functools.partial(self._renew, claim)
+        with heartbeat(renew, self._ttl / 3, what={"job": claim.held.job_id}):
+            try:
+                return self._transport.send(call, progress or (lambda _p: None))
+            except Exception as exc:
+                log.exception("transport failed", extra={"fields": fields})
+                return CallResult(Outcome.FAILED, None, f"transport error: {exc}", 0, 0, 0)
 
     def _abandon(self, claim: Claim, why: str) -> None:
         """Undo a claim that never dialled: the job is ready again, the line free."""

@@ -9,10 +9,9 @@ noise above the V.21 detector threshold leaves spandsp with no timer armed at al
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from faxout.clock import Clock
 from faxout.transmit.farend import SAMPLE_RATE, AudioParty, T38Party
 from faxout.transmit.line import AudioPath, PacketPath
 from faxout.transmit.spandsp import AudioEndpoint, T38Endpoint
@@ -40,12 +39,10 @@ class SampleClock:
         return self.samples / SAMPLE_RATE
 
 
-@dataclass(frozen=True)
-class WallClock:
-    """Real time, injected: ``monotonic`` for the watchdog, ``sleep`` for real-time pacing."""
-
-    monotonic: Callable[[], float]
-    sleep: Callable[[float], None] = time.sleep
+def line_watchdog(pages: int) -> float:
+    """Line seconds a call of ``pages`` pages may take before its watchdog hangs up: generous
+    (two minutes, plus ten per page: a page at 2400 bit/s with retrains takes well under two)."""
+    return 120.0 + 600.0 * pages
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class _Guard:
     # Reading the wall clock every 20 ms step costs more than the check is worth.
     WALL_CHECK_EVERY = 32
 
-    def __init__(self, clock: SampleClock, limits: Limits, wall: WallClock):
+    def __init__(self, clock: SampleClock, limits: Limits, wall: Clock):
         self._clock = clock
         self._limits = limits
         self._wall = wall
@@ -97,7 +94,7 @@ def run_audio(
     clock: SampleClock,
     limits: Limits,
     block: int,
-    wall: WallClock,
+    wall: Clock,
 ) -> Ending:
     """Exchange ``block`` samples each way per step until both ends are done.
 
@@ -133,7 +130,7 @@ def run_t38(
     clock: SampleClock,
     limits: Limits,
     tick: int,
-    wall: WallClock,
+    wall: Clock,
 ) -> Ending:
     """Advance both terminals by ``tick`` samples per step and exchange their IFP packets.
 

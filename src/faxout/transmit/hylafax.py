@@ -14,13 +14,14 @@ import ftplib
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from faxout.clock import Clock, SystemClock
 from faxout.errors import TransportError
-from faxout.transmit.preflight import preflight
+from faxout.transmit.preflight import checked, refused
 from faxout.transmit.result import (
     CallProgress,
     CallResult,
@@ -340,21 +341,17 @@ class HylaFaxTransport:
     def __init__(
         self,
         config: HylaFaxConfig,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._clock: Clock = clock or SystemClock()
 
     def send(self, call: FaxCall, progress: ProgressSink) -> CallResult:
         """Submit one HylaFAX job for ``call`` and follow it to its end."""
-        start = self._monotonic()
-        check = preflight(call.document)
+        start = self._clock.monotonic()
+        check = checked(call)
         if not check.ok:
-            return CallResult(
-                Outcome.FAILED, None, f"document refused: {check.reason}", check.pages, 0, 0
-            )
+            return refused(check)
         params = job_parameters(call, check.resolution, self.config)
         with _session(self.config) as session:
             document = session.upload(call.document)
@@ -376,7 +373,7 @@ class HylaFaxTransport:
         reported = 0
         while True:
             job = session.job_status(jobid)
-            now = self._monotonic()
+            now = self._clock.monotonic()
             if active_at is None and (job.state == "ACTIVE" or job.finished):
                 active_at = now
                 progress(CallProgress("dialing", 0.0, pages=pages, detail=call.number))
@@ -392,7 +389,7 @@ class HylaFaxTransport:
                     f"HylaFAX job {jobid} ({call.call_id}) did not finish within "
                     f"{self.config.job_timeout:.0f} s (state {job.state}); killed"
                 )
-            self._sleep(self.config.poll_interval)
+            self._clock.sleep(self.config.poll_interval)
 
     def _result(
         self, job: JobStatus, pages: int, line: float, wall: float, progress: ProgressSink

@@ -189,7 +189,7 @@ def _stamp(spec: dict[str, Any]) -> dict[str, int]:
                 fields = tagline.fields_of(template, tag, page_no, total)
                 taglineink.draw(black, round(HEADER_BAND_IN * lpi), lpi, fields)
             if writer is None:
-                writer = TiffFWriter(Path(spec["out"]), lpi=lpi, compression=Compression.G4)
+                writer = TiffFWriter(Path(spec["out"]), lpi=lpi, compression=Compression.MMR)
             writer.lpi = lpi
             writer.add_page(black)
     finally:

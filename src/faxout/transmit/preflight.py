@@ -3,7 +3,11 @@
 spandsp only opens the document at phase B, seconds into the call, and some defects do not even
 fail there: a tiled TIFF goes out as an empty page with both ends reporting OK, and a page with
 no resolution tags goes out as standard resolution (printed twice as tall). So every document is
-checked here first; a refusal is a value with a reason, not an exception.
+checked first; a refusal is a value with a reason, not an exception.
+
+The check is made once per attempt, before any transport (``transmit.attempt``), and handed to
+the transport in ``FaxCall.checked``; ``checked`` makes it for a transport used on its own
+(``faxout sim``, ``faxout sip-send``) and ``refused`` is the one result a refusal gives.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
+
+from faxout.transmit.result import CallResult, FaxCall, Outcome
 
 FAX_WIDTH = 1728  # R8 (204 dpi) × 215 mm, the width every fax machine takes
 X_DPI = 204.0
@@ -107,3 +113,13 @@ def preflight(path: Path) -> Preflight:
     if pages == 0:
         return Preflight(path, 0, None, "the TIFF has no pages")
     return Preflight(path, pages, resolution, None)
+
+
+def checked(call: FaxCall) -> Preflight:
+    """The verdict on ``call.document``: the caller's (``call.checked``), else made now."""
+    return call.checked if call.checked is not None else preflight(call.document)
+
+
+def refused(check: Preflight) -> CallResult:
+    """The result of a call that was never placed because its document failed ``check``."""
+    return CallResult(Outcome.FAILED, None, f"document refused: {check.reason}", check.pages, 0, 0)

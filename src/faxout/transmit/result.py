@@ -8,11 +8,17 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faxout.jobs.model import Outcome
+from faxout.render.options import Compression
 
-__all__ = ["Outcome"]  # the call's outcome is the job's vocabulary (faxout.jobs.model)
+# One vocabulary: the call's outcome is the job's (faxout.jobs.model), the line's coding the
+# pages' (faxout.render.options).
+__all__ = ["Compression", "Outcome"]
+
+if TYPE_CHECKING:
+    from faxout.transmit.preflight import Preflight
 
 
 class Modem(enum.StrEnum):
@@ -21,14 +27,6 @@ class Modem(enum.StrEnum):
     V17 = "v17"
     V29 = "v29"
     V27TER = "v27ter"
-
-
-class Compression(enum.StrEnum):
-    """Line codings: T.4 1-D (MH), T.4 2-D (MR), T.6 (MMR; needs ECM)."""
-
-    MH = "mh"
-    MR = "mr"
-    MMR = "mmr"
 
 
 ALL_MODEMS = (Modem.V17, Modem.V29, Modem.V27TER)
@@ -49,6 +47,9 @@ class FaxCall:
     ecm: bool = True
     compressions: tuple[Compression, ...] = (Compression.MH, Compression.MR, Compression.MMR)
     ident: str = ""
+    # The preflight verdict on ``document`` when the caller made it (``transmit.attempt`` does,
+    # once, before any transport); a transport used on its own checks the document itself.
+    checked: Preflight | None = None
 
 
 @dataclass(frozen=True)

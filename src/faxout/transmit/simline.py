@@ -11,8 +11,6 @@ from __future__ import annotations
 import enum
 import logging
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +19,14 @@ from faxout.errors import TransportError
 from faxout.files import make_private, private_dir
 from faxout.transmit.behaviour import Behaviour, BehaviourTable, Kind, normalise_number
 from faxout.transmit.caller import CallerProgress, caller_config, caller_result
-from faxout.transmit.callloop import Ending, Limits, SampleClock, WallClock, run_audio, run_t38
+from faxout.transmit.callloop import (
+    Ending,
+    Limits,
+    SampleClock,
+    line_watchdog,
+    run_audio,
+    run_t38,
+)
 from faxout.transmit.farend import (
     AudioFaxMachine,
     AudioParty,
@@ -34,7 +39,7 @@ from faxout.transmit.farend import (
 )
 from faxout.transmit.g711 import Law
 from faxout.transmit.line import AudioImpairment, AudioPath, PacketImpairment, PacketPath
-from faxout.transmit.preflight import preflight
+from faxout.transmit.preflight import checked, refused
 from faxout.transmit.result import (
     CallProgress,
     CallResult,
@@ -108,11 +113,9 @@ class SimLineTransport:
         self,
         config: SimLineConfig,
         clock: Clock | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
-        self._clock = clock or SystemClock()
-        self.wall = WallClock(self._clock.monotonic, sleep)
+        self.wall: Clock = clock or SystemClock()
 
     def received_dir(self) -> Path:
         """Where the virtual fax machines store what they receive."""
@@ -120,12 +123,10 @@ class SimLineTransport:
 
     def send(self, call: FaxCall, progress: ProgressSink) -> CallResult:
         """Dial ``call.number`` on the simulated line and send ``call.document``."""
-        start = self._clock.monotonic()
-        check = preflight(call.document)
+        start = self.wall.monotonic()
+        check = checked(call)
         if not check.ok:
-            return CallResult(
-                Outcome.FAILED, None, f"document refused: {check.reason}", check.pages, 0, 0
-            )
+            return refused(check)
         behaviour = self.config.behaviours.lookup(call.number)
         progress(CallProgress("dialing", 0.0, pages=check.pages, detail=call.number))
         if behaviour.kind in (Kind.BUSY, Kind.NO_ANSWER):
@@ -150,7 +151,7 @@ class SimLineTransport:
             0,
             0,
             line_seconds=seconds,
-            wall_seconds=self._clock.monotonic() - start,
+            wall_seconds=self.wall.monotonic() - start,
         )
 
 
@@ -184,7 +185,7 @@ class _Call:
         """Watchdog limits: configured, or derived from the page count."""
         line = self.cfg.line_watchdog_seconds
         if line is None:
-            line = 120.0 + 600.0 * self.pages
+            line = line_watchdog(self.pages)
         return Limits(line, self.cfg.wall_watchdog_seconds, self.cfg.realtime)
 
     def impairments(self) -> tuple[AudioImpairment, AudioImpairment]:

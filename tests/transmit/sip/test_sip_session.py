@@ -15,7 +15,7 @@ from faxout.transmit.sip.dialog import (
 )
 from faxout.transmit.sip.media import MediaConfig, Mode
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, T38Params, parse
-from faxout.transmit.sip.session import ConnectedCall, Finish, Policy, T38Mode, Wall
+from faxout.transmit.sip.session import ConnectedCall, Finish, Policy, T38Mode
 
 T38_OFFER = LocalSdp("192.0.2.9").t38(6000, T38Params(max_bit_rate=9600))
 
@@ -112,7 +112,7 @@ def run(
         MediaConfig(address="192.0.2.1"),
         policy,
         owner,
-        Wall(clock.monotonic, clock.sleep),
+        clock,  # type: ignore[arg-type]
     )
     return call.run(), clock
 

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from faxout.clock import Clock, SystemClock
 from faxout.files import make_private, private_dir, write_private
 from faxout.transmit.sip.dialog import Dialog, Offered
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
-from faxout.transmit.sip.session import ConnectedCall, Policy, T38Mode, Wall
+from faxout.transmit.sip.session import ConnectedCall, Policy, T38Mode
 from faxout.transmit.sip.stack import Credentials, SipStack
 from faxout.transmit.spandsp import (
     LogRoute,
@@ -75,11 +76,11 @@ class SipReceiver:
         self,
         config: ReceiverConfig,
         on_received: Callable[[ReceivedFax], None] | None = None,
-        wall: Wall | None = None,
+        wall: Clock | None = None,
     ) -> None:
         self.config = config
         self._on_received = on_received
-        self._wall = wall or Wall()
+        self._wall: Clock = wall or SystemClock()
         self._media = config.media or MediaConfig(address=config.address)
         self.received: list[ReceivedFax] = []
         self._arrived = threading.Condition()

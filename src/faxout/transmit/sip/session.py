@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 import logging
 import queue
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from faxout.clock import Clock
 from faxout.transmit.sip.dialog import (
     Dialog,
     DialogEvent,
@@ -69,14 +69,6 @@ class Ending:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Wall:
-    """Real time, injected so tests of the control flow need not wait."""
-
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-
-
 class ConnectedCall:
     """Steps one connected call until T.30 is over, the far end hangs up, or a watchdog fires."""
 
@@ -88,7 +80,7 @@ class ConnectedCall:
         config: MediaConfig,
         policy: Policy,
         owner: bool,
-        wall: Wall,
+        wall: Clock,
         hang_up_at: Callable[[], bool] | None = None,
     ) -> None:
         self.dialog = dialog

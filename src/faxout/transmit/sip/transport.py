@@ -11,16 +11,18 @@ import queue
 import re
 import threading
 
+from faxout.clock import Clock, SystemClock
 from faxout.errors import TransportError
 from faxout.transmit.caller import CallerProgress, caller_config, caller_result
-from faxout.transmit.preflight import preflight
+from faxout.transmit.callloop import line_watchdog
+from faxout.transmit.preflight import checked, refused
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Outcome
 from faxout.transmit.sip import causes
 from faxout.transmit.sip.config import SipConfig
 from faxout.transmit.sip.dialog import Answered, DialogEvent, Ended, Refused, Ringing
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, parse
-from faxout.transmit.sip.session import ConnectedCall, Policy, Wall
+from faxout.transmit.sip.session import ConnectedCall, Policy
 from faxout.transmit.sip.stack import SipStack
 from faxout.transmit.spandsp import LogRoute, libtiff
 from faxout.transmit.transport import ProgressSink
@@ -42,11 +44,11 @@ class SipTransport:
     def __init__(
         self,
         config: SipConfig,
-        wall: Wall | None = None,
+        wall: Clock | None = None,
         stack: SipStack | None = None,
     ) -> None:
         self.config = config
-        self._wall = wall or Wall()
+        self._wall: Clock = wall or SystemClock()
         self._stack = stack
         self._lock = threading.Lock()
         self._address = config.our_address()
@@ -77,11 +79,9 @@ class SipTransport:
     def send(self, call: FaxCall, progress: ProgressSink) -> CallResult:
         """Call ``call.number`` through the proxy and send ``call.document``."""
         start = self._wall.monotonic()
-        check = preflight(call.document)
+        check = checked(call)
         if not check.ok:
-            return CallResult(
-                Outcome.FAILED, None, f"document refused: {check.reason}", check.pages, 0, 0
-            )
+            return refused(check)
         try:
             number = dial_string(call.number)
             if not self.config.e164_plus:
@@ -175,7 +175,7 @@ class SipTransport:
                 Outcome.FAILED, f"the far end's answer is unusable: {exc}", pages, start, progress
             )
         progress(CallProgress("answered", 0.0, pages=pages, detail=str(answer.kind)))
-        limit = 120.0 + 600.0 * pages
+        limit = line_watchdog(pages)
         policy = Policy(cfg.t38, cfg.t38_request_delay, limit, limit + 60.0)
         connected = ConnectedCall(
             dialog, media, local, self.media_config, policy, True, self._wall
