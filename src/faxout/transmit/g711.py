@@ -6,11 +6,12 @@ encode/decode reproduces the quantisation noise they meet on a real PSTN or RTP 
 
 from __future__ import annotations
 
-import enum
 import functools
 
 import numpy as np
 import numpy.typing as npt
+
+from faxout.transmit.law import Law
 
 Samples = npt.NDArray[np.int16]
 Codes = npt.NDArray[np.uint8]
@@ -19,12 +20,7 @@ _ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], d
 _ULAW_BIAS = 0x84
 _ULAW_CLIP = 32635
 
-
-class Law(enum.StrEnum):
-    """The two G.711 companding laws."""
-
-    ALAW = "alaw"  # Europe and most of the world
-    ULAW = "ulaw"  # North America and Japan
+__all__ = ["Codes", "Law", "Samples", "compand", "decode", "encode"]
 
 
 def _alaw_encode(x: npt.NDArray[np.int32]) -> Codes:

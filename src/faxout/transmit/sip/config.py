@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import socket
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from faxout.transmit.g711 import Law
-from faxout.transmit.sip.media import MediaImpairment
-from faxout.transmit.sip.session import T38Mode
-from faxout.transmit.sip.stack import Credentials
+from faxout.transmit.law import Law
+from faxout.transmit.sip.modes import T38Mode
+
+if TYPE_CHECKING:  # the SIP stack and numpy load when a call is made, not with the settings
+    from faxout.transmit.sip.media import MediaImpairment
+    from faxout.transmit.sip.stack import Credentials
 
 _HOSTPORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-:]+?)\]?(:(?P<port>\d{1,5}))?$")
 
@@ -39,6 +42,8 @@ class Impairment(BaseModel):
         """The media-layer form, or None when nothing is impaired."""
         if not self.loss and not self.jitter_ms:
             return None
+        from faxout.transmit.sip.media import MediaImpairment
+
         return MediaImpairment(self.loss, self.jitter_ms, self.seed)
 
 
@@ -85,6 +90,8 @@ class SipConfig(BaseModel):
         """Digest credentials, when a username is configured."""
         if not self.username:
             return None
+        from faxout.transmit.sip.stack import Credentials
+
         return Credentials(self.username, self.password.get_secret_value())
 
     def our_address(self) -> str:

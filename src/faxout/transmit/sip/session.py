@@ -23,6 +23,7 @@ from faxout.transmit.sip.dialog import (
     glare_delay,
 )
 from faxout.transmit.sip.media import TICK_SECONDS, MediaConfig, MediaSession, Mode
+from faxout.transmit.sip.modes import T38Mode as T38Mode
 from faxout.transmit.sip.sdp import LocalSdp, Media, MediaKind, SdpError, T38Params, parse
 
 log = logging.getLogger("faxout.transmit.sip")
@@ -31,14 +32,6 @@ log = logging.getLogger("faxout.transmit.sip")
 FLUSH_SECONDS = 0.6
 # On the answering side, how long the caller may take to hang up after T.30 ended.
 GRACE_SECONDS = 5.0
-
-
-class T38Mode(enum.StrEnum):
-    """What this end does about T.38."""
-
-    OFF = "off"  # stay on G.711; refuse re-INVITEs to T.38
-    ACCEPT = "accept"  # answer the far end's re-INVITE to T.38 (the usual case)
-    REQUEST = "request"  # also send our own re-INVITE to T.38 shortly after the answer
 
 
 class Finish(enum.StrEnum):
