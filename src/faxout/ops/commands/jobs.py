@@ -35,7 +35,7 @@ def jobs_list(
     obj: CliContext, as_json: bool, state: str | None, submission: int | None, limit: int
 ) -> None:
     """List jobs, newest first."""
-    rows = obj.ready_gateway().jobs.list_jobs(limit=limit, state=state, submission_id=submission)
+    rows = obj.ready_repos().jobs.list_jobs(limit=limit, state=state, submission_id=submission)
     if as_json:
         click.echo(json.dumps([to_json(j) for j in rows], indent=2))
         return
@@ -56,7 +56,7 @@ def jobs_list(
 @pass_ctx
 def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
     """Show one job: state and why, attempts, its submission's documents and notes."""
-    gw = obj.ready_gateway()
+    gw = obj.ready_repos()
     job = gw.jobs.get_job(job_id)
     if job is None:
         raise click.ClickException(f"there is no job {job_id}; `faxout jobs list` shows them")

@@ -155,7 +155,7 @@ def user_add(
 @pass_ctx
 def user_list(obj: CliContext, as_json: bool) -> None:
     """List accounts."""
-    accounts = obj.ready_gateway().accounts.list()
+    accounts = obj.ready_repos().accounts.list()
     if as_json:
         click.echo(json.dumps([_account_json(a) for a in accounts], indent=2))
         return
