@@ -16,13 +16,18 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never a batch: on SQLite a batch copies the table and drops the old one,
+# and with foreign keys on, dropping submissions cascades to every job and document row.
+# SQLite has had DROP COLUMN since 3.35 (Debian 12: 3.40). tests/db/test_migrations.py checks
+# that an upgrade keeps every row.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("submissions", schema=None) as batch_op:
-        batch_op.drop_column("paper")
+    op.drop_column("submissions", "paper")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("submissions", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("paper", sa.String(length=8), server_default="letter", nullable=False)
-        )
+    op.add_column(
+        "submissions",
+        sa.Column("paper", sa.String(length=8), server_default="letter", nullable=False),
+    )
