@@ -189,7 +189,7 @@ def test_dead_worker_before_dialling_is_sent_again(h: Harness) -> None:
 
 
 def test_one_report_when_the_last_job_is_final(h: Harness, tmp_path: Path) -> None:
-    from faxout.report.outbox import report_status
+    from faxout.report.status import report_status
 
     h.line.answers["5551002"] = [lambda n: result("busy", n)]
     sid = h.submit(["5551001", "5551002"])

@@ -20,8 +20,9 @@ from faxout.jobs.create import NewDocument, NewSubmission
 from faxout.jobs.model import Resolution
 from faxout.jobs.numbers import Recipient
 from faxout.report.mailer import MaildirMailer, MemoryMailer, Permanent, Temporary, open_mailer
-from faxout.report.outbox import Outbox, enqueue_report, report_status
+from faxout.report.outbox import Outbox, enqueue_report
 from faxout.report.settings import AccountReport, Report, Smtp
+from faxout.report.status import report_status
 from faxout.report.wording import ReportKind
 from tests.accepting import accept
 from tests.report.conftest import World, make_outbox

@@ -27,8 +27,9 @@ from faxout.report.mailer import (
     SmtpMailer,
     Temporary,
 )
-from faxout.report.outbox import Outbox, enqueue_report, report_status
+from faxout.report.outbox import Outbox, enqueue_report
 from faxout.report.settings import Report, Smtp
+from faxout.report.status import report_status
 from faxout.report.wording import ReportKind
 from tests.report.conftest import HOSTILE_NAME, World, make_outbox
 from tests.report.relay import PASSWORD, USER, Relay, free_port, write_ca

@@ -8,8 +8,9 @@ import click
 
 from faxout.errors import FaxoutError
 from faxout.report.mailer import Mailer, open_mailer
-from faxout.report.outbox import Outbox, report_status
+from faxout.report.outbox import Outbox
 from faxout.report.settings import Report
+from faxout.report.status import report_status
 from faxout.text import echo, printable_lines
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 
 import click
 
-from faxout.jobs.repo import JobView, to_json
+from faxout.jobs.repo import JobView, SubmissionView, to_json
 from faxout.ops.context import CliContext, pass_ctx
 from faxout.text import echo
 
@@ -17,12 +18,36 @@ def jobs() -> None:
     """Look at submissions and their jobs (one job per recipient)."""
 
 
+_WHY_CHARS = 40
+_WORKING = ("queued", "claimed", "dialing")
+
+
+def _next_try(j: JobView) -> str:
+    """When the job is tried next: a time for a waiting job, "now" for one being worked on."""
+    if j.state in _WORKING:
+        return "now"
+    if j.state != "ready":
+        return "-"
+    when = max(j.send_at, j.next_attempt_at or j.send_at)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
 def _job_line(j: JobView) -> str:
-    when = j.send_at.strftime("%Y-%m-%d %H:%M")
+    why = j.reason if len(j.reason) <= _WHY_CHARS else j.reason[: _WHY_CHARS - 1] + "…"
     return (
-        f"{j.id:>6} {j.submission_id:>6} {j.state:<12} {j.number:<18} {j.username:<16} "
-        f"{when}  {j.name}"
+        f"{j.id:>6} {j.submission_id:>6} {j.state:<12} {j.number:<16} {j.username:<14} "
+        f"{_next_try(j):<16}  {why:<{_WHY_CHARS}}  {j.name}"
     )
+
+
+def _settled(sub: SubmissionView) -> str:
+    """A submission's state as the operator reads it: a settled one says how it went."""
+    if sub.state != "done":
+        return sub.state
+    counts = Counter(j.state for j in sub.jobs)
+    sent = counts.pop("done", 0)
+    parts = [f"{sent} of {len(sub.jobs)} sent", *(f"{n} {state}" for state, n in counts.items())]
+    return f"finished ({', '.join(parts)})"
 
 
 @jobs.command("list")
@@ -43,8 +68,8 @@ def jobs_list(
         echo("no jobs")
         return
     echo(
-        f"{'JOB':>6} {'SUBM':>6} {'STATE':<12} {'NUMBER':<18} {'ACCOUNT':<16} "
-        f"{'SEND AT (UTC)':<17} NAME"
+        f"{'JOB':>6} {'SUBM':>6} {'STATE':<12} {'NUMBER':<16} {'ACCOUNT':<14} "
+        f"{'NEXT TRY (UTC)':<16}  {'WHY':<{_WHY_CHARS}}  NAME"
     )
     for j in rows:
         echo(_job_line(j))
@@ -104,7 +129,7 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
             + (f" [{a.detail}]" if a.detail else "")
         )
     echo(
-        f"submission {sub.id}: {sub.state}, from {sub.username} <{sub.email}>, "
+        f"submission {sub.id}: {_settled(sub)}, from {sub.username} <{sub.email}>, "
         f"accepted {sub.created_at.isoformat()} (request {sub.request_id})"
     )
     echo(
@@ -122,7 +147,7 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
             echo(f"  also to {j.number} (job {j.id}, {j.state})")
     for note in [*sub.notes, *(sub.render_warnings or [])]:
         echo(f"  note: {note}")
-    from faxout.report.outbox import report_status
+    from faxout.report.status import report_status
 
     for view in report_status(gw.engine, sub.id):
         echo(f"  {view.describe()}")
