@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from faxout.db import migrate
 from tests.server import run_cli
 
@@ -206,3 +208,18 @@ def test_check_and_migrate_never_print_the_database_password(tmp_path: Path) -> 
         assert "s3cret-Pw" not in said, said
     check = run_cli(tmp_path / "var", "check", FAXOUT_DATABASE_URL=url)
     assert "faxout:***@127.0.0.1:1" in check.stdout
+
+
+@pytest.mark.parametrize("command", [["worker"], ["dispatch"], ["serve", "--no-workers"]])
+def test_a_process_whose_queue_does_not_answer_refuses_to_start(
+    data_dir: Path, command: list[str]
+) -> None:
+    """It would print "running" and do nothing; it says what is wrong and exits instead."""
+    from tests.procs import free_port
+
+    queue = f"redis://127.0.0.1:{free_port()}/0"
+    out = run_cli(data_dir, *command, FAXOUT_QUEUE_URL=queue, FAXOUT_PORT=str(free_port()))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "task queue: Redis at redis://127.0.0.1:" in out.stderr
+    assert "does not answer" in out.stderr and "correct queue_url" in out.stderr
+    assert "running" not in out.stdout

@@ -105,7 +105,8 @@ def _database(s: Settings) -> Finding:
 # -- task queue ----------------------------------------------------------------------------
 
 
-def _queue(s: Settings) -> Finding:
+def queue_check(s: Settings) -> Finding:
+    """The task queue of ``s`` answers (Redis: PING; embedded: the queue file opens)."""
     url = s.queue
     shown = redact.shown_url(url)
     if url.startswith(QUEUE_SCHEMES):
@@ -383,7 +384,7 @@ def run_checks(settings: Settings) -> list[Finding]:
     return [
         Finding("python", python_ok, sys.version.split()[0] + ("" if python_ok else ": use 3.11")),
         _database(settings),
-        _queue(settings),
+        queue_check(settings),
         _store(settings),
         _relay(settings),
         _transport(settings),

@@ -176,6 +176,7 @@ def serve(
     if not api_only:
         _check_jail(s)
     obj.ready_gateway()
+    _check_queue(s)
     gw.store.clean_spool()
     demo = ensure_demo_account(gw)
     scheme = "https" if s.tls_cert else "http"
@@ -281,6 +282,7 @@ def _run_pipeline(
 
     gw = obj.ready_gateway()
     setup_logging(gw.settings.log_level, gw.settings.log_format)
+    _check_queue(gw.settings)
     if consumers:
         _check_jail(gw.settings)
     if threads:
@@ -295,6 +297,16 @@ def _run_pipeline(
     click.echo(pipeline_banner(gw.settings, consumers=consumers))
     stop.wait()
     pipeline.stop()
+
+
+def _check_queue(settings: Settings) -> None:
+    """Refuse to start a worker or dispatcher whose task queue does not answer: it would say
+    "running" and do nothing. (Once running, an outage is waited out and logged once.)"""
+    from faxout.ops.check import queue_check
+
+    found = queue_check(settings)
+    if not found.ok:
+        raise click.ClickException(f"{found.what}: {found.detail}")
 
 
 def _check_jail(settings: Settings) -> None:

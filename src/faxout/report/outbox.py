@@ -54,7 +54,7 @@ from faxout.db.engine import reading, transaction
 from faxout.db.leases import REPORT
 from faxout.db.tables import accounts, attempts, jobs, outbox, submissions
 from faxout.jobs.lifecycle import ACTIVE_JOB_STATES, FINAL_JOB_STATES
-from faxout.jobs.model import SubmissionState
+from faxout.jobs.model import AttemptPhase, SubmissionState
 from faxout.report.compose import BadAddressError, Composed, compose, new_message_id
 from faxout.report.facts import load_facts
 from faxout.report.mailer import Accepted, Envelope, Mailer, Permanent, SendResult, Temporary
@@ -223,7 +223,7 @@ class Outbox:
                 .where(
                     jobs.c.state.in_(["ready", "queued"]),
                     jobs.c.send_at >= cutoff,
-                    attempts.c.phase == "finished",
+                    attempts.c.phase == AttemptPhase.FINISHED,
                     attempts.c.outcome != "ok",
                     attempts.c.attempt_no == latest,
                     ~noticed,

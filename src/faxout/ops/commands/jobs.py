@@ -8,6 +8,7 @@ from collections import Counter
 
 import click
 
+from faxout.jobs.model import JobState
 from faxout.jobs.repo import JobView, SubmissionView, to_json
 from faxout.ops.context import CliContext, pass_ctx
 from faxout.text import echo
@@ -19,7 +20,7 @@ def jobs() -> None:
 
 
 _WHY_CHARS = 40
-_WORKING = ("queued", "claimed", "dialing")
+_WORKING = (JobState.QUEUED, JobState.CLAIMED, JobState.DIALING)
 
 
 def _next_try(j: JobView) -> str:
