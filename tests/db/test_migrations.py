@@ -114,16 +114,17 @@ def test_upgrading_to_head_keeps_every_row(empty_engine: Engine) -> None:
                 last_error="", created_at=NOW, updated_at=NOW,
             )
         )  # fmt: skip
-    before = _counts(empty_engine)
-    assert all(before.values()), before
+    present = _tables(empty_engine)
+    before = _counts(empty_engine, present)
+    filled = {"accounts", "submissions", "documents", "jobs", "attempts", "outbox"}
+    assert all(before[name] for name in filled), before
     migrate.upgrade(empty_engine)
-    assert _counts(empty_engine) == before
+    assert _counts(empty_engine, present) == before
 
 
-def _counts(engine: Engine) -> dict[str, int]:
+def _counts(engine: Engine, names: set[str]) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for name, table in metadata.tables.items()
-            if name != "lines"
+            name: conn.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+            for name in names
         }

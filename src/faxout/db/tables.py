@@ -78,6 +78,23 @@ accounts = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# API tokens: only a SHA-256 of each is kept (a token is 256 random bits, so a slow hash would
+# add nothing); ``prefix`` (its first characters) lets the owner tell them apart.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("scopes", String(100), nullable=False),  # "read,send"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Index("ix_api_tokens_account_id", "account_id"),
+)
+
 submissions = Table(
     "submissions",
     metadata,

@@ -62,6 +62,23 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         redoc_url=None,
     )
     app.state.intake = intake
+    if intake.api is not None:
+        from fastapi.exceptions import RequestValidationError
+
+        from faxout.intake.api.routes import Problem, router
+
+        @app.exception_handler(Problem)
+        async def problem(request: Request, exc: Problem) -> Response:
+            return exc.response(request.url.path)
+
+        @app.exception_handler(RequestValidationError)
+        async def invalid(request: Request, exc: RequestValidationError) -> Response:
+            said = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            return Problem(422, "Unprocessable Content", said).response(request.url.path)
+
+        app.include_router(router)
 
     for path in PATHS:
         app.add_api_route(

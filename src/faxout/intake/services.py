@@ -13,10 +13,13 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.intake.auth import Authenticator
 from faxout.intake.settings import Http, Limits
+from faxout.jobs.lifecycle import Lifecycle
+from faxout.jobs.repo import JobRepo
 
 
 class Background(Protocol):
@@ -33,6 +36,15 @@ class Background(Protocol):
 
 
 @dataclass(frozen=True)
+class Api:
+    """What the status API (``/api/v1``) works with besides the intake's own services."""
+
+    tokens: TokenRepo
+    jobs: JobRepo
+    lifecycle: Lifecycle  # the state owner: cancel, retry
+
+
+@dataclass(frozen=True)
 class Intake:
     """The services and limits of the HTTP intake."""
 
@@ -45,3 +57,4 @@ class Intake:
     trusted_proxies: Sequence[str] = ()
     reachable: tuple[str, ...] = ()  # fictional prefixes the line reaches (the simulated line)
     covers: Callable[[], list[str]] = list  # names of the installed cover pages
+    api: Api | None = None  # None: no /api/v1

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from faxout.db.engine import reading
 from faxout.db.tables import accounts, attempts, documents, jobs, submissions
@@ -234,3 +234,44 @@ class JobRepo:
                 .order_by(attempts.c.attempt_no)
             ).all()
         return [AttemptView(**r._mapping) for r in rows]
+
+    def submission_ids(
+        self,
+        username: str,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        changed_since: datetime | None = None,
+    ) -> list[int]:
+        """The account's submissions, newest first: those below id ``before`` (a cursor), and
+        with ``changed_since`` only those with a recipient changed after that time."""
+        query = (
+            select(submissions.c.id)
+            .join(accounts, accounts.c.id == submissions.c.account_id)
+            .where(accounts.c.username == username)
+            .order_by(submissions.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(submissions.c.id < before)
+        if changed_since is not None:
+            changed = (
+                select(jobs.c.id)
+                .where(jobs.c.submission_id == submissions.c.id, jobs.c.updated_at > changed_since)
+                .exists()
+            )
+            query = query.where(changed)
+        with reading(self._engine) as conn:
+            return list(conn.execute(query).scalars())
+
+    def last_change(self, username: str) -> datetime | None:
+        """When a recipient of the account last changed (the status API's sync token)."""
+        query = (
+            select(func.max(jobs.c.updated_at))
+            .join(submissions, submissions.c.id == jobs.c.submission_id)
+            .join(accounts, accounts.c.id == submissions.c.account_id)
+            .where(accounts.c.username == username)
+        )
+        with reading(self._engine) as conn:
+            value = conn.execute(query).scalar_one()
+        return value if isinstance(value, datetime) else None

@@ -46,6 +46,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "faxout.transmit.sip.cli:sip_send",
         "Send FILE (a fax TIFF) to NUMBER over SIP, using...",
     ),
+    "token": (
+        "faxout.ops.commands.tokens:token",
+        "API tokens: create one for a program, list them, revoke one.",
+    ),
     "user": (
         "faxout.ops.commands.users:user",
         "Manage sender accounts (USERNAME is the phone number with...",

@@ -8,8 +8,10 @@ import os
 
 from fastapi import FastAPI
 
+from faxout.accounts.tokens import TokenRepo
 from faxout.intake.app import create_app
-from faxout.intake.services import Background, Intake
+from faxout.intake.services import Api, Background, Intake
+from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 
 SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
@@ -28,6 +30,11 @@ def intake_of(gw: Gateway) -> Intake:
         trusted_proxies=tuple(s.trusted_proxies),
         reachable=s.transmit.dial.reachable_for(s.transmit.transport),
         covers=gw.installed_covers,
+        api=Api(
+            tokens=TokenRepo(gw.engine),
+            jobs=gw.jobs,
+            lifecycle=Lifecycle(gw.engine, s.retry.kill_time),
+        ),
     )
 
 

@@ -206,6 +206,9 @@ async def faxout_endpoint(request: Request) -> Response:
         fields["submission"] = outcome.submission_id
     log.info("faxout request", extra={"fields": fields})
     headers = {"X-Request-Id": request_id}
+    if outcome.submission_id is not None:
+        # The reply stays one digit; the id is for the operator (faxout jobs, /api/v1/faxes).
+        headers["X-Faxout-Submission"] = str(outcome.submission_id)
     if outcome.close:
         headers["Connection"] = "close"
     return Response(outcome.reply.body, media_type="text/plain", headers=headers)

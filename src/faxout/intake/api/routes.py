@@ -1,0 +1,197 @@
+"""``/api/v1``: programs look at, cancel and retry their account's faxes (docs/api.md).
+
+Every request carries ``Authorization: Bearer fxo_…`` (``faxout token create``); a token sees
+only its own account's faxes (another account's fax is a 404, as a fax that does not exist).
+``read`` lets it look, ``send`` lets it act. Errors are RFC 9457 problem details.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from faxout.accounts.tokens import Token
+from faxout.intake.api.views import fax_json
+from faxout.intake.services import Api, Intake
+from faxout.jobs.repo import SubmissionView
+
+PROBLEM = "application/problem+json"
+MAX_PAGE = 200
+
+
+class Problem(Exception):  # noqa: N818 - an HTTP answer, raised to leave the handler
+    """An RFC 9457 problem: answered as ``application/problem+json``."""
+
+    def __init__(self, status: int, title: str, detail: str, **headers: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+    def response(self, instance: str) -> JSONResponse:
+        """The answer."""
+        body = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+        }
+        return JSONResponse(body, self.status, headers=self.headers, media_type=PROBLEM)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The account a request acts for, and what its token allows."""
+
+    token: Token
+    intake: Intake
+    api: Api
+
+    def needs(self, scope: str) -> None:
+        """Refuse (403) unless the token has ``scope``."""
+        if scope not in self.token.scopes:
+            raise Problem(403, "Forbidden", f"this token lacks the {scope!r} scope")
+
+    def now(self) -> datetime:
+        """The intake clock's reading."""
+        return self.intake.clock.now()
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, **{"WWW-Authenticate": 'Bearer realm="faxout"'})
+
+
+async def caller(request: Request) -> Caller:
+    """The request's token, checked (a dependency of every route)."""
+    intake: Intake = request.app.state.intake
+    assert intake.api is not None
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise _unauthorized("send Authorization: Bearer <token> (`faxout token create`)")
+    api = intake.api
+    token = await anyio.to_thread.run_sync(api.tokens.verify, secret.strip(), intake.clock.now())
+    if token is None:
+        raise _unauthorized("the token is unknown, expired or revoked")
+    return Caller(token, intake, api)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+router = APIRouter(prefix="/api/v1", tags=["faxes"])
+
+
+def _own(c: Caller, fax_id: int) -> SubmissionView:
+    sub = c.api.jobs.get_submission(fax_id)
+    if sub is None or sub.username != c.token.username:
+        raise Problem(404, "Not Found", f"there is no fax {fax_id}")
+    return sub
+
+
+def _fax(c: Caller, sub: SubmissionView) -> dict[str, Any]:
+    attempts = {job.id: c.api.jobs.attempts(job.id) for job in sub.jobs}
+    return fax_json(sub, attempts, c.now())
+
+
+def _encode(when: datetime) -> str:
+    return base64.urlsafe_b64encode(when.isoformat().encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> datetime:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        when = datetime.fromisoformat(base64.urlsafe_b64decode(padded).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Problem(400, "Bad Request", "sync_token is not one this server gave") from exc
+    if when.tzinfo is None:
+        raise Problem(400, "Bad Request", "sync_token is not one this server gave")
+    return when
+
+
+@router.get("/faxes", summary="The account's faxes, newest first")
+async def list_faxes(
+    c: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    sync_token: Annotated[
+        str | None, Query(description="only faxes changed since the call that gave it")
+    ] = None,
+) -> JSONResponse:
+    """A page of faxes. ``next_cursor`` fetches the next page; ``sync_token`` (kept from any
+    answer) fetches later only the faxes whose recipients changed since. The token is the time
+    of the account's last change, read before the page: what changes meanwhile comes again."""
+    c.needs("read")
+    since = _decode(sync_token) if sync_token else None
+
+    def work() -> dict[str, Any]:
+        # The token is read first: whatever changes while the page is built comes again.
+        last = c.api.jobs.last_change(c.token.username)
+        ids = c.api.jobs.submission_ids(
+            c.token.username, limit=limit + 1, before=cursor, changed_since=since
+        )
+        page = ids[:limit]
+        items = [_fax(c, sub) for i in page if (sub := c.api.jobs.get_submission(i))]
+        return {
+            "items": items,
+            "next_cursor": page[-1] if len(ids) > limit else None,
+            "sync_token": _encode(last) if last else (sync_token or None),
+        }
+
+    return JSONResponse(await anyio.to_thread.run_sync(work))
+
+
+@router.get("/faxes/{fax_id}", summary="One fax with its recipients and their attempts")
+async def get_fax(c: CallerDep, fax_id: int) -> JSONResponse:
+    """Per recipient: state, pages confirmed of total, every attempt, next attempt and why."""
+    c.needs("read")
+    return JSONResponse(await anyio.to_thread.run_sync(lambda: _fax(c, _own(c, fax_id))))
+
+
+@router.post("/faxes/{fax_id}/cancel", summary="Cancel every recipient not yet dialling")
+async def cancel_fax(c: CallerDep, fax_id: int) -> JSONResponse:
+    """Recipients already dialling, or finished, are left as they are; 409 when none could be
+    canceled."""
+    c.needs("send")
+
+    def work() -> dict[str, Any]:
+        _own(c, fax_id)
+        done = c.api.lifecycle.cancel(c.now(), submission_id=fax_id)
+        if not done.canceled:
+            states = ", ".join(sorted({state for _, state in done.refused}))
+            raise Problem(409, "Conflict", f"nothing left to cancel (recipients: {states})")
+        sub = c.api.jobs.get_submission(fax_id)
+        assert sub is not None
+        return _fax(c, sub)
+
+    return JSONResponse(await anyio.to_thread.run_sync(work))
+
+
+@router.post(
+    "/faxes/{fax_id}/recipients/{recipient_id}/retry",
+    summary="Send a failed or interrupted recipient's fax again",
+)
+async def retry_recipient(
+    c: CallerDep, fax_id: int, recipient_id: int, request: Request
+) -> JSONResponse:
+    """The recipient is due at once, from its first unconfirmed page, with fresh dial and
+    try counters; 409 when it has not failed and was not interrupted."""
+    c.needs("send")
+
+    def work() -> dict[str, Any]:
+        sub = _own(c, fax_id)
+        if recipient_id not in {job.id for job in sub.jobs}:
+            raise Problem(404, "Not Found", f"fax {fax_id} has no recipient {recipient_id}")
+        if not c.api.lifecycle.retry(c.now(), recipient_id):
+            raise Problem(409, "Conflict", "only a failed or interrupted recipient is retried")
+        again = c.api.jobs.get_submission(fax_id)
+        assert again is not None
+        return _fax(c, again)
+
+    answer = await anyio.to_thread.run_sync(work)
+    if request.app.state.background is not None:
+        request.app.state.background.accepted(fax_id)  # dispatch it now, not at the next pass
+    return JSONResponse(answer)
