@@ -212,3 +212,18 @@ def test_the_line_dials_by_its_dial_rules_and_the_job_keeps_e164(tmp_path: Path)
     h.tick()
     assert sorted(s.number for s in h.line.sent) == ["9011442079460000", "913125550100"]
     assert sorted(j.number for j in h.jobs(sid)) == ["+13125550100", "+442079460000"]
+
+
+def test_the_report_writes_numbers_the_way_people_do(h: Harness, tmp_path: Path) -> None:
+    import email
+
+    sid = h.submit(["+442079460000"])
+    h.tick()
+    assert h.job(sid).state == "done"
+    h.pipeline.reports.outbox.run_once(h.clock.now())
+    (mail,) = (tmp_path / "outbox" / "new").glob("*.eml")
+    msg = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "Fax to +44 20 7946 0000: delivered (1 page)"
+    text = msg.get_body(("plain",))
+    assert text is not None and "+44 20 7946 0000" in text.get_content()
+    assert "+442079460000" not in text.get_content()

@@ -33,6 +33,7 @@ from PIL import UnidentifiedImageError
 
 from faxout.blobs.store import BlobStore
 from faxout.errors import FaxoutError
+from faxout.jobs.numbers import readable
 from faxout.report.facts import ReportFacts
 from faxout.report.pages import fax_pdf, thumbnail_png
 from faxout.report.settings import Report
@@ -202,7 +203,9 @@ def _images(
             key = done[0].cover_key or facts.rendered_key
             assert key is not None
             thumb = thumbnail_png(store, key, settings.thumbnail_width)
-            model.thumbnail_caption = f"Page 1 as sent to {one_line(done[0].job.number, 40)}"
+            model.thumbnail_caption = (
+                f"Page 1 as sent to {one_line(readable(done[0].job.number), 40)}"
+            )
         if unsent and settings.attach_pdf_on_failure and facts.rendered_key:
             pdf = fax_pdf(store, [facts.rendered_key])
             model.attachment = (

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from faxout.jobs.numbers import readable
 from faxout.jobs.repo import AttemptView
 from faxout.report.facts import RecipientFacts, ReportFacts
 
@@ -186,13 +187,13 @@ def subject_for(facts: ReportFacts, kind: ReportKind) -> str:
     recipients = facts.recipients
     n = len(recipients)
     if kind is ReportKind.REJECTED:
-        target = recipients[0].job.number if n == 1 else plural(n, "recipient")
+        target = readable(recipients[0].job.number) if n == 1 else plural(n, "recipient")
         return one_line(f"Fax to {target} not sent: a document could not be converted")
     if n == 1:
         r = recipients[0]
         word = OUTCOME_WORDS.get(r.job.state, ("in progress", ""))[0].lower()
         extra = f" ({plural(r.job.pages_confirmed, 'page')})" if r.job.state == "done" else ""
-        return one_line(f"Fax to {r.job.number}: {word}{extra}")
+        return one_line(f"Fax to {readable(r.job.number)}: {word}{extra}")
     return one_line(f"Fax to {n} recipients: {_counts([r.job.state for r in recipients])}")
 
 
@@ -242,7 +243,7 @@ def recipient_block(r: RecipientFacts, red: Redactor) -> RecipientBlock:
     word, css = OUTCOME_WORDS.get(job.state, ("In progress", "unknown"))
     name = red.name(job.name)
     block = RecipientBlock(
-        title=f"{one_line(job.number, 40)}" + (f" ({name})" if name else ""),
+        title=f"{one_line(readable(job.number), 40)}" + (f" ({name})" if name else ""),
         outcome=word,
         outcome_class=css,
         detail=_detail(r, red),
@@ -350,7 +351,9 @@ def build_notice(
     words = CALL_WORDS.get(a.outcome or "", a.outcome or a.phase)
     nxt = r.job.next_attempt_at
     retry = f"will retry at {clock(nxt)}" if nxt and r.job.state in ("ready", "queued") else ""
-    subject = one_line(f"Fax to {r.job.number}: {words}" + (f", {retry}" if retry else ""))
+    subject = one_line(
+        f"Fax to {readable(r.job.number)}: {words}" + (f", {retry}" if retry else "")
+    )
     block = recipient_block(r, red)
     block.outcome, block.outcome_class = "In progress", "unknown"
     block.detail = f"Attempt {attempt_no}: {words}." + (f" The gateway {retry}." if retry else "")
