@@ -13,6 +13,7 @@ from faxout.intake.app import create_app
 from faxout.intake.services import Api, Background, Intake
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
+from faxout.ops.metrics import mount_metrics
 
 SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
 
@@ -47,7 +48,9 @@ def gateway_app(gw: Gateway, *, pipeline: bool = True) -> FastAPI:
 
         return Pipeline(gw) if pipeline else ApiNode(gw)
 
-    return create_app(intake_of(gw), background=background)
+    app = create_app(intake_of(gw), background=background)
+    mount_metrics(app, gw.settings.metrics, gw.engine, gw.clock)
+    return app
 
 
 def app_from_environment() -> FastAPI:

@@ -41,6 +41,27 @@ class Runtime(BaseModel):
     requeue_after: float = Field(120.0, gt=0, description="re-enqueue a job queued this long")
 
 
+class Metrics(BaseModel):
+    """``/metrics``: Prometheus metrics on the HTTP port (``faxout.ops.metrics``)."""
+
+    enabled: bool = Field(True, description="serve /metrics (no FaxOut credentials needed)")
+    token: str = Field(
+        "",
+        repr=False,
+        description="non-empty: /metrics answers only with Authorization: Bearer TOKEN",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        # It travels in a header: printable ASCII, no spaces, and long enough not to be guessed.
+        if value and not (value.isascii() and value.isprintable() and " " not in value):
+            raise ValueError("must be printable ASCII without spaces")
+        if value and len(value) < 16:
+            raise ValueError("must be at least 16 characters (or empty: no token)")
+        return value
+
+
 class Settings(BaseSettings):
     """All of faxout's configuration."""
 
@@ -81,6 +102,7 @@ class Settings(BaseSettings):
     retry: RetryPolicy = RetryPolicy()
     report: Report = Report()
     header: Header = Header()
+    metrics: Metrics = Metrics()
 
     @field_validator("trusted_proxies")
     @classmethod

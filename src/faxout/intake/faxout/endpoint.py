@@ -29,6 +29,7 @@ from faxout.intake.faxout import fields as names
 from faxout.intake.faxout.codes import Reply
 from faxout.intake.faxout.parser import Attachment, FormParser, ParsedForm
 from faxout.intake.faxout.request import interpret
+from faxout.intake.metrics import count_reply
 from faxout.intake.services import Intake
 from faxout.jobs.create import NewDocument, NewSubmission, store_documents
 from faxout.jobs.dialplan import DialPolicy
@@ -205,6 +206,7 @@ async def faxout_endpoint(request: Request) -> Response:
     if outcome.submission_id is not None:
         fields["submission"] = outcome.submission_id
     log.info("faxout request", extra={"fields": fields})
+    count_reply(outcome.reply)
     headers = {"X-Request-Id": request_id}
     if outcome.submission_id is not None:
         # The reply stays one digit; the id is for the operator (faxout jobs, /api/v1/faxes).
