@@ -105,9 +105,8 @@ class DatabaseCollector(Collector):
 
 
 def _jobs(conn: Connection, now: datetime) -> Iterator[Metric]:
-    by_state: dict[str, int] = dict(
-        conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).tuples().all()
-    )
+    query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
+    by_state: dict[str, int] = {state: count for state, count in conn.execute(query)}
     gauge = GaugeMetricFamily(
         "faxout_jobs", "Jobs (one per recipient) in each state, from the database", labels=["state"]
     )
@@ -208,15 +207,12 @@ def _cumulative(counts: Sequence[float], total: float) -> list[tuple[str, float]
 
 
 def _reports(conn: Connection, now: datetime) -> Iterator[Metric]:
-    by_state: dict[str, int] = dict(
-        conn.execute(
-            select(outbox.c.state, func.count())
-            .where(outbox.c.state.in_(("pending", "failed")))
-            .group_by(outbox.c.state)
-        )
-        .tuples()
-        .all()
+    query = (
+        select(outbox.c.state, func.count())
+        .where(outbox.c.state.in_(("pending", "failed")))
+        .group_by(outbox.c.state)
     )
+    by_state: dict[str, int] = {state: count for state, count in conn.execute(query)}
     oldest = conn.execute(
         select(func.min(outbox.c.created_at)).where(outbox.c.state == "pending")
     ).scalar_one()
