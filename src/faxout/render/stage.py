@@ -35,6 +35,7 @@ from faxout.errors import FaxoutError, RenderError
 from faxout.jobs.heartbeat import heartbeat
 from faxout.jobs.lifecycle import JobRender, Lifecycle
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, JobState, SubmissionState
+from faxout.jobs.numbers import home_number, readable
 from faxout.render.cover import CoverSheet
 from faxout.render.options import Paper, RenderOptions, Resolution
 from faxout.render.pool import RenderPool, WorkerLimits
@@ -276,10 +277,10 @@ class RenderStage:
                 if sub.cover_page != COVER_NONE:
                     sheet = CoverSheet(
                         sender_name=sub.name,
-                        sender_number=sub.username,
+                        sender_number=readable(home_number(sub.username) or sub.username),
                         sender_email=sub.email,
                         recipient_name=job.name,
-                        recipient_number=job.number,
+                        recipient_number=readable(job.number),
                         pages=pages + 1,
                         text=sub.cover_text,
                         date=self._clock.now(),
