@@ -3,8 +3,10 @@ with the FaxOut endpoint onto the simulated line, then looked at, canceled and r
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,11 @@ BUSY, NOT_FAX, DESK = "+15557770001", "+15557770003", "+15550123456"
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("api"), FAXOUT_DEMO_ACCOUNT="false")
+    srv = start_server(
+        tmp_path_factory.mktemp("api"),
+        FAXOUT_DEMO_ACCOUNT="false",
+        FAXOUT_LIMITS__MAX_BODY_BYTES="300000",  # so a body over the limit is quick to send
+    )
     try:
         srv.add_user(USER, PASSWORD, "--email", "a@example.com", "--name", "Api")
         srv.add_user(OTHER, PASSWORD, "--email", "o@example.com")
@@ -183,3 +189,92 @@ def test_a_token_can_expire_and_an_unknown_scope_is_refused(gw: Server, tmp_path
     assert refused.returncode != 0 and "'admin' is not one of" in refused.stderr
     made = gw.cli("token", "create", USER, "--expires-in", "1")
     assert made.returncode == 0 and "expires " in made.stdout
+
+
+def new_fax(*numbers: str, text: bytes = b"hello from the API", **extra: Any) -> dict[str, Any]:
+    return {
+        "to": [{"number": n, "name": f"R{i}"} for i, n in enumerate(numbers)],
+        "documents": [{"filename": "a.txt", "content_base64": base64.b64encode(text).decode()}],
+        **extra,
+    }
+
+
+def post(gw: Server, secret: str, body: Any, key: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {secret}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return httpx.post(f"{gw.url}/api/v1/faxes", json=body, headers=headers, timeout=60)
+
+
+def test_a_fax_submitted_as_json_is_delivered_with_its_cover_text(gw: Server) -> None:
+    secret = token(gw)
+    made = post(gw, secret, new_fax(DESK, cover_text="Hello from the API", resolution="low"))
+    assert made.status_code == 201, made.text
+    fid = made.json()["id"]
+    assert made.headers["location"] == f"/api/v1/faxes/{fid}"
+    assert made.json()["recipients"][0]["number"] == DESK
+    done = until(
+        lambda: api(gw, secret, "GET", f"/faxes/{fid}").json(), lambda f: f["state"] == "delivered"
+    )
+    assert done["resolution"] == "low" and done["recipients"][0]["pages_confirmed"] == 2
+
+
+def test_the_same_key_and_body_give_the_same_fax_another_body_a_conflict(gw: Server) -> None:
+    secret = token(gw)
+    body = new_fax(DESK, send_at=(datetime.now(UTC) + timedelta(hours=6)).isoformat())
+    first = post(gw, secret, body, key="order-1")
+    again = post(gw, secret, body, key="order-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other = post(gw, secret, new_fax(BUSY), key="order-1")
+    assert other.status_code == 409 and str(first.json()["id"]) in other.json()["detail"]
+    assert post(gw, secret, body, key="order-2").json()["id"] != first.json()["id"]
+
+
+def test_requests_with_one_key_at_once_make_one_fax(gw: Server) -> None:
+    secret = token(gw, OTHER)
+    body = new_fax(DESK, send_at=(datetime.now(UTC) + timedelta(hours=6)).isoformat())
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(gw, secret, body, key="at-once"), range(8)))
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    listed = api(gw, secret, "GET", "/faxes", limit=200).json()["items"]
+    assert [f["id"] for f in listed].count(answers[0].json()["id"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (new_fax("911"), "emergency"),
+        (new_fax(), "to: List should have at least 1 item"),
+        ({**new_fax(DESK), "documents": [{"filename": "a", "content_base64": "!!"}]}, "base64"),
+        (new_fax(DESK, send_at="2026-12-24T10:00:00"), "send_at: Input should have timezone"),
+        (new_fax(DESK, cover_page="Fancy"), "'Fancy' is not installed"),
+        (new_fax(DESK, colour=True), "colour: Extra inputs are not permitted"),
+        (new_fax(DESK, resolution="ultra"), "resolution"),
+        ("not json at all", "Invalid JSON"),
+    ],
+)
+def test_what_cannot_be_done_is_a_422_naming_the_field(gw: Server, body: Any, says: str) -> None:
+    secret = token(gw)
+    if isinstance(body, str):
+        answer = httpx.post(
+            f"{gw.url}/api/v1/faxes",
+            content=body,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+    else:
+        answer = post(gw, secret, body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert says in answer.json()["detail"]
+
+
+def test_submitting_needs_the_send_scope_and_a_body_within_the_limit(gw: Server) -> None:
+    reader = token(gw, USER, "--scope", "read")
+    assert post(gw, reader, new_fax(DESK)).status_code == 403
+    big = post(gw, token(gw), new_fax(DESK, text=b"x" * 600_000))
+    assert big.status_code == 413 and "at most" in big.json()["detail"]
+    assert post(gw, token(gw), new_fax(DESK), key="k" * 201).status_code == 400

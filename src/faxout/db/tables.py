@@ -253,3 +253,22 @@ outbox = Table(
     UniqueConstraint("submission_id", "kind", "ref"),
     Index("ix_outbox_state_next_at", "state", "next_at"),
 )
+
+
+# Idempotency-Key of POST /api/v1/faxes: the same key and body within 24 h give the same fax.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column(
+        "submission_id",
+        Integer,
+        ForeignKey("submissions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "key"),
+)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from faxout.accounts.repo import AccountRepo
 from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
@@ -40,6 +41,7 @@ class Api:
     """What the status API (``/api/v1``) works with besides the intake's own services."""
 
     tokens: TokenRepo
+    accounts: AccountRepo
     jobs: JobRepo
     lifecycle: Lifecycle  # the state owner: cancel, retry
 

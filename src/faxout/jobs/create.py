@@ -23,11 +23,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from faxout.blobs.store import Upload
-from faxout.db.tables import documents, jobs, submissions
+from faxout.db.engine import reading, transaction
+from faxout.db.tables import documents, idempotency_keys, jobs, submissions
+from faxout.errors import DatabaseError
 from faxout.jobs.model import JobState, Resolution, SubmissionState
 from faxout.jobs.numbers import Recipient
 from faxout.text import quoted
@@ -163,3 +167,80 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
     if job_rows:
         conn.execute(insert(jobs), job_rows)
     return ids
+
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Created:
+    """The submission an idempotent request made, or made before (``replayed``)."""
+
+    submission_id: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class KeyReused:
+    """The idempotency key was used, within the window, for a different request."""
+
+    submission_id: int
+
+
+def create_once(
+    engine: Engine,
+    sub: NewSubmission,
+    keys: list[str],
+    *,
+    key: str,
+    request_hash: str,
+) -> Created | KeyReused:
+    """Insert ``sub`` unless the account used ``key`` in the last 24 hours: then the same
+    request (``request_hash``) gets the submission it made then, another one ``KeyReused``.
+
+    Guarantee: however many requests with one key arrive at once, one submission is made. On
+    SQLite the transactions take turns; on PostgreSQL the loser's insert of the key fails on
+    its unique index after the winner commits, its whole transaction (its submission too) is
+    rolled back, and it answers with the winner's submission.
+    """
+    now = sub.accepted_at
+    try:
+        with transaction(engine) as conn:
+            row = _key_row(conn, sub.account_id, key)
+            if row is not None and row.created_at > now - IDEMPOTENCY_WINDOW:
+                return _answer(row, request_hash)
+            if row is not None:  # used more than a day ago: the key is free again
+                conn.execute(delete(idempotency_keys).where(idempotency_keys.c.id == row.id))
+            (sub_id,) = insert_submissions(conn, [(sub, keys)])
+            conn.execute(
+                insert(idempotency_keys).values(
+                    account_id=sub.account_id,
+                    key=key,
+                    request_hash=request_hash,
+                    submission_id=sub_id,
+                    created_at=now,
+                )
+            )
+            return Created(sub_id)
+    except DatabaseError as exc:
+        if not isinstance(exc.__cause__, IntegrityError):
+            raise
+    with reading(engine) as conn:  # a concurrent request with this key committed first
+        row = _key_row(conn, sub.account_id, key)
+    if row is None:
+        raise DatabaseError("idempotency key conflict, but the key is not there")
+    return _answer(row, request_hash)
+
+
+def _key_row(conn: Connection, account_id: int, key: str) -> Any:
+    return conn.execute(
+        select(idempotency_keys).where(
+            idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key
+        )
+    ).first()
+
+
+def _answer(row: Any, request_hash: str) -> Created | KeyReused:
+    if row.request_hash != request_hash:
+        return KeyReused(int(row.submission_id))
+    return Created(int(row.submission_id), replayed=True)

@@ -33,6 +33,7 @@ def intake_of(gw: Gateway) -> Intake:
         covers=gw.installed_covers,
         api=Api(
             tokens=TokenRepo(gw.engine),
+            accounts=gw.accounts,
             jobs=gw.jobs,
             lifecycle=Lifecycle(gw.engine, s.retry.kill_time),
         ),

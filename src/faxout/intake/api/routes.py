@@ -18,8 +18,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from faxout.accounts.tokens import Token
+from faxout.intake.api.submit import (
+    MAX_KEY_CHARS,
+    Problem422,
+    prepare,
+    read_fax,
+    request_hash,
+    submit,
+)
 from faxout.intake.api.views import fax_json
 from faxout.intake.services import Api, Intake
+from faxout.jobs.create import Created
 from faxout.jobs.repo import SubmissionView
 
 PROBLEM = "application/problem+json"
@@ -142,6 +151,63 @@ async def list_faxes(
         }
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
+
+
+async def _body(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise Problem(413, "Content Too Large", f"the body may be at most {cap} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise Problem(413, "Content Too Large", f"the body may be at most {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/faxes", status_code=201, summary="Submit a fax (JSON, documents in base64)")
+async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
+    """201 with the fax. With ``Idempotency-Key`` (at most 200 printable characters), the same
+    key and body within 24 hours give the same fax (200, ``Idempotent-Replayed: true``); the
+    same key with another body is a 409."""
+    c.needs("send")
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
+        raise Problem(400, "Bad Request", "Idempotency-Key: 1 to 200 printable characters")
+    # Base64 is 4/3 of the bytes: the FaxOut endpoint's body limit, as documents.
+    body = await _body(request, c.intake.limits.max_body_bytes * 4 // 3 + (64 << 10))
+    account = c.api.accounts.get(c.token.username)
+    if account is None or account.fax_prohibited:
+        raise Problem(403, "Forbidden", "faxing is prohibited for this account")
+    now = c.now()
+
+    def work() -> Created | int:
+        fax = read_fax(body)
+        sub = prepare(c.intake, account, fax, now, request)
+        try:
+            return submit(c.intake, sub, key, request_hash(fax))
+        finally:
+            for doc in sub.documents:
+                doc.upload.discard()  # nothing left behind; a committed upload is kept
+
+    try:
+        made = await anyio.to_thread.run_sync(work)
+    except Problem422 as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from exc
+    if isinstance(made, int):
+        raise Problem(
+            409, "Conflict", f"this Idempotency-Key was used for another request (fax {made})"
+        )
+    if not made.replayed and request.app.state.background is not None:
+        request.app.state.background.accepted(made.submission_id)
+    sub = c.api.jobs.get_submission(made.submission_id)
+    assert sub is not None
+    answer = await anyio.to_thread.run_sync(_fax, c, sub)
+    headers = {"Location": f"/api/v1/faxes/{made.submission_id}"}
+    if made.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer, 200 if made.replayed else 201, headers=headers)
 
 
 @router.get("/faxes/{fax_id}", summary="One fax with its recipients and their attempts")
