@@ -44,8 +44,8 @@ def test_an_outage_is_logged_once_per_change(
     caplog.set_level(logging.INFO, logger="faxout.dispatch")
     try:
         for _ in range(10):
-            dispatcher._next_reconcile = 0.0  # a reconciler pass at every step
             dispatcher.step()
+            clock.advance(10)  # past reconcile_interval: a reconciler pass at every step
     finally:
         queue.close()
         engine.dispose()

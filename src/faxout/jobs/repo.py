@@ -48,6 +48,12 @@ class JobView:
     paper: str | None = None  # the recipient's paper (None before rendering)
     pages: int | None = None  # its own page count when its paper differs from the first
 
+    @property
+    def due_at(self) -> datetime:
+        """When a ready job is due: its next attempt, else its send time (the dispatcher's
+        rule, ``faxout.schedule.dispatcher``)."""
+        return self.next_attempt_at or self.send_at
+
 
 @dataclass(frozen=True)
 class AttemptView:
@@ -226,14 +232,24 @@ class JobRepo:
 
     def attempts(self, job_id: int) -> list[AttemptView]:
         """Every attempt of a job, first first."""
+        return self.attempts_of([job_id]).get(job_id, [])
+
+    def attempts_of(self, job_ids: list[int]) -> dict[int, list[AttemptView]]:
+        """Every attempt of each of ``job_ids``, first first, in one query."""
         fields = [f for f in AttemptView.__dataclass_fields__]
+        found: dict[int, list[AttemptView]] = {}
+        if not job_ids:
+            return found
         with reading(self._engine) as conn:
             rows = conn.execute(
-                select(*(attempts.c[f] for f in fields))
-                .where(attempts.c.job_id == job_id)
-                .order_by(attempts.c.attempt_no)
+                select(attempts.c.job_id, *(attempts.c[f] for f in fields))
+                .where(attempts.c.job_id.in_(job_ids))
+                .order_by(attempts.c.job_id, attempts.c.attempt_no)
             ).all()
-        return [AttemptView(**r._mapping) for r in rows]
+        for row in rows:
+            values = dict(row._mapping)
+            found.setdefault(values.pop("job_id"), []).append(AttemptView(**values))
+        return found
 
     def submission_ids(
         self,

@@ -55,8 +55,9 @@ def load_facts(engine: Engine, submission_id: int) -> ReportFacts | None:
             ).all()
         )
     recipients = []
+    calls = repo.attempts_of([job.id for job in sub.jobs])
     for job in sub.jobs:
         cover = covers.get(job.id)
         total = (sub.pages or 0) + (1 if cover else 0)
-        recipients.append(RecipientFacts(job, repo.attempts(job.id), cover, total))
+        recipients.append(RecipientFacts(job, calls.get(job.id, []), cover, total))
     return ReportFacts(sub, extra.name or "", extra.rendered_key, recipients)

@@ -102,7 +102,7 @@ def _own(c: Caller, fax_id: int) -> SubmissionView:
 
 
 def _fax(c: Caller, sub: SubmissionView) -> dict[str, Any]:
-    attempts = {job.id: c.api.jobs.attempts(job.id) for job in sub.jobs}
+    attempts = c.api.jobs.attempts_of([job.id for job in sub.jobs])
     return fax_json(sub, attempts, c.now())
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -157,7 +158,7 @@ def prepare(
         send_at=send_at,
         sendtime_raw=fax.send_at.isoformat() if fax.send_at else None,
         notes=notes,
-        request_id=request.headers.get("x-request-id", "")[:32] or "api",
+        request_id=uuid.uuid4().hex[:16],  # ours, as the FaxOut endpoint's: never the client's
         client_addr=request.client.host if request.client else "",
         accepted_at=now,
     )

@@ -27,8 +27,7 @@ def recipient_state(job: JobView, now: datetime) -> str:
     if state is JobState.READY:
         if job.reason.startswith("waiting:"):
             return "waiting_for_line"
-        due = max(job.send_at, job.next_attempt_at or job.send_at)
-        return "scheduled" if due > now else "queued"
+        return "scheduled" if job.due_at > now else "queued"
     if state is JobState.FAILED and job.pages_confirmed > 0:
         return "partial"  # some pages are on the far end's paper
     return {
@@ -102,9 +101,7 @@ def fax_json(
                 "pages_confirmed": job.pages_confirmed,
                 "pages_total": own + cover if own else None,
                 "attempts": [attempt_json(a) for a in attempts.get(job.id, [])],
-                "next_attempt_at": iso(max(job.send_at, job.next_attempt_at or job.send_at))
-                if waiting
-                else None,
+                "next_attempt_at": iso(job.due_at) if waiting else None,
                 "reason": job.reason,
                 "paper": job.paper,
                 "finished_at": iso(job.finished_at),

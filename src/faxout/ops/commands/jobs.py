@@ -29,8 +29,7 @@ def _next_try(j: JobView) -> str:
         return "now"
     if j.state != "ready":
         return "-"
-    when = max(j.send_at, j.next_attempt_at or j.send_at)
-    return when.strftime("%Y-%m-%d %H:%M")
+    return j.due_at.strftime("%Y-%m-%d %H:%M")
 
 
 def _job_line(j: JobView) -> str:
