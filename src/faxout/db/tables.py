@@ -272,3 +272,67 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("account_id", "key"),
 )
+
+
+# Labels of a fax (POST /api/v1/faxes ``labels``): free key/value pairs a program filters by.
+submission_labels = Table(
+    "submission_labels",
+    metadata,
+    Column(
+        "submission_id",
+        Integer,
+        ForeignKey("submissions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Index("ix_submission_labels_key_value", "key", "value"),
+)
+
+# An account's webhook endpoints: where its fax events are POSTed, signed with ``secret``.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("events", String(500), nullable=False),  # space-separated event types, or "*"
+    Column("secret", String(100), nullable=False),  # whsec_<base64>
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text, nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_webhooks_account_id", "account_id"),
+)
+
+# One event for one endpoint, waiting for (or accepted by) it: the webhook outbox. ``body`` is
+# fixed when the event happens, so every retry sends the same bytes under the same ``msg_id``.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("msg_id", String(40), nullable=False, unique=True),
+    Column("event", String(40), nullable=False),
+    Column(
+        "submission_id",
+        Integer,
+        ForeignKey("submissions.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("job_id", Integer, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("state", String(12), nullable=False),  # pending, sent, failed
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("next_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
+    Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    Index("ix_webhook_deliveries_submission_id", "submission_id"),
+)
