@@ -66,6 +66,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         from fastapi.exceptions import RequestValidationError
 
         from faxout.intake.api.routes import Problem, router
+        from faxout.intake.api.webhooks import router as webhook_router
 
         @app.exception_handler(Problem)
         async def problem(request: Request, exc: Problem) -> Response:
@@ -79,6 +80,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
             return Problem(422, "Unprocessable Content", said).response(request.url.path)
 
         app.include_router(router)
+        app.include_router(webhook_router)
 
     for path in PATHS:
         app.add_api_route(

@@ -21,6 +21,7 @@ from faxout.intake.auth import Authenticator
 from faxout.intake.settings import Http, Limits
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.repo import JobRepo
+from faxout.webhooks.endpoints import Endpoints
 
 
 class Background(Protocol):
@@ -44,6 +45,7 @@ class Api:
     accounts: AccountRepo
     jobs: JobRepo
     lifecycle: Lifecycle  # the state owner: cancel, retry
+    webhooks: Endpoints
 
 
 @dataclass(frozen=True)

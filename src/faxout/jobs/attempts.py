@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from faxout.db.leases import JOB
 from faxout.db.tables import attempts, jobs
+from faxout.jobs.events import Event, emit_for_recipients
 from faxout.jobs.model import AttemptPhase, JobState, Unfinished
 from faxout.jobs.retry import Decision, Final
 
@@ -162,6 +163,7 @@ def dialing(conn: Connection, held: Held, now: datetime, lease_until: datetime) 
         .where(attempts.c.id == held.attempt_id, attempts.c.phase == AttemptPhase.CLAIMED)
         .values(phase=AttemptPhase.DIALING.value, dialing_at=now)
     )
+    emit_for_recipients(conn, now, Event.DIALING, [held.job_id], attempt=held.attempt_no)
     return replace(held, version=held.version + 1)
 
 
@@ -251,7 +253,12 @@ def finish(
         )
         .values(**values)
     )
-    return bool(res.rowcount == 1)
+    if res.rowcount != 1:
+        return False
+    if isinstance(decision, Final):
+        event = Event.DELIVERED if decision.state == "done" else Event.FAILED
+        emit_for_recipients(conn, now, event, [held.job_id], attempt=held.attempt_no)
+    return True
 
 
 def _end(
@@ -312,7 +319,7 @@ def reclaim_lost(
             reason = UNKNOWN_OUTCOME + "; sending again (redial_on_unknown)"
             back_to_ready(conn, *where, now=now, reason=reason, at=now)
         else:
-            conn.execute(
+            stopped = conn.execute(
                 update(jobs)
                 .where(*where)
                 .values(
@@ -322,5 +329,7 @@ def reclaim_lost(
                     **JOB.released(),
                     **moved(now),
                 )
+                .returning(jobs.c.id)
             )
+            emit_for_recipients(conn, now, Event.INTERRUPTED, list(stopped.scalars()))
     return Reclaimed(claimed, dialing_ids)

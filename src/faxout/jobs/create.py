@@ -32,6 +32,7 @@ from faxout.blobs.store import Upload
 from faxout.db.engine import reading, transaction
 from faxout.db.tables import documents, idempotency_keys, jobs, submissions
 from faxout.errors import DatabaseError
+from faxout.jobs.events import Event, emit_for_faxes
 from faxout.jobs.model import JobState, Resolution, SubmissionState
 from faxout.jobs.numbers import Recipient
 from faxout.text import quoted
@@ -166,6 +167,8 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
         conn.execute(insert(documents), doc_rows)
     if job_rows:
         conn.execute(insert(jobs), job_rows)
+    if ids:
+        emit_for_faxes(conn, max(sub.accepted_at for sub, _ in subs), Event.QUEUED, ids)
     return ids
 
 

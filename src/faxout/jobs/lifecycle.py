@@ -21,6 +21,7 @@ from faxout.db.engine import transaction
 from faxout.db.leases import RENDER
 from faxout.db.tables import jobs, submissions
 from faxout.jobs.attempts import moved
+from faxout.jobs.events import Event, emit_for_faxes, emit_for_recipients
 from faxout.jobs.model import JobState, SubmissionState
 from faxout.jobs.retry import later
 
@@ -180,6 +181,7 @@ class Lifecycle:
                         **moved(now),
                     )
                 )
+            emit_for_faxes(conn, now, Event.RENDERED, [submission_id])
         return True
 
     def fail_render(
@@ -198,7 +200,7 @@ class Lifecycle:
                 render_diagnostic=diagnostic[:_DIAGNOSTIC_CHARS],
             ):
                 return False
-            conn.execute(
+            failed = conn.execute(
                 update(jobs)
                 .where(jobs.c.submission_id == submission_id, jobs.c.state == JobState.RENDERING)
                 .values(
@@ -207,7 +209,9 @@ class Lifecycle:
                     finished_at=now,
                     **moved(now),
                 )
+                .returning(jobs.c.id)
             )
+            emit_for_recipients(conn, now, Event.FAILED, list(failed.scalars()))
         return True
 
     # -- cancel ---------------------------------------------------------------------------
@@ -225,7 +229,7 @@ class Lifecycle:
             rows = conn.execute(select(jobs.c.id, jobs.c.state).where(target)).all()
             ok = [r.id for r in rows if r.state in CANCELABLE]
             if ok:
-                conn.execute(
+                done = conn.execute(
                     update(jobs)
                     .where(jobs.c.id.in_(ok), jobs.c.state.in_(CANCELABLE))
                     .values(
@@ -234,7 +238,9 @@ class Lifecycle:
                         finished_at=now,
                         **moved(now),
                     )
+                    .returning(jobs.c.id)
                 )
+                emit_for_recipients(conn, now, Event.CANCELED, list(done.scalars()))
         refused = [(r.id, r.state) for r in rows if r.state not in CANCELABLE]
         return CancelResult(ok, refused)
 
@@ -300,7 +306,7 @@ WAITING = (JobState.READY, JobState.QUEUED)
 
 def expire(conn: Connection, ids: list[int], now: datetime) -> None:
     """ready or queued past the kill time → failed."""
-    conn.execute(
+    done = conn.execute(
         update(jobs)
         .where(jobs.c.id.in_(ids), jobs.c.state.in_(WAITING))
         .values(
@@ -311,7 +317,9 @@ def expire(conn: Connection, ids: list[int], now: datetime) -> None:
             finished_at=now,
             **moved(now),
         )
+        .returning(jobs.c.id)
     )
+    emit_for_recipients(conn, now, Event.FAILED, list(done.scalars()))
 
 
 def settle(conn: Connection, submission_id: int, now: datetime) -> bool:

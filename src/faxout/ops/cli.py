@@ -54,6 +54,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "faxout.ops.commands.users:user",
         "Manage sender accounts (USERNAME is the phone number with...",
     ),
+    "webhook": (
+        "faxout.ops.commands.webhooks:webhook",
+        "Webhooks: where an account's fax events are POSTed, signed.",
+    ),
 }
 
 

@@ -33,7 +33,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, Table, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,7 +41,7 @@ from starlette.responses import Response
 from faxout.clock import Clock
 from faxout.db.engine import reading
 from faxout.db.leases import LINE
-from faxout.db.tables import attempts, jobs, lines, outbox
+from faxout.db.tables import attempts, jobs, lines, outbox, webhook_deliveries, webhooks
 from faxout.errors import FaxoutError
 from faxout.intake.metrics import REPLIES
 from faxout.jobs.model import AttemptPhase, JobState
@@ -102,6 +102,7 @@ class DatabaseCollector(Collector):
         yield from _lines(conn, now)
         yield from _attempts(conn)
         yield from _reports(conn, now)
+        yield from _webhooks(conn, now)
 
 
 def _jobs(conn: Connection, now: datetime) -> Iterator[Metric]:
@@ -207,31 +208,67 @@ def _cumulative(counts: Sequence[float], total: float) -> list[tuple[str, float]
 
 
 def _reports(conn: Connection, now: datetime) -> Iterator[Metric]:
+    yield from _outbox(
+        conn,
+        now,
+        outbox,
+        ("faxout_report_backlog", "faxout_reports_failed"),
+        (
+            "Delivery reports not yet accepted by the mail relay (pending, retries included)",
+            "Age of the oldest pending delivery report; 0 if none is pending",
+            "Delivery reports given up on (the relay refused them, or never took them in time)",
+        ),
+    )
+
+
+def _webhooks(conn: Connection, now: datetime) -> Iterator[Metric]:
+    yield from _outbox(
+        conn,
+        now,
+        webhook_deliveries,
+        ("faxout_webhook_backlog", "faxout_webhooks_failed"),
+        (
+            "Webhook events not yet taken by their endpoint (pending, retries included)",
+            "Age of the oldest pending webhook event; 0 if none is pending",
+            "Webhook events given up on (after about three days, or the endpoint answered 410)",
+        ),
+    )
+    disabled = GaugeMetricFamily(
+        "faxout_webhook_endpoints_disabled", "Webhook endpoints disabled by a 410 Gone answer"
+    )
+    disabled.add_metric(
+        [],
+        conn.execute(
+            select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
+        ).scalar_one(),
+    )
+    yield disabled
+
+
+def _outbox(
+    conn: Connection,
+    now: datetime,
+    table: Table,
+    names: tuple[str, str],
+    helps: tuple[str, str, str],
+) -> Iterator[Metric]:
+    """Backlog, age of its oldest row and rows given up on, of an outbox table."""
     query = (
-        select(outbox.c.state, func.count())
-        .where(outbox.c.state.in_(("pending", "failed")))
-        .group_by(outbox.c.state)
+        select(table.c.state, func.count())
+        .where(table.c.state.in_(("pending", "failed")))
+        .group_by(table.c.state)
     )
     by_state: dict[str, int] = {state: count for state, count in conn.execute(query)}
     oldest = conn.execute(
-        select(func.min(outbox.c.created_at)).where(outbox.c.state == "pending")
+        select(func.min(table.c.created_at)).where(table.c.state == "pending")
     ).scalar_one()
-    backlog = GaugeMetricFamily(
-        "faxout_report_backlog",
-        "Delivery reports not yet accepted by the mail relay (pending, retries included)",
-    )
+    backlog = GaugeMetricFamily(names[0], helps[0])
     backlog.add_metric([], by_state.get("pending", 0))
     yield backlog
-    age = GaugeMetricFamily(
-        "faxout_report_backlog_oldest_seconds",
-        "Age of the oldest pending delivery report; 0 if none is pending",
-    )
+    age = GaugeMetricFamily(names[0] + "_oldest_seconds", helps[1])
     age.add_metric([], _age(now, oldest))
     yield age
-    failed = GaugeMetricFamily(
-        "faxout_reports_failed",
-        "Delivery reports given up on (the relay refused them, or never took them in time)",
-    )
+    failed = GaugeMetricFamily(names[1], helps[2])
     failed.add_metric([], by_state.get("failed", 0))
     yield failed
 

@@ -28,6 +28,8 @@ from faxout.transmit.hylafax import HylaFaxTransport
 from faxout.transmit.pages import HeaderStyle
 from faxout.transmit.simline import Medium, SimLineConfig, SimLineTransport
 from faxout.transmit.transport import FaxTransport
+from faxout.webhooks.outbox import WebhookOutbox
+from faxout.webhooks.runner import WebhookRunner
 
 log = logging.getLogger("faxout.runtime")
 DEFERRED_RENDER_SECONDS = 1.0  # a submission whose account has its share of the workers
@@ -124,6 +126,9 @@ class Pipeline:
             clock=gw.clock,
             worker=worker_id("report"),
         )
+        self.webhooks = WebhookRunner(
+            WebhookOutbox(gw.engine, s.webhooks, clock=gw.clock, worker=worker_id("webhooks"))
+        )
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
@@ -133,11 +138,13 @@ class Pipeline:
             self.dispatcher.offer_render_again(submission_id, DEFERRED_RENDER_SECONDS)
             return
         self.reports.poke(submission_id)  # a render failure is reported at once
+        self.webhooks.poke()
         self.poke()  # its jobs may be due now
 
     def _transmit(self, job_id: int) -> None:
         self.runner.run(job_id)
         self.reports.poke_job(job_id)
+        self.webhooks.poke()
 
     def poke(self) -> None:
         """Something changed (a submission accepted, a line freed): dispatch now.
@@ -164,12 +171,14 @@ class Pipeline:
         if self._dispatcher:
             self.dispatcher.start()
             self.reports.start()
+            self.webhooks.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
         if self._dispatcher:
             self.dispatcher.stop(timeout)
             self.reports.stop(timeout)
+            self.webhooks.stop(timeout)
         if self._consumers:
             self.queue.stop(timeout)
         self.queue.close()
@@ -181,6 +190,7 @@ class Pipeline:
 
     def accepted(self, submission_id: int) -> None:
         """A submission was committed by this process's HTTP intake: dispatch now."""
+        self.webhooks.poke()  # its fax.queued
         self.poke()
 
     def on_settled(self, submission_id: int) -> None:

@@ -14,6 +14,7 @@ from faxout.intake.services import Api, Background, Intake
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 from faxout.ops.metrics import mount_metrics
+from faxout.webhooks.endpoints import Endpoints
 
 SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
 
@@ -36,6 +37,7 @@ def intake_of(gw: Gateway) -> Intake:
             accounts=gw.accounts,
             jobs=gw.jobs,
             lifecycle=Lifecycle(gw.engine, s.retry.kill_time),
+            webhooks=Endpoints(gw.engine, allow_private=s.webhooks.allow_private),
         ),
     )
 

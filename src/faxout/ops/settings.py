@@ -29,6 +29,7 @@ from faxout.jobs.retry import RetryPolicy
 from faxout.render.settings import Render
 from faxout.report.settings import Report
 from faxout.transmit.settings import Header, Transmit
+from faxout.webhooks.settings import Webhooks
 
 
 class Runtime(BaseModel):
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     report: Report = Report()
     header: Header = Header()
     metrics: Metrics = Metrics()
+    webhooks: Webhooks = Webhooks()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,0 +1,216 @@
+"""Fax events for webhooks, written in the transaction of the transition they announce.
+
+**Never lost, never invented.** ``emit`` inserts one ``webhook_deliveries`` row per enabled
+endpoint of the account that subscribes to the event, on the caller's connection: the rows
+commit with the state change or not at all. An event whose transition rolled back is never
+announced, and a committed one is always queued (``faxout.webhooks.outbox`` delivers it).
+
+The body is fixed here, at the time of the event, so a retry three days later says what was
+true then, with the same ``webhook-id`` (``msg_id``). Events carry a summary; a program that
+wants everything fetches ``GET /api/v1/faxes/{fax_id}``.
+
+An account without webhooks costs one indexed query per transition.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from faxout.db.tables import jobs, submissions, webhook_deliveries, webhooks
+
+PENDING = "pending"
+ANY = "*"
+
+
+class Event(StrEnum):
+    """What a webhook can hear about."""
+
+    QUEUED = "fax.queued"  # accepted and waiting for its rendering
+    RENDERED = "fax.rendered"  # pages made; recipients scheduled
+    DIALING = "fax.dialing"  # a call to a recipient starts
+    PAGE_CONFIRMED = "fax.page.confirmed"  # the far end confirmed a page
+    DELIVERED = "fax.delivered"  # a recipient has every page
+    FAILED = "fax.failed"  # a recipient will not get the fax (cause in ``reason``)
+    INTERRUPTED = "fax.interrupted"  # the call's outcome is unknown (the worker stopped)
+    CANCELED = "fax.canceled"  # a recipient was canceled before dialling
+
+
+EVENTS = tuple(e.value for e in Event)
+_PER_FAX = (Event.QUEUED, Event.RENDERED)
+
+
+def parse_events(text: str) -> str:
+    """``text`` (event types separated by spaces or commas, or ``*``) in canonical form;
+    ``ValueError`` naming an unknown type."""
+    names = [n for n in text.replace(",", " ").split() if n]
+    if not names or names == [ANY]:
+        return ANY
+    unknown = [n for n in names if n not in EVENTS]
+    if unknown:
+        raise ValueError(
+            f"unknown event {', '.join(unknown)}: choose from {', '.join(EVENTS)} or *"
+        )
+    return " ".join(e for e in EVENTS if e in names)
+
+
+def subscribes(events: str, event: Event) -> bool:
+    """Whether an endpoint's ``events`` column includes ``event``."""
+    return events == ANY or event.value in events.split()
+
+
+def new_msg_id() -> str:
+    """A message id, unique per event and endpoint (the ``webhook-id`` header)."""
+    return "msg_" + uuid.uuid4().hex
+
+
+def _endpoints(conn: Connection, account_ids: Iterable[int], event: Event) -> dict[int, list[int]]:
+    rows = conn.execute(
+        select(webhooks.c.id, webhooks.c.account_id, webhooks.c.events).where(
+            webhooks.c.account_id.in_(sorted(set(account_ids))), webhooks.c.enabled.is_(True)
+        )
+    ).all()
+    found: dict[int, list[int]] = {}
+    for row in rows:
+        if subscribes(row.events, event):
+            found.setdefault(row.account_id, []).append(row.id)
+    return found
+
+
+def _queue(
+    conn: Connection,
+    now: datetime,
+    event: Event,
+    bodies: list[tuple[list[int], int, int | None, dict[str, Any]]],
+) -> int:
+    rows = []
+    for endpoint_ids, submission_id, job_id, data in bodies:
+        body = json.dumps(
+            {"type": event.value, "timestamp": now.isoformat(), "data": data},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        rows += [
+            {
+                "webhook_id": endpoint,
+                "msg_id": new_msg_id(),
+                "event": event.value,
+                "submission_id": submission_id,
+                "job_id": job_id,
+                "body": body,
+                "state": PENDING,
+                "tries": 0,
+                "next_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for endpoint in endpoint_ids
+        ]
+    if rows:
+        conn.execute(insert(webhook_deliveries), rows)
+    return len(rows)
+
+
+def emit_for_faxes(
+    conn: Connection, now: datetime, event: Event, submission_ids: Sequence[int]
+) -> int:
+    """Queue ``event`` (a fax-wide one: queued, rendered) for ``submission_ids``; how many
+    deliveries were queued."""
+    if not submission_ids:
+        return 0
+    owners = dict(
+        conn.execute(
+            select(submissions.c.id, submissions.c.account_id).where(
+                submissions.c.id.in_(list(submission_ids))
+            )
+        ).all()
+    )
+    endpoints = _endpoints(conn, owners.values(), event)
+    wanted = [sid for sid, account in owners.items() if account in endpoints]
+    if not wanted:
+        return 0
+    recipients: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(
+        select(jobs.c.submission_id, jobs.c.id, jobs.c.number, jobs.c.name)
+        .where(jobs.c.submission_id.in_(wanted))
+        .order_by(jobs.c.submission_id, jobs.c.seq)
+    ):
+        recipients.setdefault(row.submission_id, []).append(
+            {"id": row.id, "number": row.number, "name": row.name}
+        )
+    pages = dict(
+        conn.execute(
+            select(submissions.c.id, submissions.c.pages).where(submissions.c.id.in_(wanted))
+        ).all()
+    )
+    bodies: list[tuple[list[int], int, int | None, dict[str, Any]]] = [
+        (
+            endpoints[owners[sid]],
+            int(sid),
+            None,
+            {"fax_id": sid, "pages": pages.get(sid), "recipients": recipients.get(sid, [])},
+        )
+        for sid in wanted
+    ]
+    return _queue(conn, now, event, bodies)
+
+
+def emit_for_recipients(
+    conn: Connection,
+    now: datetime,
+    event: Event,
+    job_ids: Sequence[int],
+    **extra: Any,
+) -> int:
+    """Queue ``event`` (a recipient's: dialing, page confirmed, delivered, failed, …) for
+    ``job_ids`` as they are now on ``conn``; ``extra`` is added to each body's data."""
+    if not job_ids:
+        return 0
+    if event in _PER_FAX:
+        raise ValueError(f"{event} is an event of a whole fax")
+    rows = conn.execute(
+        select(
+            jobs.c.id,
+            jobs.c.submission_id,
+            jobs.c.number,
+            jobs.c.name,
+            jobs.c.pages_confirmed,
+            jobs.c.pages,
+            jobs.c.reason,
+            jobs.c.dials,
+            submissions.c.account_id,
+            submissions.c.pages.label("fax_pages"),
+            submissions.c.cover_page,
+        )
+        .join(submissions, submissions.c.id == jobs.c.submission_id)
+        .where(jobs.c.id.in_(list(job_ids)))
+        .order_by(jobs.c.id)
+    ).all()
+    endpoints = _endpoints(conn, (r.account_id for r in rows), event)
+    bodies = []
+    for r in rows:
+        if r.account_id not in endpoints:
+            continue
+        own = r.pages or r.fax_pages
+        cover = 0 if r.cover_page == "none" else 1
+        data = {
+            "fax_id": r.submission_id,
+            "recipient": {
+                "id": r.id,
+                "number": r.number,
+                "name": r.name,
+                "pages_confirmed": r.pages_confirmed,
+                "pages_total": own + cover if own else None,
+                "dials": r.dials,
+                "reason": r.reason,
+            },
+            **extra,
+        }
+        bodies.append((endpoints[r.account_id], r.submission_id, r.id, data))
+    return _queue(conn, now, event, bodies)
