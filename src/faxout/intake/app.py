@@ -65,6 +65,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
     if intake.api is not None:
         from fastapi.exceptions import RequestValidationError
 
+        from faxout.intake.api import pages
         from faxout.intake.api.routes import Problem, router
         from faxout.intake.api.webhooks import router as webhook_router
 
@@ -81,6 +82,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
 
         app.include_router(router)
         app.include_router(webhook_router)
+        app.include_router(pages.router)
 
     for path in PATHS:
         app.add_api_route(

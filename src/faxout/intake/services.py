@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
@@ -22,6 +22,9 @@ from faxout.intake.settings import Http, Limits
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.repo import JobRepo
 from faxout.webhooks.endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from faxout.intake.sentpages import SentPages
 
 
 class Background(Protocol):
@@ -46,6 +49,7 @@ class Api:
     jobs: JobRepo
     lifecycle: Lifecycle  # the state owner: cancel, retry
     webhooks: Endpoints
+    pages: SentPages | None = None  # page images and PDF; None: those routes answer 404
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from fastapi import FastAPI
 
 from faxout.accounts.tokens import TokenRepo
 from faxout.intake.app import create_app
+from faxout.intake.sentpages import SentPages
 from faxout.intake.services import Api, Background, Intake
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 from faxout.ops.metrics import mount_metrics
+from faxout.transmit.pages import HeaderStyle
 from faxout.webhooks.endpoints import Endpoints
 
 SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
@@ -38,6 +40,14 @@ def intake_of(gw: Gateway) -> Intake:
             jobs=gw.jobs,
             lifecycle=Lifecycle(gw.engine, s.retry.kill_time),
             webhooks=Endpoints(gw.engine, allow_private=s.webhooks.allow_private),
+            pages=SentPages(
+                gw.engine,
+                gw.store,
+                gw.clock,
+                style=HeaderStyle(s.header.enabled, s.header.format, s.header.time_zone),
+                ident=s.transmit.ident,
+                cache_dir=s.data_dir / "cache" / "pages",
+            ),
         ),
     )
 

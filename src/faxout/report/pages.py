@@ -1,4 +1,5 @@
-"""Page images for reports: a reduced page 1 (PNG) and the whole fax as PDF."""
+"""Page images for reports: a reduced page 1 (PNG) and the whole fax as PDF; the image-level
+steps (``grey_thumbnail``, ``bilevel_pdf``) serve the status API's page images too."""
 
 from __future__ import annotations
 
@@ -16,24 +17,42 @@ def _read(store: BlobStore, key: str) -> bytes:
         return stream.read()
 
 
-def _dpi(img: Image.Image) -> tuple[float, float]:
+def dpi_of(img: Image.Image) -> tuple[float, float]:
+    """A fax page's resolution (across, down), fine resolution when it says none."""
     dpi = img.info.get("dpi") or (204.0, 196.0)
     x, y = float(dpi[0]) or 204.0, float(dpi[1]) or 196.0
     return x, y
 
 
-def thumbnail_png(store: BlobStore, key: str, width: int) -> bytes:
-    """Page 1 of the TIFF under ``key`` as a grey PNG ``width`` pixels wide (fax pixels are not
-    square at 98 lpi: the height is corrected with the TIFF's resolution)."""
-    with Image.open(io.BytesIO(_read(store, key))) as img:
-        img.seek(0)
-        x_dpi, y_dpi = _dpi(img)
-        page = img.convert("L")
-    inches_w, inches_h = page.width / x_dpi, page.height / y_dpi
+def grey_thumbnail(page: Image.Image, width: int) -> bytes:
+    """``page`` as a grey PNG ``width`` pixels wide: fax pixels are not square at 98 lpi, so
+    the height is corrected with the page's resolution."""
+    x_dpi, y_dpi = dpi_of(page)
+    grey = page.convert("L")
+    inches_w, inches_h = grey.width / x_dpi, grey.height / y_dpi
     height = max(1, round(width * inches_h / inches_w))
-    small = page.resize((width, height), Image.Resampling.LANCZOS)
+    small = grey.resize((width, height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     small.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def thumbnail_png(store: BlobStore, key: str, width: int) -> bytes:
+    """Page 1 of the TIFF under ``key`` as a grey PNG ``width`` pixels wide."""
+    with Image.open(io.BytesIO(_read(store, key))) as img:
+        img.seek(0)
+        page = img.convert("L")
+        page.info["dpi"] = dpi_of(img)
+    return grey_thumbnail(page, width)
+
+
+def bilevel_pdf(frames: list[Image.Image]) -> bytes:
+    """``frames`` (bilevel) as one PDF, CCITT G4 inside, each page sized by the resolution
+    of the first (a fax has one)."""
+    if not frames:
+        raise ValueError("no pages")
+    out = io.BytesIO()
+    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], dpi=dpi_of(frames[0]))
     return out.getvalue()
 
 
@@ -43,10 +62,8 @@ def fax_pdf(store: BlobStore, keys: list[str]) -> bytes:
     dpi = (204.0, 196.0)
     for key in keys:
         with Image.open(io.BytesIO(_read(store, key))) as img:
-            dpi = _dpi(img)
+            dpi = dpi_of(img)
             frames.extend(frame.convert("1") for frame in ImageSequence.Iterator(img))
-    if not frames:
-        raise ValueError("no pages")
-    out = io.BytesIO()
-    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], dpi=dpi)
-    return out.getvalue()
+    if frames:
+        frames[0].info["dpi"] = dpi  # the last file's, as before
+    return bilevel_pdf(frames)
