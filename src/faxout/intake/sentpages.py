@@ -27,6 +27,8 @@ import json
 import os
 import shutil
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ from faxout.transmit.pages import Header, HeaderStyle, Sender, header_for, prepa
 from faxout.transmit.preflight import preflight
 
 DEFAULT_CACHE_BYTES = 256 << 20  # about 5,000 pages at fine resolution
+MEMORY_BYTES = 32 << 20  # the PNGs and PDFs last made, kept in memory
 _STRIPES = 16  # locks, so two requests for one page run one jail
 
 
@@ -105,6 +108,7 @@ class SentPages:
         self._style, self._ident = style, ident
         self._dir, self._max_bytes = cache_dir, max_bytes
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
+        self._made = _Recent(MEMORY_BYTES)
 
     def recipient(self, job_id: int) -> Recipient | None:
         """The recipient's pages and calls; None while its pages are not rendered."""
@@ -163,12 +167,16 @@ class SentPages:
     def png(self, source: Source, page: int, width: int | None = None) -> bytes:
         """Page ``page`` of ``source``: the 1-bit bitmap at its own resolution, or a grey
         image ``width`` pixels wide with square pixels."""
-        (img,) = self._frames(source, [page])
-        if width is not None:
-            return grey_thumbnail(img, width)
-        out = io.BytesIO()
-        img.save(out, "PNG", dpi=dpi_of(img))
-        return out.getvalue()
+
+        def draw() -> bytes:
+            (img,) = self._frames(source, [page])
+            if width is not None:
+                return grey_thumbnail(img, width)
+            out = io.BytesIO()
+            img.save(out, "PNG", dpi=dpi_of(img))
+            return out.getvalue()
+
+        return self._made.get(f"{source.digest}:{page}:{width}", draw)
 
     def pdf(self, sources: list[Source]) -> bytes:
         """Pages 1.. of the fax, ``sources[n - 1]`` drawing page n, as one PDF."""
@@ -178,7 +186,10 @@ class SentPages:
                 runs[-1][1].append(page)
             else:
                 runs.append((source, [page]))
-        return bilevel_pdf([img for src, pages in runs for img in self._frames(src, pages)])
+        key = ",".join(s.digest for s in sources) + ":pdf"
+        return self._made.get(
+            key, lambda: bilevel_pdf([img for s, pages in runs for img in self._frames(s, pages)])
+        )
 
     def _frames(self, source: Source, pages: list[int]) -> list[Image.Image]:
         """Pages of ``source``'s stamped TIFF, loaded ("1", each with its ``dpi``)."""
@@ -229,3 +240,30 @@ class SentPages:
                 break
             entry.unlink(missing_ok=True)
             size -= bytes_
+
+
+class _Recent:
+    """The images last made, bounded in bytes: decoding a cached TIFF page and encoding its
+    PNG costs tens of milliseconds, and a page viewer asks for the same page again and again."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """What ``make`` gave for ``key``, made now if not kept."""
+        with self._lock:
+            if (kept := self._kept.get(key)) is not None:
+                self._kept.move_to_end(key)
+                return kept
+        made = make()  # outside the lock: a slow page holds up no other
+        with self._lock:
+            if key not in self._kept and len(made) <= self._max:
+                self._kept[key] = made
+                self._size += len(made)
+                while self._size > self._max:
+                    _, old = self._kept.popitem(last=False)
+                    self._size -= len(old)
+        return made
