@@ -43,6 +43,7 @@ from faxout.db.tables import accounts, attempts, jobs, submissions
 from faxout.errors import TransportError
 from faxout.report.pages import bilevel_pdf, dpi_of, grey_thumbnail
 from faxout.sandbox import workspace
+from faxout.transmit.attempt import SENDER_COLUMNS, sender_of
 from faxout.transmit.pages import Header, HeaderStyle, Sender, header_for, prepare, station_ident
 from faxout.transmit.preflight import preflight
 
@@ -119,11 +120,7 @@ class SentPages:
                 jobs.c.cover_key,
                 func.coalesce(jobs.c.rendered_key, submissions.c.rendered_key).label("key"),
                 func.coalesce(jobs.c.pages, submissions.c.pages).label("pages"),
-                accounts.c.username,
-                accounts.c.name.label("account_name"),
-                accounts.c.station,
-                accounts.c.time_zone,
-                accounts.c.tagline,
+                *SENDER_COLUMNS,
             )
             .join(submissions, submissions.c.id == jobs.c.submission_id)
             .join(accounts, accounts.c.id == submissions.c.account_id)
@@ -140,7 +137,7 @@ class SentPages:
                 return None
             made = [Call(a.attempt_no, a.first_page, a.claimed_at) for a in conn.execute(calls)]
         keys = (row.cover_key, row.key) if row.cover_key else (row.key,)
-        sender = Sender(row.username, row.account_name, row.station, row.time_zone, row.tagline)
+        sender = sender_of(row)
         return Recipient(
             job_id,
             row.name,

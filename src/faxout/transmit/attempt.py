@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Row, func, select
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
@@ -39,6 +40,22 @@ from faxout.transmit.transport import FaxTransport
 log = logging.getLogger("faxout.transmit")
 LINE_WAIT_SECONDS = 2.0  # a job that found no free line is looked at again this soon
 ABANDON_WAIT = timedelta(seconds=60)  # a claim given up before dialling is tried again after
+
+
+# What a call's header and TSI say of the account: selected with a job's row (the status API's
+# page images select it too, so they draw the header a call draws).
+SENDER_COLUMNS = (
+    accounts.c.username,
+    accounts.c.name.label("account_name"),
+    accounts.c.station,
+    accounts.c.time_zone,
+    accounts.c.tagline,
+)
+
+
+def sender_of(row: Row[*tuple[Any, ...]]) -> pages.Sender:
+    """The sender of a row selected with ``SENDER_COLUMNS``."""
+    return pages.Sender(row.username, row.account_name, row.station, row.time_zone, row.tagline)
 
 
 class _LostError(Exception):
@@ -117,11 +134,7 @@ class AttemptRunner:
                     func.coalesce(jobs.c.rendered_key, submissions.c.rendered_key).label(
                         "document_key"
                     ),
-                    accounts.c.username,
-                    accounts.c.name.label("account_name"),
-                    accounts.c.station,
-                    accounts.c.time_zone,
-                    accounts.c.tagline,
+                    *SENDER_COLUMNS,
                 )
                 .join(submissions, submissions.c.id == jobs.c.submission_id)
                 .join(accounts, accounts.c.id == submissions.c.account_id)
@@ -163,9 +176,7 @@ class AttemptRunner:
             )
             if held is None:
                 raise _LostError  # rolls the line lease back with it
-        sender = pages.Sender(
-            row.username, row.account_name, row.station, row.time_zone, row.tagline
-        )
+        sender = sender_of(row)
         ident = pages.station_ident(sender, self._ident)
         return Claim(
             held=held,
