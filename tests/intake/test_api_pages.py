@@ -3,6 +3,7 @@ compared, pixel for pixel, with what the simulated far end received."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import time
@@ -212,3 +213,27 @@ def test_what_cannot_be_shown_is_a_problem(gw: Server, sent: dict[str, Any]) -> 
     forbidden = png(gw, sender, fid, 1)
     assert forbidden.status_code == 403 and "'read' scope" in forbidden.json()["detail"]
     assert api(gw, sender, "GET", f"/faxes/{fid}/fax.pdf").status_code == 403
+
+
+def test_a_fax_that_could_not_be_rendered_has_no_pages(gw: Server) -> None:
+    secret = token(gw)
+    broken = base64.b64encode(b"%PDF-1.4\nthis is not really a pdf").decode()
+    made = httpx.post(
+        f"{gw.url}/api/v1/faxes",
+        headers={"Authorization": f"Bearer {secret}"},
+        json={
+            "to": [{"number": DESK}],
+            "documents": [{"filename": "x.pdf", "content_base64": broken}],
+        },
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    fid = made.json()["id"]
+    early = png(gw, secret, fid, 1)  # before its rendering ends: 409, said to be temporary
+    assert early.status_code in (404, 409)
+    if early.status_code == 409:
+        assert early.headers["retry-after"] and "not rendered yet" in early.json()["detail"]
+    until(lambda: api(gw, secret, "GET", f"/faxes/{fid}").json(), lambda f: f["state"] == "failed")
+    answer = png(gw, secret, fid, 1)
+    assert answer.status_code == 404 and "could not be rendered" in answer.json()["detail"]
+    assert api(gw, secret, "GET", f"/faxes/{fid}/fax.pdf").status_code == 404
