@@ -21,7 +21,7 @@ What is stored is bounded here, whoever built the ``NewSubmission``:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from faxout.blobs.store import Upload
 from faxout.db.engine import reading, transaction
-from faxout.db.tables import documents, idempotency_keys, jobs, submissions
+from faxout.db.tables import documents, idempotency_keys, jobs, submission_labels, submissions
 from faxout.errors import DatabaseError
 from faxout.jobs.events import Event, emit_for_faxes
 from faxout.jobs.model import JobState, Resolution, SubmissionState
@@ -68,6 +68,8 @@ class NewSubmission:
     request_id: str
     client_addr: str
     accepted_at: datetime
+    # Free key/value pairs a program filters its faxes by (checked by the API; none from FaxOut).
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def settled_send_at(sub: NewSubmission) -> tuple[datetime, str | None]:
@@ -110,6 +112,7 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
     ids: list[int] = []
     doc_rows: list[dict[str, object]] = []
     job_rows: list[dict[str, object]] = []
+    label_rows: list[dict[str, object]] = []
     for sub, keys in subs:
         now = sub.accepted_at
         send_at, refused = settled_send_at(sub)
@@ -163,8 +166,14 @@ def insert_submissions(conn: Connection, subs: list[tuple[NewSubmission, list[st
             }
             for seq, rcpt in enumerate(sub.recipients, 1)
         ]
+        label_rows += [
+            {"submission_id": sub_id, "key": key[:64], "value": value[:256]}
+            for key, value in sub.labels.items()
+        ]
     if doc_rows:
         conn.execute(insert(documents), doc_rows)
+    if label_rows:
+        conn.execute(insert(submission_labels), label_rows)
     if job_rows:
         conn.execute(insert(jobs), job_rows)
     if ids:

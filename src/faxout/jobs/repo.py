@@ -1,16 +1,18 @@
-"""Reading jobs and submissions back (``faxout jobs list/show``, later the status API)."""
+"""Reading jobs and submissions back (``faxout jobs list/show``, the status API)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
 
 from faxout.db.engine import reading
-from faxout.db.tables import accounts, attempts, documents, jobs, submissions
+from faxout.db.tables import accounts, attempts, documents, jobs, submission_labels, submissions
+from faxout.jobs.lifecycle import ACTIVE_JOB_STATES  # a recipient not final yet
+from faxout.jobs.model import JobState, SubmissionState
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class SubmissionView:
     render_diagnostic: str = ""  # the converter's own words, for the operator only
     render_warnings: list[str] | None = None
     render_count: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def to_json(value: Any) -> Any:
@@ -154,6 +157,92 @@ def _job_query() -> Any:
     )
 
 
+def _has_job(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether the submission has a job meeting ``conditions`` (correlated, by the jobs'
+    ``submission_id`` index)."""
+    return select(jobs.c.id).where(jobs.c.submission_id == submissions.c.id, *conditions).exists()
+
+
+FAX_STATES = ("queued", "rendering", "sending", "delivered", "partial", "failed", "canceled")
+
+
+def fax_state_clause(state: str) -> ColumnElement[bool]:
+    """SQL true for the submissions whose status API fax state is ``state``: the rule of
+    ``faxout.intake.api.views.fax_state``, over the submission's state and its jobs'."""
+    sub_state = submissions.c.state
+    if state == "queued":
+        return sub_state == SubmissionState.ACCEPTED
+    if state == "rendering":
+        return sub_state == SubmissionState.RENDERING
+    rendered = sub_state.notin_(
+        [SubmissionState.ACCEPTED, SubmissionState.RENDERING, SubmissionState.RENDER_FAILED]
+    )
+    open_ = _has_job(jobs.c.state.in_(ACTIVE_JOB_STATES))
+    if state == "sending":
+        return and_(rendered, open_)
+    all_done = not_(_has_job(jobs.c.state != JobState.DONE))
+    if state == "delivered":
+        return and_(rendered, all_done)
+    settled = and_(rendered, not_(open_), not_(all_done))
+    all_canceled = not_(_has_job(jobs.c.state != JobState.CANCELED))
+    if state == "canceled":
+        return and_(settled, all_canceled)
+    # A recipient that failed after some pages were confirmed is "partial", as a delivered one.
+    some_sent = _has_job(
+        or_(
+            jobs.c.state == JobState.DONE,
+            and_(jobs.c.state == JobState.FAILED, jobs.c.pages_confirmed > 0),
+        )
+    )
+    if state == "partial":
+        return and_(settled, not_(all_canceled), some_sent)
+    if state == "failed":
+        return or_(
+            sub_state == SubmissionState.RENDER_FAILED,
+            and_(settled, not_(all_canceled), not_(some_sent)),
+        )
+    raise ValueError(f"unknown fax state {state!r}")
+
+
+@dataclass(frozen=True)
+class FaxFilter:
+    """What a list of faxes is narrowed to (``GET /api/v1/faxes``); every part must hold.
+
+    Each part is an indexed lookup per submission: the account and creation time by
+    ``ix_submissions_account_created``, recipients by the jobs' ``submission_id``, labels by
+    the labels' primary key.
+    """
+
+    states: tuple[str, ...] = ()  # any of these fax states (``FAX_STATES``)
+    number: str | None = None  # a recipient's number, as stored (E.164)
+    labels: tuple[tuple[str, str], ...] = ()  # (key, value): each must be on the fax
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        """The conditions on ``submissions``."""
+        found: list[ColumnElement[bool]] = []
+        if self.states:
+            found.append(or_(*(fax_state_clause(s) for s in self.states)))
+        if self.number is not None:
+            found.append(_has_job(jobs.c.number == self.number))
+        for key, value in self.labels:
+            found.append(
+                select(submission_labels.c.submission_id)
+                .where(
+                    submission_labels.c.submission_id == submissions.c.id,
+                    submission_labels.c.key == key,
+                    submission_labels.c.value == value,
+                )
+                .exists()
+            )
+        if self.created_after is not None:
+            found.append(submissions.c.created_at > self.created_after)
+        if self.created_before is not None:
+            found.append(submissions.c.created_at < self.created_before)
+        return found
+
+
 class JobRepo:
     """Queries over jobs and submissions."""
 
@@ -197,6 +286,11 @@ class JobRepo:
             job_rows = conn.execute(
                 _job_query().where(jobs.c.submission_id == submission_id).order_by(jobs.c.seq)
             ).all()
+            label_rows = conn.execute(
+                select(submission_labels.c.key, submission_labels.c.value)
+                .where(submission_labels.c.submission_id == submission_id)
+                .order_by(submission_labels.c.key)
+            ).all()
         m = row._mapping
         return SubmissionView(
             id=m["id"],
@@ -228,6 +322,7 @@ class JobRepo:
             render_diagnostic=m["render_diagnostic"] or "",
             render_warnings=list(json.loads(m["render_warnings"] or "[]")),
             render_count=m["render_count"],
+            labels={key: value for key, value in label_rows},
         )
 
     def attempts(self, job_id: int) -> list[AttemptView]:
@@ -258,13 +353,15 @@ class JobRepo:
         limit: int = 50,
         before: int | None = None,
         changed_since: datetime | None = None,
+        only: FaxFilter | None = None,
     ) -> list[int]:
         """The account's submissions, newest first: those below id ``before`` (a cursor), and
-        with ``changed_since`` only those with a recipient changed after that time."""
+        with ``changed_since`` only those with a recipient changed after that time; ``only``
+        narrows them further (all in SQL, so a page and its cursor stay exact)."""
         query = (
             select(submissions.c.id)
             .join(accounts, accounts.c.id == submissions.c.account_id)
-            .where(accounts.c.username == username)
+            .where(accounts.c.username == username, *(only.clauses() if only else ()))
             .order_by(submissions.c.id.desc())
             .limit(limit)
         )
