@@ -9,21 +9,36 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, ValidationError
 
+from faxout.accounts.repo import Account
 from faxout.accounts.tokens import Token
+from faxout.intake.api.listing import fax_filter
+from faxout.intake.api.multipart import (
+    MAX_FAX_PART_BYTES,
+    MultipartError,
+    is_multipart,
+    read_multipart,
+)
+from faxout.intake.api.resend import asked_of_resend, read_resend, resend_submission
 from faxout.intake.api.submit import (
     MAX_KEY_CHARS,
+    FaxFields,
     Problem422,
+    asked_of,
+    decode_documents,
     prepare,
+    problem_of,
     read_fax,
-    request_hash,
     submit,
 )
 from faxout.intake.api.views import fax_json
@@ -129,18 +144,39 @@ async def list_faxes(
     sync_token: Annotated[
         str | None, Query(description="only faxes changed since the call that gave it")
     ] = None,
+    state: Annotated[list[str] | None, Query(description="fax states, repeated or a,b")] = None,
+    recipient: Annotated[str | None, Query(description="a recipient's number")] = None,
+    label: Annotated[list[str] | None, Query(description="key:value, each must match")] = None,
+    created_after: Annotated[AwareDatetime | None, Query()] = None,
+    created_before: Annotated[AwareDatetime | None, Query()] = None,
 ) -> JSONResponse:
     """A page of faxes. ``next_cursor`` fetches the next page; ``sync_token`` (kept from any
     answer) fetches later only the faxes whose recipients changed since. The token is the time
-    of the account's last change, read before the page: what changes meanwhile comes again."""
+    of the account's last change, read before the page: what changes meanwhile comes again.
+    The filters (docs/api.md) narrow the list; every one must hold."""
     c.needs("read")
     since = _decode(sync_token) if sync_token else None
+    account = c.api.accounts.get(c.token.username)
+    if account is None:
+        raise Problem(404, "Not Found", "the token's account is gone")
+    try:
+        only = fax_filter(
+            account,
+            c.intake.reachable,
+            states=state or [],
+            recipient=recipient,
+            labels=label or [],
+            created_after=created_after,
+            created_before=created_before,
+        )
+    except Problem422 as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from exc
 
     def work() -> dict[str, Any]:
         # The token is read first: whatever changes while the page is built comes again.
         last = c.api.jobs.last_change(c.token.username)
         ids = c.api.jobs.submission_ids(
-            c.token.username, limit=limit + 1, before=cursor, changed_since=since
+            c.token.username, limit=limit + 1, before=cursor, changed_since=since, only=only
         )
         page = ids[:limit]
         items = [_fax(c, sub) for i in page if (sub := c.api.jobs.get_submission(i))]
@@ -166,31 +202,22 @@ async def _body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/faxes", status_code=201, summary="Submit a fax (JSON, documents in base64)")
-async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
-    """201 with the fax. With ``Idempotency-Key`` (at most 200 printable characters), the same
-    key and body within 24 hours give the same fax (200, ``Idempotent-Replayed: true``); the
-    same key with another body is a 409."""
-    c.needs("send")
+def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
         raise Problem(400, "Bad Request", "Idempotency-Key: 1 to 200 printable characters")
-    # Base64 is 4/3 of the bytes: the FaxOut endpoint's body limit, as documents.
-    body = await _body(request, c.intake.limits.max_body_bytes * 4 // 3 + (64 << 10))
+    return key
+
+
+def _sender(c: Caller) -> Account:
     account = c.api.accounts.get(c.token.username)
     if account is None or account.fax_prohibited:
         raise Problem(403, "Forbidden", "faxing is prohibited for this account")
-    now = c.now()
+    return account
 
-    def work() -> Created | int:
-        fax = read_fax(body)
-        sub = prepare(c.intake, account, fax, now, request)
-        try:
-            return submit(c.intake, sub, key, request_hash(fax))
-        finally:
-            for doc in sub.documents:
-                doc.upload.discard()  # nothing left behind; a committed upload is kept
 
+async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) -> JSONResponse:
+    """Run ``work`` (blocking) and answer with the fax it made: 201, or 200 when replayed."""
     try:
         made = await anyio.to_thread.run_sync(work)
     except Problem422 as exc:
@@ -208,6 +235,76 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
     if made.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(answer, 200 if made.replayed else 201, headers=headers)
+
+
+@router.post(
+    "/faxes", status_code=201, summary="Submit a fax (JSON with base64 documents, or multipart)"
+)
+async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
+    """201 with the fax. With ``Idempotency-Key`` (at most 200 printable characters), the same
+    key and body within 24 hours give the same fax (200, ``Idempotent-Replayed: true``); the
+    same key with another body is a 409. ``multipart/form-data``: a ``fax`` part (the JSON
+    without ``documents``) and ``document`` file parts."""
+    c.needs("send")
+    key = _idempotency_key(request)
+    account = _sender(c)
+    now = c.now()
+    if is_multipart(request.headers.get("content-type", "")):
+        try:
+            parts = await read_multipart(request, c.intake.store, c.intake.limits)
+        except MultipartError as exc:
+            raise Problem(exc.status, HTTPStatus(exc.status).phrase, str(exc)) from exc
+
+        def from_parts() -> Created | int:
+            try:
+                try:
+                    fields = FaxFields.model_validate_json(parts.fax)
+                except ValidationError as exc:
+                    raise problem_of(exc, "fax") from exc
+                sub = prepare(c.intake, account, fields, parts.documents, now, request)
+                return submit(c.intake, sub, key, asked_of(fields))
+            finally:
+                parts.discard()  # nothing left behind; a committed upload is kept
+
+        return await _made(c, request, from_parts)
+    # Base64 is 4/3 of the bytes: the FaxOut endpoint's body limit, as documents.
+    body = await _body(request, c.intake.limits.max_body_bytes * 4 // 3 + (64 << 10))
+
+    def work() -> Created | int:
+        fax = read_fax(body)
+        docs = decode_documents(c.intake, fax)
+        try:
+            sub = prepare(c.intake, account, fax, docs, now, request)
+            return submit(c.intake, sub, key, asked_of(fax))
+        finally:
+            for doc in docs:
+                doc.upload.discard()  # nothing left behind; a committed upload is kept
+
+    return await _made(c, request, work)
+
+
+@router.post(
+    "/faxes/{fax_id}/resend",
+    status_code=201,
+    summary="A new fax to other numbers from this fax's documents",
+)
+async def resend_fax(c: CallerDep, fax_id: int, request: Request) -> JSONResponse:
+    """201 with the new fax (labelled ``resent_from``): the documents are not uploaded again;
+    cover page, cover text, resolution and labels are the original's unless given.
+    ``Idempotency-Key`` as for ``POST /faxes``."""
+    c.needs("send")
+    key = _idempotency_key(request)
+    account = _sender(c)
+    now = c.now()
+    body = await _body(request, MAX_FAX_PART_BYTES)
+
+    def work() -> Created | int:
+        original = _own(c, fax_id)
+        asked = read_resend(body)
+        sub = resend_submission(c.intake, account, original, asked, now, request)
+        return submit(c.intake, sub, key, asked_of_resend(fax_id, asked))
+
+    return await _made(c, request, work)
 
 
 @router.get("/faxes/{fax_id}", summary="One fax with its recipients and their attempts")

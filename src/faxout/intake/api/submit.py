@@ -13,11 +13,20 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
+import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from starlette.requests import Request
 
 from faxout.accounts.repo import Account
@@ -37,6 +46,9 @@ from faxout.jobs.dialplan import DialPolicy
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE, Resolution
 
 MAX_KEY_CHARS = 200
+MAX_LABELS = 20
+MAX_LABEL_VALUE_CHARS = 256
+LABEL_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class Problem422(Exception):  # noqa: N818 - turned into a problem response by the route
@@ -60,16 +72,49 @@ class Document(BaseModel):
     content_type: Annotated[str, Field(max_length=200)] = ""
 
 
-class NewFax(BaseModel):
-    """The body of ``POST /api/v1/faxes``."""
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """``labels`` if they are within the rules, else ``ValueError`` naming the first bad one:
+    at most ``MAX_LABELS``, keys 1–64 of ``[A-Za-z0-9_.:-]``, values up to 256 characters."""
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels, not {len(labels)}")
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            raise ValueError(f"label {key[:70]!r}: a key is 1 to 64 of A-Z a-z 0-9 _ . : -")
+        if len(value) > MAX_LABEL_VALUE_CHARS:
+            raise ValueError(f"label {key!r}: a value is at most {MAX_LABEL_VALUE_CHARS} chars")
+    return labels
+
+
+class FaxFields(BaseModel):
+    """A fax but its documents: the ``fax`` part of a multipart submission."""
 
     model_config = ConfigDict(extra="forbid")
     to: Annotated[list[To], Field(min_length=1)]
-    documents: Annotated[list[Document], Field(min_length=1)]
     cover_page: str = "Default"
     cover_text: str = ""
     resolution: Literal["high", "low"] = "high"
     send_at: AwareDatetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        return check_labels(labels)
+
+
+class NewFax(FaxFields):
+    """The body of ``POST /api/v1/faxes``."""
+
+    documents: Annotated[list[Document], Field(min_length=1)]
+
+
+def problem_of(exc: ValidationError, part: str = "") -> Problem422:
+    """A 422 naming each field ``exc`` found wrong (within ``part``, as ``fax.to``)."""
+    said = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        said.append(f"{'.'.join(filter(None, (part, where))) or 'body'}: {e['msg']}")
+    return Problem422("; ".join(said))
 
 
 def read_fax(body: bytes) -> NewFax:
@@ -77,15 +122,22 @@ def read_fax(body: bytes) -> NewFax:
     try:
         return NewFax.model_validate_json(body)
     except ValidationError as exc:
-        said = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise Problem422(said) from exc
+        raise problem_of(exc) from exc
 
 
-def request_hash(fax: NewFax) -> str:
-    """What "the same body" means for an idempotency key: the request as understood."""
-    return hashlib.sha256(fax.model_dump_json().encode()).hexdigest()
+def request_hash(asked: dict[str, Any], sub: NewSubmission, keys: list[str]) -> str:
+    """What "the same request" means for an idempotency key: what was asked (``asked``, the
+    request as understood, without its documents) and each document's name, type and content
+    key (the SHA-256 of its bytes). A fax sent as JSON and the same fax sent as multipart hash
+    the same."""
+    docs = [[d.filename, d.content_type, k] for d, k in zip(sub.documents, keys, strict=True)]
+    text = json.dumps({"asked": asked, "documents": docs}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def asked_of(fax: FaxFields) -> dict[str, Any]:
+    """The part of a submission that its idempotency hash covers besides the documents."""
+    return fax.model_dump(mode="json", exclude={"documents"})
 
 
 def _cover(intake: Intake, asked: str) -> str:
@@ -102,7 +154,7 @@ def _cover(intake: Intake, asked: str) -> str:
     return by_lower[asked.lower()]
 
 
-def _send_at(fax: NewFax, now: datetime) -> datetime:
+def _send_at(fax: FaxFields, now: datetime) -> datetime:
     if fax.send_at is None or fax.send_at <= now:
         return now
     if fax.send_at - now > MAX_SEND_AHEAD:
@@ -110,28 +162,10 @@ def _send_at(fax: NewFax, now: datetime) -> datetime:
     return fax.send_at
 
 
-def prepare(
-    intake: Intake, account: Account, fax: NewFax, now: datetime, request: Request
-) -> NewSubmission:
-    """The submission ``fax`` asks for, its documents uploaded (not yet committed)."""
-    limits = intake.limits
-    if len(fax.to) > limits.max_recipients:
-        raise Problem422(f"to: more than {limits.max_recipients} recipients")
-    if len(fax.documents) > limits.max_attachments:
-        raise Problem422(f"documents: more than {limits.max_attachments}")
-    if len(fax.cover_text) > limits.max_cover_text_chars:
-        raise Problem422(f"cover_text: longer than {limits.max_cover_text_chars} characters")
-    policy = DialPolicy.for_account(
-        account.username, account.region, account.dial_allow, account.dial_deny, intake.reachable
-    )
-    notes: list[str] = []
-    wanted = [f"{t.number}|{t.name}" if t.name else t.number for t in fax.to]
-    recipients = recipients_of(wanted, notes, policy)
-    refused = [n for n in notes if " left out: " in n]
-    if refused:  # a program is told, rather than a recipient silently dropped
-        raise Problem422("to: " + "; ".join(refused))
-    cover = _cover(intake, fax.cover_page)
-    send_at = _send_at(fax, now)
+def decode_documents(intake: Intake, fax: NewFax) -> list[NewDocument]:
+    """The base64 documents of ``fax``, uploaded (not yet committed)."""
+    if len(fax.documents) > intake.limits.max_attachments:
+        raise Problem422(f"documents: more than {intake.limits.max_attachments}")
     documents: list[NewDocument] = []
     try:
         for i, doc in enumerate(fax.documents):
@@ -148,6 +182,37 @@ def prepare(
         for made in documents:
             made.upload.discard()
         raise
+    return documents
+
+
+def prepare(
+    intake: Intake,
+    account: Account,
+    fax: FaxFields,
+    documents: list[NewDocument],
+    now: datetime,
+    request: Request,
+) -> NewSubmission:
+    """The submission ``fax`` asks for with ``documents`` (uploaded, not yet committed: the
+    caller discards them whatever happens, a committed upload is kept)."""
+    limits = intake.limits
+    if len(fax.to) > limits.max_recipients:
+        raise Problem422(f"to: more than {limits.max_recipients} recipients")
+    if len(documents) > limits.max_attachments:
+        raise Problem422(f"documents: more than {limits.max_attachments}")
+    if len(fax.cover_text) > limits.max_cover_text_chars:
+        raise Problem422(f"cover_text: longer than {limits.max_cover_text_chars} characters")
+    policy = DialPolicy.for_account(
+        account.username, account.region, account.dial_allow, account.dial_deny, intake.reachable
+    )
+    notes: list[str] = []
+    wanted = [f"{t.number}|{t.name}" if t.name else t.number for t in fax.to]
+    recipients = recipients_of(wanted, notes, policy)
+    refused = [n for n in notes if " left out: " in n]
+    if refused:  # a program is told, rather than a recipient silently dropped
+        raise Problem422("to: " + "; ".join(refused))
+    cover = _cover(intake, fax.cover_page)
+    send_at = _send_at(fax, now)
     return NewSubmission(
         account_id=account.id,
         recipients=recipients,
@@ -161,13 +226,18 @@ def prepare(
         request_id=uuid.uuid4().hex[:16],  # ours, as the FaxOut endpoint's: never the client's
         client_addr=request.client.host if request.client else "",
         accepted_at=now,
+        labels=dict(fax.labels),
     )
 
 
-def submit(intake: Intake, sub: NewSubmission, key: str | None, digest: str) -> Created | int:
+def submit(
+    intake: Intake, sub: NewSubmission, key: str | None, asked: dict[str, Any]
+) -> Created | int:
     """Make ``sub`` durable (documents fsynced, rows committed); with an idempotency key,
-    once. An ``int``: the fax the key was already used for with another request."""
+    once (``asked``: what the request's hash covers besides the documents, ``request_hash``).
+    An ``int``: the fax the key was already used for with another request."""
     keys = commit_documents(sub)
+    digest = request_hash(asked, sub, keys)
     if key is None:
         with transaction(intake.engine) as conn:
             return Created(insert_submissions(conn, [(sub, keys)])[0])

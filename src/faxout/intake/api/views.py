@@ -121,5 +121,6 @@ def fax_json(
         "pages": sub.pages,
         "render_error": sub.render_error,
         "notes": sub.notes + (sub.render_warnings or []),
+        "labels": sub.labels,
         "recipients": recipients,
     }
