@@ -228,21 +228,33 @@ class Lifecycle:
         with transaction(self._engine) as conn:
             rows = conn.execute(select(jobs.c.id, jobs.c.state).where(target)).all()
             ok = [r.id for r in rows if r.state in CANCELABLE]
+            canceled: list[int] = []
             if ok:
-                done = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ok), jobs.c.state.in_(CANCELABLE))
-                    .values(
-                        state=JobState.CANCELED.value,
-                        reason="canceled by the operator",
-                        finished_at=now,
-                        **moved(now),
-                    )
-                    .returning(jobs.c.id)
+                # What the UPDATE moved, not what the SELECT saw: a claim may commit in between.
+                canceled = list(
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id.in_(ok), jobs.c.state.in_(CANCELABLE))
+                        .values(
+                            state=JobState.CANCELED.value,
+                            reason="canceled by the operator",
+                            finished_at=now,
+                            **moved(now),
+                        )
+                        .returning(jobs.c.id)
+                    ).scalars()
                 )
-                emit_for_recipients(conn, now, Event.CANCELED, list(done.scalars()))
-        refused = [(r.id, r.state) for r in rows if r.state not in CANCELABLE]
-        return CancelResult(ok, refused)
+                emit_for_recipients(conn, now, Event.CANCELED, canceled)
+            missed = [i for i in ok if i not in canceled]
+            states = (
+                dict(
+                    conn.execute(select(jobs.c.id, jobs.c.state).where(jobs.c.id.in_(missed))).all()
+                )
+                if missed
+                else {}
+            )
+        refused = [(r.id, states.get(r.id, r.state)) for r in rows if r.id not in canceled]
+        return CancelResult(sorted(canceled), refused)
 
     def retry(self, now: datetime, job_id: int) -> bool:
         """A failed or interrupted job → ready, due now, resuming after its confirmed pages and
