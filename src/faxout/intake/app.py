@@ -1,8 +1,9 @@
 """The ASGI application: the FaxOut endpoint, the health check and the OpenAPI schema.
 
 There is no ``/docs`` or ``/redoc`` page: FastAPI's pages load Swagger UI and ReDoc from a CDN,
-which would run a third party's scripts in the browser of whoever opens them. The schema is at
-``/openapi.json`` for any viewer one runs oneself.
+which would run a third party's scripts in the browser of whoever opens them; ``/api/v1/docs``
+lists the operations on a page without scripts. The schema is at
+``/api/v1/openapi.json`` (and, as before, ``/openapi.json``) for any viewer one runs oneself.
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from faxout import __version__
 from faxout.db.engine import reading
 from faxout.errors import FaxoutError
+from faxout.intake.api.openapi import DOCS_CSP, FAXOUT_EXTRA, docs_page
 from faxout.intake.committer import GroupCommitter
 from faxout.intake.edge import STATE_KEY, EdgeSettings
 from faxout.intake.faxout.endpoint import PATHS, faxout_endpoint
 from faxout.intake.services import Background, Intake
 
 FAXOUT_METHODS = ["POST", "PUT", "GET"]
+SCHEMA_URL = "/api/v1/openapi.json"
+OLD_SCHEMA_URL = "/openapi.json"
+DOCS_URL = "/api/v1/docs"  # a page without scripts (openapi.docs_page)
 
 
 def _ping(intake: Intake) -> None:
@@ -60,12 +65,14 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         summary="Self-hosted fax gateway speaking the RingCentral FaxOut API",
         docs_url=None,
         redoc_url=None,
+        openapi_url=SCHEMA_URL,
     )
     app.state.intake = intake
     if intake.api is not None:
         from fastapi.exceptions import RequestValidationError
 
         from faxout.intake.api import pages
+        from faxout.intake.api.ratelimit import RateLimiter, RateLimitHeaders
         from faxout.intake.api.routes import Problem, router
         from faxout.intake.api.webhooks import router as webhook_router
 
@@ -83,40 +90,34 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         app.include_router(router)
         app.include_router(webhook_router)
         app.include_router(pages.router)
+        app.state.ratelimit = RateLimiter(intake.api_limits, intake.clock)
+        app.add_middleware(RateLimitHeaders)
 
     for path in PATHS:
+        # POST at the first path is the one the spec describes; the other methods and paths
+        # are the same endpoint, kept out of it so that it stays short and honest.
         app.add_api_route(
             path,
             faxout_endpoint,
-            methods=FAXOUT_METHODS,
+            methods=["POST"],
             include_in_schema=path == PATHS[0],
             summary="Submit a fax (RingCentral FaxOut API); answers one digit 0-5",
             response_class=Response,
-            openapi_extra={
-                "requestBody": {
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "Username": {"type": "string"},
-                                    "Password": {"type": "string"},
-                                    "Recipient": {"type": "array", "items": {"type": "string"}},
-                                    "Coverpage": {"type": "string"},
-                                    "Coverpagetext": {"type": "string"},
-                                    "Resolution": {"type": "string", "enum": ["Low", "High"]},
-                                    "Sendtime": {"type": "string"},
-                                    "Attachment": {
-                                        "type": "array",
-                                        "items": {"type": "string", "format": "binary"},
-                                    },
-                                },
-                            }
-                        }
-                    }
-                }
-            },
+            openapi_extra=FAXOUT_EXTRA,
         )
+        app.add_api_route(
+            path, faxout_endpoint, methods=FAXOUT_METHODS[1:], include_in_schema=False
+        )
+
+    @app.get(OLD_SCHEMA_URL, include_in_schema=False)
+    async def old_schema() -> Response:
+        # Where the schema was before /api/v1: kept for viewers pointed there.
+        return JSONResponse(app.openapi())
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def docs() -> Response:
+        page = docs_page(app.openapi())
+        return HTMLResponse(page, headers={"Content-Security-Policy": DOCS_CSP})
 
     @app.get("/healthz", summary="200 once the gateway can take faxes")
     async def healthz(request: Request) -> Response:

@@ -8,7 +8,7 @@ started on at once (in this process, or through the task queue by an API node).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.intake.auth import Authenticator
-from faxout.intake.settings import Http, Limits
+from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.repo import JobRepo
 from faxout.webhooks.endpoints import Endpoints
@@ -66,3 +66,4 @@ class Intake:
     reachable: tuple[str, ...] = ()  # fictional prefixes the line reaches (the simulated line)
     covers: Callable[[], list[str]] = list  # names of the installed cover pages
     api: Api | None = None  # None: no /api/v1
+    api_limits: ApiLimits = field(default_factory=ApiLimits)  # requests per second to /api/v1

@@ -45,3 +45,19 @@ class Http(BaseModel):
     max_connections_per_address: int = Field(
         50, ge=0, description="per client address (IPv6: per /64) and worker; 0: no cap"
     )
+
+
+class ApiLimits(BaseModel):
+    """Requests per second to ``/api/v1`` (``faxout.intake.api.ratelimit``): a token bucket per
+    API token and one per account, in each HTTP worker process; over either, 429 with
+    ``Retry-After``. A rate or burst of 0 turns that limit off."""
+
+    rate_per_second: float = Field(20.0, ge=0, description="per token; 0: no limit per token")
+    burst: int = Field(40, ge=0, description="requests a token may make at once")
+    account_rate_per_second: float = Field(
+        40.0, ge=0, description="all of an account's tokens together; 0: no limit per account"
+    )
+    account_burst: int = Field(80, ge=0, description="requests an account may make at once")
+    max_buckets: int = Field(
+        10_000, ge=16, description="buckets kept per kind and worker; the idlest go first"
+    )

@@ -32,6 +32,7 @@ def intake_of(gw: Gateway) -> Intake:
         limits=s.limits,
         http=s.http,
         trusted_proxies=tuple(s.trusted_proxies),
+        api_limits=s.api,
         reachable=s.transmit.dial.reachable_for(s.transmit.transport),
         covers=gw.installed_covers,
         api=Api(

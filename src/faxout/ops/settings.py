@@ -24,7 +24,7 @@ from pydantic_settings import (
 
 from faxout.accounts.settings import Auth
 from faxout.errors import ConfigError
-from faxout.intake.settings import Http, Limits
+from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.retry import RetryPolicy
 from faxout.render.settings import Render
 from faxout.report.settings import Report
@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     )
     limits: Limits = Limits()
     http: Http = Http()
+    api: ApiLimits = ApiLimits()
     auth: Auth = Auth()
     transmit: Transmit = Transmit()
     render: Render = Render()

@@ -22,6 +22,8 @@ from pydantic import AwareDatetime, ValidationError
 
 from faxout.accounts.repo import Account
 from faxout.accounts.tokens import Token
+from faxout.intake.api import openapi as spec
+from faxout.intake.api import ratelimit
 from faxout.intake.api.listing import fax_filter
 from faxout.intake.api.multipart import (
     MAX_FAX_PART_BYTES,
@@ -46,7 +48,7 @@ from faxout.intake.services import Api, Intake
 from faxout.jobs.create import Created
 from faxout.jobs.repo import SubmissionView
 
-PROBLEM = "application/problem+json"
+PROBLEM = spec.PROBLEM
 MAX_PAGE = 200
 
 
@@ -102,6 +104,10 @@ async def caller(request: Request) -> Caller:
     token = await anyio.to_thread.run_sync(api.tokens.verify, secret.strip(), intake.clock.now())
     if token is None:
         raise _unauthorized("the token is unknown, expired or revoked")
+    verdict = ratelimit.admit(request, token.id, token.account_id)
+    if verdict is not None and not verdict.allowed:
+        detail = f"too many requests for this token or account; retry in {verdict.retry_after} s"
+        raise Problem(429, "Too Many Requests", detail, **verdict.headers())
     return Caller(token, intake, api)
 
 
@@ -136,11 +142,13 @@ def _decode(token: str) -> datetime:
     return when
 
 
-@router.get("/faxes", summary="The account's faxes, newest first")
+@router.get("/faxes", summary="The account's faxes, newest first", responses=spec.LIST_FAXES)
 async def list_faxes(
     c: CallerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
+    ] = None,
     sync_token: Annotated[
         str | None, Query(description="only faxes changed since the call that gave it")
     ] = None,
@@ -238,7 +246,11 @@ async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) 
 
 
 @router.post(
-    "/faxes", status_code=201, summary="Submit a fax (JSON with base64 documents, or multipart)"
+    "/faxes",
+    status_code=201,
+    summary="Submit a fax (JSON with base64 documents, or multipart)",
+    responses=spec.CREATE_FAX,
+    openapi_extra=spec.CREATE_FAX_EXTRA,
 )
 async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
     """201 with the fax. With ``Idempotency-Key`` (at most 200 printable characters), the same
@@ -288,7 +300,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
     status_code=201,
     summary="A new fax to other numbers from this fax's documents",
 )
-async def resend_fax(c: CallerDep, fax_id: int, request: Request) -> JSONResponse:
+async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSONResponse:
     """201 with the new fax (labelled ``resent_from``): the documents are not uploaded again;
     cover page, cover text, resolution and labels are the original's unless given.
     ``Idempotency-Key`` as for ``POST /faxes``."""
@@ -307,15 +319,23 @@ async def resend_fax(c: CallerDep, fax_id: int, request: Request) -> JSONRespons
     return await _made(c, request, work)
 
 
-@router.get("/faxes/{fax_id}", summary="One fax with its recipients and their attempts")
-async def get_fax(c: CallerDep, fax_id: int) -> JSONResponse:
+@router.get(
+    "/faxes/{fax_id}",
+    summary="One fax with its recipients and their attempts",
+    responses=spec.READ_FAX,
+)
+async def get_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     """Per recipient: state, pages confirmed of total, every attempt, next attempt and why."""
     c.needs("read")
     return JSONResponse(await anyio.to_thread.run_sync(lambda: _fax(c, _own(c, fax_id))))
 
 
-@router.post("/faxes/{fax_id}/cancel", summary="Cancel every recipient not yet dialling")
-async def cancel_fax(c: CallerDep, fax_id: int) -> JSONResponse:
+@router.post(
+    "/faxes/{fax_id}/cancel",
+    summary="Cancel every recipient not yet dialling",
+    responses=spec.ACT_ON_FAX,
+)
+async def cancel_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     """Recipients already dialling, or finished, are left as they are; 409 when none could be
     canceled."""
     c.needs("send")
@@ -336,9 +356,10 @@ async def cancel_fax(c: CallerDep, fax_id: int) -> JSONResponse:
 @router.post(
     "/faxes/{fax_id}/recipients/{recipient_id}/retry",
     summary="Send a failed or interrupted recipient's fax again",
+    responses=spec.ACT_ON_FAX,
 )
 async def retry_recipient(
-    c: CallerDep, fax_id: int, recipient_id: int, request: Request
+    c: CallerDep, fax_id: spec.FaxId, recipient_id: spec.RecipientId, request: Request
 ) -> JSONResponse:
     """The recipient is due at once, from its first unconfirmed page, with fresh dial and
     try counters; 409 when it has not failed and was not interrupted."""
