@@ -94,20 +94,27 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         app.add_middleware(RateLimitHeaders)
 
     for path in PATHS:
-        # POST at the first path is the one the spec describes; the other methods and paths
-        # are the same endpoint, kept out of it so that it stays short and honest.
         app.add_api_route(
             path,
             faxout_endpoint,
-            methods=["POST"],
+            methods=FAXOUT_METHODS,
             include_in_schema=path == PATHS[0],
             summary="Submit a fax (RingCentral FaxOut API); answers one digit 0-5",
             response_class=Response,
             openapi_extra=FAXOUT_EXTRA,
         )
-        app.add_api_route(
-            path, faxout_endpoint, methods=FAXOUT_METHODS[1:], include_in_schema=False
-        )
+    described = app.openapi
+
+    def only_post() -> dict[str, Any]:
+        # One route for all methods, as ever (so a 405's Allow is unchanged); the spec keeps its
+        # POST only: PUT and GET are the same endpoint, and a GET with a body is not one.
+        if app.openapi_schema is None:
+            for method in ("get", "put"):
+                described()["paths"][PATHS[0]].pop(method, None)
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = only_post  # type: ignore[method-assign]
 
     @app.get(OLD_SCHEMA_URL, include_in_schema=False)
     async def old_schema() -> Response:
