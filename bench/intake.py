@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -114,7 +115,17 @@ def request_bytes(pdf: bytes, recipients: list[str], seq: int) -> bytes:
     return head + bytes(body)
 
 
-async def _client(port: int, queue: asyncio.Queue[bytes], latencies: list[float]) -> None:
+def digit_zero(status: int, body: bytes) -> bool:
+    """A FaxOut answer that accepted the fax."""
+    return status == 200 and body == b"0"
+
+
+async def _client(
+    port: int,
+    queue: asyncio.Queue[bytes],
+    latencies: list[float],
+    ok: Callable[[int, bytes], bool] = digit_zero,
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while True:
@@ -125,22 +136,28 @@ async def _client(port: int, queue: asyncio.Queue[bytes], latencies: list[float]
             t0 = time.perf_counter()
             writer.write(req)
             head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            digit = await reader.readexactly(length)
+            body = await reader.readexactly(length)
             latencies.append(time.perf_counter() - t0)
-            if digit != b"0":
-                raise RuntimeError(f"faxout answered {digit!r}")
+            if not ok(status, body):
+                raise RuntimeError(f"faxout answered {status}: {body[:300]!r}")
     finally:
         writer.close()
 
 
-async def _load(port: int, requests: list[bytes], concurrency: int) -> tuple[list[float], float]:
+async def _load(
+    port: int,
+    requests: list[bytes],
+    concurrency: int,
+    ok: Callable[[int, bytes], bool] = digit_zero,
+) -> tuple[list[float], float]:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for r in requests:
         queue.put_nowait(r)
     latencies: list[float] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(_client(port, queue, latencies) for _ in range(concurrency)))
+    await asyncio.gather(*(_client(port, queue, latencies, ok) for _ in range(concurrency)))
     return latencies, time.perf_counter() - t0
 
 
