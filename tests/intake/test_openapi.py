@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -110,6 +111,14 @@ OPERATIONS = [
     ("/api/v1/faxes/{fax_id}", "GET"),
     ("/api/v1/faxes/{fax_id}/cancel", "POST"),
     ("/api/v1/faxes/{fax_id}/recipients/{recipient_id}/retry", "POST"),
+    ("/api/v1/faxes/{fax_id}/pages/{page}.png", "GET"),
+    ("/api/v1/faxes/{fax_id}/fax.pdf", "GET"),
+    ("/api/v1/faxes/{fax_id}/deliveries", "GET"),
+    ("/api/v1/webhooks", "GET"),
+    ("/api/v1/webhooks", "POST"),
+    ("/api/v1/webhooks/{webhook_id}", "GET"),
+    ("/api/v1/webhooks/{webhook_id}", "DELETE"),
+    ("/api/v1/webhooks/{webhook_id}/deliveries", "GET"),
     ("/faxapi.asp", "POST"),
 ]
 
@@ -144,4 +153,9 @@ def test_no_5xx_and_every_answer_as_the_spec_says(
         if path == "/faxapi.asp":
             assert response.status_code == 200 and response.text in set("012345")
 
-    check()
+    try:
+        check()
+    except Unsatisfiable:
+        if mode is GenerationMode.POSITIVE:
+            raise
+        pytest.skip("nothing in this operation's request can be made invalid")

@@ -122,6 +122,7 @@ _WHY = {
     413: "The body is over limits.max_body_bytes (as documents)",
     422: "The request cannot be done as asked (each wrong field named in detail)",
     429: "Too many requests for this token or account (per HTTP worker); retry later",
+    500: "The pages could not be drawn (logged)",
 }
 
 
@@ -135,6 +136,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         if status == 401:
             answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status == 409:
+            # A fax not rendered yet (page images) says when to look again.
+            answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         if status == 429:
             retry = {"description": "whole seconds, at least 1", "schema": {"type": "integer"}}
             answer["headers"] = {"Retry-After": retry, **RATE_HEADERS}
@@ -177,6 +181,49 @@ CREATE_FAX_EXTRA: dict[str, Any] = {
         "required": True,
         "content": {"application/json": {"schema": NewFax.model_json_schema()}},
     },
+}
+
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID, description="the webhook endpoint's id")]
+
+
+def _json(description: str, schema: dict[str, Any], **headers: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+        "headers": {**RATE_HEADERS, **headers},
+    }
+
+
+# Webhooks (``webhooks.endpoint_json``, ``webhooks.delivery_json``): objects, as for the fax.
+_ENDPOINT = {"type": "object", "required": ["id", "url", "events", "enabled"]}
+_ITEMS = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
+WEBHOOK_LIST = {200: _json("The account's endpoints", _ITEMS), **problems(401, 403, 429)}
+WEBHOOK_ADD = {
+    201: _json("The endpoint, with its secret (shown only here)", _ENDPOINT, **_LOCATION),
+    **problems(401, 403, 422, 429),
+}
+WEBHOOK_ONE = {200: _json("The endpoint", _ENDPOINT), **problems(401, 403, 404, 422, 429)}
+WEBHOOK_REMOVE = {
+    204: {"description": "Removed", "headers": RATE_HEADERS},
+    **problems(401, 403, 404, 422, 429),
+}
+DELIVERIES = {200: _json("A page of deliveries", _ITEMS), **problems(401, 403, 404, 422, 429)}
+
+# Page images (``pages``): the bytes, or 304 to a matching If-None-Match.
+_PAGE_PROBLEMS = problems(401, 403, 404, 409, 422, 429, 500)
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified (If-None-Match)"}
+}
+_BYTES = {"type": "string", "format": "binary"}
+PAGE_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The page", "content": {"image/png": {"schema": _BYTES}}},
+    **_NOT_MODIFIED,
+    **_PAGE_PROBLEMS,
+}
+FAX_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The fax", "content": {"application/pdf": {"schema": _BYTES}}},
+    **_NOT_MODIFIED,
+    **_PAGE_PROBLEMS,
 }
 
 # The legacy endpoint: the same form as RingCentral's FaxOut API, whatever the encoding.

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from faxout.errors import FaxoutError
+from faxout.intake.api import openapi as spec
 from faxout.intake.api.routes import Caller, CallerDep, Problem, _own
 from faxout.intake.sentpages import Recipient, SentPages, Source
 from faxout.jobs.model import SubmissionState
@@ -33,7 +34,10 @@ MIN_WIDTH = 100
 # ETag) rather than keep a page that may have been sent anew since.
 CACHE_CONTROL = "private, no-cache"
 RecipientQuery = Annotated[
-    int | None, Query(description="the recipient's id (default: the fax's first recipient)")
+    int | None,
+    Query(
+        ge=1, le=spec.MAX_ID, description="the recipient's id (default: the fax's first recipient)"
+    ),
 ]
 
 
@@ -95,13 +99,13 @@ def _answer(
     "/faxes/{fax_id}/pages/{page}.png",
     summary="One page as the recipient got it, header included (PNG)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, 304: {"description": "Not Modified"}},
+    responses=spec.PAGE_PNG,
 )
 async def page_png(
     c: CallerDep,
     request: Request,
-    fax_id: int,
-    page: int,
+    fax_id: spec.FaxId,
+    page: int,  # never reaches the database: any other number is a 404
     recipient: RecipientQuery = None,
     width: Annotated[
         int | None,
@@ -127,10 +131,10 @@ async def page_png(
     "/faxes/{fax_id}/fax.pdf",
     summary="Every page as the recipient got it, in one PDF",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 304: {"description": "Not Modified"}},
+    responses=spec.FAX_PDF,
 )
 async def fax_pdf(
-    c: CallerDep, request: Request, fax_id: int, recipient: RecipientQuery = None
+    c: CallerDep, request: Request, fax_id: spec.FaxId, recipient: RecipientQuery = None
 ) -> Response:
     """The pages in order, bilevel (CCITT G4), each page the size its resolution gives."""
     c.needs("read")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from faxout.intake.api import openapi as spec
 from faxout.intake.api.routes import MAX_PAGE, CallerDep, Problem, _own
 from faxout.intake.api.views import iso
 from faxout.jobs.events import EVENTS
@@ -70,7 +71,7 @@ def _mine(c: CallerDep, webhook_id: int) -> Endpoint:
     return found
 
 
-@router.get("/webhooks", summary="The account's webhook endpoints")
+@router.get("/webhooks", summary="The account's webhook endpoints", responses=spec.WEBHOOK_LIST)
 async def list_webhooks(c: CallerDep) -> JSONResponse:
     """Every endpoint of the account, oldest first (the secret is never shown again)."""
     c.needs("read")
@@ -78,7 +79,9 @@ async def list_webhooks(c: CallerDep) -> JSONResponse:
     return JSONResponse({"items": [endpoint_json(e) for e in found]})
 
 
-@router.post("/webhooks", status_code=201, summary="Add a webhook endpoint")
+@router.post(
+    "/webhooks", status_code=201, summary="Add a webhook endpoint", responses=spec.WEBHOOK_ADD
+)
 async def add_webhook(c: CallerDep, body: NewWebhook) -> JSONResponse:
     """201 with the endpoint and its ``secret`` (``whsec_…``), shown only in this answer.
     Loopback and private addresses are refused (422) unless the operator allows them."""
@@ -97,15 +100,20 @@ async def add_webhook(c: CallerDep, body: NewWebhook) -> JSONResponse:
     return JSONResponse(answer, 201, headers={"Location": f"/api/v1/webhooks/{made.id}"})
 
 
-@router.get("/webhooks/{webhook_id}", summary="One webhook endpoint")
-async def get_webhook(c: CallerDep, webhook_id: int) -> JSONResponse:
+@router.get("/webhooks/{webhook_id}", summary="One webhook endpoint", responses=spec.WEBHOOK_ONE)
+async def get_webhook(c: CallerDep, webhook_id: spec.WebhookId) -> JSONResponse:
     """The endpoint: URL, events, and whether it is enabled (a 410 from it disables it)."""
     c.needs("read")
     return JSONResponse(endpoint_json(await anyio.to_thread.run_sync(_mine, c, webhook_id)))
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, summary="Remove a webhook endpoint")
-async def remove_webhook(c: CallerDep, webhook_id: int) -> Response:
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    summary="Remove a webhook endpoint",
+    responses=spec.WEBHOOK_REMOVE,
+)
+async def remove_webhook(c: CallerDep, webhook_id: spec.WebhookId) -> Response:
     """The endpoint and its deliveries are gone; pending events are never sent."""
     c.needs("send")
 
@@ -117,12 +125,18 @@ async def remove_webhook(c: CallerDep, webhook_id: int) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", summary="What was sent to an endpoint")
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    summary="What was sent to an endpoint",
+    responses=spec.DELIVERIES,
+)
 async def list_deliveries(
     c: CallerDep,
-    webhook_id: int,
+    webhook_id: spec.WebhookId,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
+    ] = None,
 ) -> JSONResponse:
     """The endpoint's deliveries, newest first: each event as sent, its state (pending, sent,
     failed), tries, the last HTTP status and error."""
@@ -136,12 +150,18 @@ async def list_deliveries(
     return JSONResponse(await anyio.to_thread.run_sync(work))
 
 
-@router.get("/faxes/{fax_id}/deliveries", summary="The webhook deliveries of one fax")
+@router.get(
+    "/faxes/{fax_id}/deliveries",
+    summary="The webhook deliveries of one fax",
+    responses=spec.DELIVERIES,
+)
 async def fax_deliveries(
     c: CallerDep,
-    fax_id: int,
+    fax_id: spec.FaxId,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
+    ] = None,
 ) -> JSONResponse:
     """Every event of the fax sent (or waiting) for the account's endpoints, newest first."""
     c.needs("read")
