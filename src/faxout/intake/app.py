@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -69,7 +70,9 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
     )
     app.state.intake = intake
     if intake.api is not None:
+        from fastapi.exception_handlers import http_exception_handler
         from fastapi.exceptions import RequestValidationError
+        from starlette.exceptions import HTTPException as StarletteHTTPException
 
         from faxout.intake.api import pages
         from faxout.intake.api.ratelimit import RateLimiter, RateLimitHeaders
@@ -86,6 +89,17 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             return Problem(422, "Unprocessable Content", said).response(request.url.path)
+
+        @app.exception_handler(StarletteHTTPException)
+        async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+            # FastAPI's own refusals (a body that is not JSON: 400) are problems on /api/v1 too;
+            # elsewhere (the FaxOut paths' 404 and 405) the answers stay as they were.
+            if not request.url.path.startswith("/api/v1/"):
+                return await http_exception_handler(request, exc)
+            title = HTTPStatus(exc.status_code).phrase
+            headers = dict(exc.headers or {})
+            said = Problem(exc.status_code, title, str(exc.detail), **headers)
+            return said.response(request.url.path)
 
         app.include_router(router)
         app.include_router(webhook_router)

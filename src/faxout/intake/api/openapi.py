@@ -114,7 +114,7 @@ RATE_HEADERS: dict[str, Any] = {
     "RateLimit-Reset": {"description": "seconds until it is full again", **_INT_HEADER},
 }
 _WHY = {
-    400: "A parameter or header that is not valid (named in detail)",
+    400: "A parameter or header that is not valid (named in detail), or a body that is not JSON",
     401: "No token, or an unknown, expired or revoked one",
     403: "The token lacks the scope, or the account may not fax",
     404: "No such fax (or recipient) for this account",
@@ -200,7 +200,7 @@ _ITEMS = {"type": "object", "required": ["items"], "properties": {"items": {"typ
 WEBHOOK_LIST = {200: _json("The account's endpoints", _ITEMS), **problems(401, 403, 429)}
 WEBHOOK_ADD = {
     201: _json("The endpoint, with its secret (shown only here)", _ENDPOINT, **_LOCATION),
-    **problems(401, 403, 422, 429),
+    **problems(400, 401, 403, 422, 429),
 }
 WEBHOOK_ONE = {200: _json("The endpoint", _ENDPOINT), **problems(401, 403, 404, 422, 429)}
 WEBHOOK_REMOVE = {
@@ -264,6 +264,7 @@ FAXOUT_EXTRA: dict[str, Any] = {
     + "; ".join(f"`{int(code)}` {meaning}" for code, meaning in _MEANING.items())
     + ".",
     "tags": ["faxout"],
+    "operationId": "faxout_submit",
     "requestBody": {
         "required": True,
         "content": {

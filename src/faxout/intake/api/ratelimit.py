@@ -104,7 +104,8 @@ class _Buckets:
 
 
 class RateLimiter:
-    """The buckets of one HTTP worker process."""
+    """The buckets of one HTTP worker process. ``check`` runs on the event loop (``caller()``
+    calls it between awaits), never in a worker thread, so it needs no lock."""
 
     def __init__(self, cfg: ApiLimits, clock: Clock) -> None:
         self.clock = clock
