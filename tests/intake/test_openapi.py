@@ -127,6 +127,7 @@ OPERATIONS = [
     ("/api/v1/faxes", "POST"),
     ("/api/v1/faxes/{fax_id}", "GET"),
     ("/api/v1/faxes/{fax_id}/cancel", "POST"),
+    ("/api/v1/faxes/{fax_id}/resend", "POST"),
     ("/api/v1/faxes/{fax_id}/recipients/{recipient_id}/retry", "POST"),
     ("/api/v1/faxes/{fax_id}/pages/{page}.png", "GET"),
     ("/api/v1/faxes/{fax_id}/fax.pdf", "GET"),

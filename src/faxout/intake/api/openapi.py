@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel
 
+from faxout.intake.api.resend import ResendAsked
 from faxout.intake.api.submit import NewFax
 from faxout.intake.faxout.codes import Reply
 
@@ -123,6 +124,7 @@ _WHY = {
     422: "The request cannot be done as asked (each wrong field named in detail)",
     429: "Too many requests for this token or account (per HTTP worker); retry later",
     500: "The pages could not be drawn (logged)",
+    503: "The document store failed while a multipart body was read",
 }
 
 
@@ -158,28 +160,50 @@ LIST_FAXES = {
     **problems(400, 401, 403, 422, 429),
 }
 _LOCATION = {"Location": {"schema": {"type": "string"}}}
-CREATE_FAX = {
+_SUBMITTED: dict[int | str, dict[str, Any]] = {
     201: _fax("The new fax", **_LOCATION),
     200: _fax(
         "The fax this Idempotency-Key made before (Idempotent-Replayed: true)",
         **_LOCATION,
         **{"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
     ),
-    **problems(400, 401, 403, 409, 413, 422, 429),
+}
+CREATE_FAX = {**_SUBMITTED, **problems(400, 401, 403, 409, 413, 422, 429, 503)}
+RESEND_FAX = {**_SUBMITTED, **problems(400, 401, 403, 404, 409, 413, 422, 429)}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "the same key and body within 24 hours give the same fax",
 }
 CREATE_FAX_EXTRA: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": "the same key and body within 24 hours give the same fax",
-        }
-    ],
+    "parameters": [_IDEMPOTENCY_KEY],
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": NewFax.model_json_schema()}},
+        "content": {
+            "application/json": {"schema": NewFax.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["fax", "document"],
+                    "properties": {
+                        "fax": {"type": "string", "description": "the fax as JSON, no documents"},
+                        "document": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+RESEND_FAX_EXTRA: dict[str, Any] = {
+    "parameters": [_IDEMPOTENCY_KEY],
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": ResendAsked.model_json_schema()}},
     },
 }
 

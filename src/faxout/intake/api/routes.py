@@ -299,6 +299,8 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
     "/faxes/{fax_id}/resend",
     status_code=201,
     summary="A new fax to other numbers from this fax's documents",
+    responses=spec.RESEND_FAX,
+    openapi_extra=spec.RESEND_FAX_EXTRA,
 )
 async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSONResponse:
     """201 with the new fax (labelled ``resent_from``): the documents are not uploaded again;
