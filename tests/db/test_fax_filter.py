@@ -46,6 +46,9 @@ def test_the_sql_fax_state_is_the_api_fax_state(engine: Engine) -> None:
     cases: list[tuple[SubmissionState, tuple[tuple[JobState, int], ...]]] = []
     for sub_state in (SubmissionState.ACCEPTED, SubmissionState.RENDERING):
         cases.append((sub_state, ((JobState.ACCEPTED, 0),)))
+        # Canceled while its rendering was under way: canceled, not rendering.
+        cases.append((sub_state, ((JobState.CANCELED, 0),)))
+        cases.append((sub_state, ((JobState.CANCELED, 0), (JobState.ACCEPTED, 0))))
     cases.append((SubmissionState.RENDER_FAILED, ((JobState.RENDER_FAILED, 0),)))
     for pair in itertools.combinations_with_replacement(JOB_KINDS, 2):
         cases.append((SubmissionState.READY, pair))
@@ -64,6 +67,7 @@ def test_the_sql_fax_state_is_the_api_fax_state(engine: Engine) -> None:
         assert view is not None
         expected[sid] = fax_state(view, [recipient_state(j, NOW) for j in view.jobs])
     assert set(expected.values()) == set(FAX_STATES)  # every state is exercised
+    assert expected[min(expected) + 1] == "canceled"
     for state in FAX_STATES:
         found = repo.submission_ids(account.username, limit=1000, only=FaxFilter(states=(state,)))
         assert sorted(found) == sorted(i for i, s in expected.items() if s == state), state

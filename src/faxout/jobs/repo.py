@@ -170,10 +170,13 @@ def fax_state_clause(state: str) -> ColumnElement[bool]:
     """SQL true for the submissions whose status API fax state is ``state``: the rule of
     ``faxout.intake.api.views.fax_state``, over the submission's state and its jobs'."""
     sub_state = submissions.c.state
+    all_canceled = not_(_has_job(jobs.c.state != JobState.CANCELED))
+    if state == "canceled":  # whatever became of its rendering
+        return all_canceled
     if state == "queued":
-        return sub_state == SubmissionState.ACCEPTED
+        return and_(sub_state == SubmissionState.ACCEPTED, not_(all_canceled))
     if state == "rendering":
-        return sub_state == SubmissionState.RENDERING
+        return and_(sub_state == SubmissionState.RENDERING, not_(all_canceled))
     rendered = sub_state.notin_(
         [SubmissionState.ACCEPTED, SubmissionState.RENDERING, SubmissionState.RENDER_FAILED]
     )
@@ -184,9 +187,6 @@ def fax_state_clause(state: str) -> ColumnElement[bool]:
     if state == "delivered":
         return and_(rendered, all_done)
     settled = and_(rendered, not_(open_), not_(all_done))
-    all_canceled = not_(_has_job(jobs.c.state != JobState.CANCELED))
-    if state == "canceled":
-        return and_(settled, all_canceled)
     # A recipient that failed after some pages were confirmed is "partial", as a delivered one.
     some_sent = _has_job(
         or_(

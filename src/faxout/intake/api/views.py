@@ -48,14 +48,14 @@ def fax_state(sub: SubmissionView, recipients: list[str]) -> str:
     """The fax as a whole: where its least advanced recipient is, or how it ended."""
     if sub.state == SubmissionState.RENDER_FAILED:
         return "failed"
+    if recipients and all(r == "canceled" for r in recipients):
+        return "canceled"  # even while its rendering, begun before the cancel, ends
     if sub.state in (SubmissionState.ACCEPTED, SubmissionState.RENDERING):
         return "rendering" if sub.state == SubmissionState.RENDERING else "queued"
     if any(r not in FINAL for r in recipients):
         return "sending"
     if all(r == "delivered" for r in recipients):
         return "delivered"
-    if all(r == "canceled" for r in recipients):
-        return "canceled"
     return "partial" if any(r in ("delivered", "partial") for r in recipients) else "failed"
 
 
