@@ -154,7 +154,12 @@ def test_the_list_of_operations_is_the_specs(spec: dict[str, Any]) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
 def test_no_5xx_and_every_answer_as_the_spec_says(
-    api_schema: Any, made: InProcess, path: str, method: str, mode: GenerationMode
+    api_schema: Any,
+    made: InProcess,
+    spec: dict[str, Any],
+    path: str,
+    method: str,
+    mode: GenerationMode,
 ) -> None:
     operation = api_schema[path][method]
 
@@ -174,6 +179,12 @@ def test_no_5xx_and_every_answer_as_the_spec_says(
     try:
         check()
     except Unsatisfiable:
-        if mode is GenerationMode.POSITIVE:
+        # Only an operation that takes nothing (no parameter, no body; the token is sent by
+        # the test) has no invalid request to make: its valid ones were checked above.
+        described = spec["paths"][path][method.lower()]
+        if (
+            mode is GenerationMode.POSITIVE
+            or described.get("parameters")
+            or ("requestBody" in described)
+        ):
             raise
-        pytest.skip("nothing in this operation's request can be made invalid")

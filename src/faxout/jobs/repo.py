@@ -269,61 +269,61 @@ class JobRepo:
 
     def get_submission(self, submission_id: int) -> SubmissionView | None:
         """A submission with its documents and jobs."""
+        found = self.get_submissions([submission_id])
+        return found[0] if found else None
+
+    def get_submissions(self, submission_ids: list[int]) -> list[SubmissionView]:
+        """Submissions with their documents, jobs and labels, in the order of
+        ``submission_ids`` (those that exist): four queries whatever their number."""
+        if not submission_ids:
+            return []
         query = (
             select(submissions, accounts.c.username, accounts.c.email)
             .join(accounts, accounts.c.id == submissions.c.account_id)
-            .where(submissions.c.id == submission_id)
+            .where(submissions.c.id.in_(submission_ids))
         )
+        docs: dict[int, list[DocumentView]] = {}
+        job_views: dict[int, list[JobView]] = {}
+        labels: dict[int, dict[str, str]] = {}
         with reading(self._engine) as conn:
-            row = conn.execute(query).first()
-            if row is None:
-                return None
-            docs = conn.execute(
+            rows = {row.id: row for row in conn.execute(query)}
+            if not rows:
+                return []
+            wanted = list(rows)
+            for d in conn.execute(
                 select(documents)
-                .where(documents.c.submission_id == submission_id)
-                .order_by(documents.c.seq)
-            ).all()
-            job_rows = conn.execute(
-                _job_query().where(jobs.c.submission_id == submission_id).order_by(jobs.c.seq)
-            ).all()
-            label_rows = conn.execute(
-                select(submission_labels.c.key, submission_labels.c.value)
-                .where(submission_labels.c.submission_id == submission_id)
-                .order_by(submission_labels.c.key)
-            ).all()
-        m = row._mapping
-        return SubmissionView(
-            id=m["id"],
-            state=m["state"],
-            username=m["username"],
-            email=m["email"],
-            resolution=m["resolution"],
-            cover_page=m["cover_page"],
-            cover_text=m["cover_text"],
-            send_at=m["send_at"],
-            sendtime_raw=m["sendtime_raw"],
-            notes=list(json.loads(m["notes"])),
-            request_id=m["request_id"],
-            client_addr=m["client_addr"],
-            created_at=m["created_at"],
-            documents=[
-                DocumentView(
-                    seq=d.seq,
-                    filename=d.filename,
-                    content_type=d.content_type,
-                    size=d.size,
-                    blob_key=d.blob_key,
+                .where(documents.c.submission_id.in_(wanted))
+                .order_by(documents.c.submission_id, documents.c.seq)
+            ):
+                docs.setdefault(d.submission_id, []).append(
+                    DocumentView(
+                        seq=d.seq,
+                        filename=d.filename,
+                        content_type=d.content_type,
+                        size=d.size,
+                        blob_key=d.blob_key,
+                    )
                 )
-                for d in docs
-            ],
-            jobs=[JobView(**j._mapping) for j in job_rows],
-            pages=m["pages"],
-            render_error=m["render_error"],
-            render_diagnostic=m["render_diagnostic"] or "",
-            render_warnings=list(json.loads(m["render_warnings"] or "[]")),
-            render_count=m["render_count"],
-            labels={key: value for key, value in label_rows},
-        )
+            for j in conn.execute(
+                _job_query()
+                .where(jobs.c.submission_id.in_(wanted))
+                .order_by(jobs.c.submission_id, jobs.c.seq)
+            ):
+                view = JobView(**j._mapping)
+                job_views.setdefault(view.submission_id, []).append(view)
+            for label in conn.execute(
+                select(submission_labels)
+                .where(submission_labels.c.submission_id.in_(wanted))
+                .order_by(submission_labels.c.submission_id, submission_labels.c.key)
+            ):
+                labels.setdefault(label.submission_id, {})[label.key] = label.value
+        return [
+            _submission_view(
+                rows[i]._mapping, docs.get(i, []), job_views.get(i, []), labels.get(i, {})
+            )
+            for i in submission_ids
+            if i in rows
+        ]
 
     def attempts(self, job_id: int) -> list[AttemptView]:
         """Every attempt of a job, first first."""
@@ -388,3 +388,31 @@ class JobRepo:
         with reading(self._engine) as conn:
             value = conn.execute(query).scalar_one()
         return value if isinstance(value, datetime) else None
+
+
+def _submission_view(
+    m: Any, docs: list[DocumentView], job_views: list[JobView], labels: dict[str, str]
+) -> SubmissionView:
+    return SubmissionView(
+        id=m["id"],
+        state=m["state"],
+        username=m["username"],
+        email=m["email"],
+        resolution=m["resolution"],
+        cover_page=m["cover_page"],
+        cover_text=m["cover_text"],
+        send_at=m["send_at"],
+        sendtime_raw=m["sendtime_raw"],
+        notes=list(json.loads(m["notes"])),
+        request_id=m["request_id"],
+        client_addr=m["client_addr"],
+        created_at=m["created_at"],
+        documents=docs,
+        jobs=job_views,
+        pages=m["pages"],
+        render_error=m["render_error"],
+        render_diagnostic=m["render_diagnostic"] or "",
+        render_warnings=list(json.loads(m["render_warnings"] or "[]")),
+        render_count=m["render_count"],
+        labels=labels,
+    )

@@ -187,7 +187,10 @@ async def list_faxes(
             c.token.username, limit=limit + 1, before=cursor, changed_since=since, only=only
         )
         page = ids[:limit]
-        items = [_fax(c, sub) for i in page if (sub := c.api.jobs.get_submission(i))]
+        subs = c.api.jobs.get_submissions(page)
+        tried = c.api.jobs.attempts_of([job.id for sub in subs for job in sub.jobs])
+        now = c.now()
+        items = [fax_json(sub, tried, now) for sub in subs]
         return {
             "items": items,
             "next_cursor": page[-1] if len(ids) > limit else None,
