@@ -33,6 +33,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("api-faxes"),
         FAXOUT_DEMO_ACCOUNT="false",
         FAXOUT_LIMITS__MAX_BODY_BYTES="300000",  # so a body over the limit is quick to send
+        FAXOUT_API__SYNC_OVERLAP_SECONDS="0",  # a sync answers exactly what changed since
     )
     try:
         for user in (USER, OTHER, LISTER):

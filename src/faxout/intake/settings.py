@@ -61,3 +61,10 @@ class ApiLimits(BaseModel):
     max_buckets: int = Field(
         10_000, ge=16, description="buckets kept per kind and worker; the idlest go first"
     )
+    sync_overlap_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="a sync_token also answers what changed this long before it (changes "
+        "stamped by a clock a little behind, or committed late, are repeated, never skipped)",
+    )

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, not_, or_, select
 
 from faxout.db.engine import reading
 from faxout.db.tables import accounts, attempts, documents, jobs, submission_labels, submissions
@@ -376,18 +376,6 @@ class JobRepo:
             query = query.where(changed)
         with reading(self._engine) as conn:
             return list(conn.execute(query).scalars())
-
-    def last_change(self, username: str) -> datetime | None:
-        """When a recipient of the account last changed (the status API's sync token)."""
-        query = (
-            select(func.max(jobs.c.updated_at))
-            .join(submissions, submissions.c.id == jobs.c.submission_id)
-            .join(accounts, accounts.c.id == submissions.c.account_id)
-            .where(accounts.c.username == username)
-        )
-        with reading(self._engine) as conn:
-            value = conn.execute(query).scalar_one()
-        return value if isinstance(value, datetime) else None
 
 
 def _submission_view(

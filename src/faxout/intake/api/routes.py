@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -181,10 +181,18 @@ async def list_faxes(
         raise Problem(422, "Unprocessable Content", str(exc)) from exc
 
     def work() -> dict[str, Any]:
-        # The token is read first: whatever changes while the page is built comes again.
-        last = c.api.jobs.last_change(c.token.username)
+        # The token is the time before the page is read: what changes meanwhile comes again.
+        # A change is stamped with its writer's clock before its transaction commits, and the
+        # writers may be other machines: a sync answers again what changed a little before its
+        # token (``api.sync_overlap_seconds``), so a late commit is repeated, never skipped.
+        started = c.now()
+        overlap = timedelta(seconds=c.intake.api_limits.sync_overlap_seconds)
         ids = c.api.jobs.submission_ids(
-            c.token.username, limit=limit + 1, before=cursor, changed_since=since, only=only
+            c.token.username,
+            limit=limit + 1,
+            before=cursor,
+            changed_since=since - overlap if since else None,
+            only=only,
         )
         page = ids[:limit]
         subs = c.api.jobs.get_submissions(page)
@@ -194,7 +202,7 @@ async def list_faxes(
         return {
             "items": items,
             "next_cursor": page[-1] if len(ids) > limit else None,
-            "sync_token": _encode(last) if last else (sync_token or None),
+            "sync_token": _encode(started),
         }
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
