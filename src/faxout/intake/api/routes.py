@@ -159,12 +159,12 @@ async def list_faxes(
     created_before: Annotated[AwareDatetime | None, Query()] = None,
 ) -> JSONResponse:
     """A page of faxes. ``next_cursor`` fetches the next page; ``sync_token`` (kept from any
-    answer) fetches later only the faxes whose recipients changed since. The token is the time
-    of the account's last change, read before the page: what changes meanwhile comes again.
-    The filters (docs/api.md) narrow the list; every one must hold."""
+    answer) fetches later only the faxes whose recipients changed since (and, to miss none,
+    those changed shortly before: ``api.sync_overlap_seconds``). The filters (docs/api.md)
+    narrow the list; every one must hold."""
     c.needs("read")
     since = _decode(sync_token) if sync_token else None
-    account = c.api.accounts.get(c.token.username)
+    account = await anyio.to_thread.run_sync(c.api.accounts.get, c.token.username)
     if account is None:
         raise Problem(404, "Not Found", "the token's account is gone")
     try:
@@ -247,9 +247,13 @@ async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) 
         )
     if not made.replayed and request.app.state.background is not None:
         request.app.state.background.accepted(made.submission_id)
-    sub = c.api.jobs.get_submission(made.submission_id)
-    assert sub is not None
-    answer = await anyio.to_thread.run_sync(_fax, c, sub)
+
+    def view() -> dict[str, Any]:
+        sub = c.api.jobs.get_submission(made.submission_id)
+        assert sub is not None
+        return _fax(c, sub)
+
+    answer = await anyio.to_thread.run_sync(view)  # off the event loop, like every read
     headers = {"Location": f"/api/v1/faxes/{made.submission_id}"}
     if made.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -270,7 +274,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
     without ``documents``) and ``document`` file parts."""
     c.needs("send")
     key = _idempotency_key(request)
-    account = _sender(c)
+    account = await anyio.to_thread.run_sync(_sender, c)
     now = c.now()
     if is_multipart(request.headers.get("content-type", "")):
         try:
@@ -319,7 +323,7 @@ async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSON
     ``Idempotency-Key`` as for ``POST /faxes``."""
     c.needs("send")
     key = _idempotency_key(request)
-    account = _sender(c)
+    account = await anyio.to_thread.run_sync(_sender, c)
     now = c.now()
     body = await _body(request, MAX_FAX_PART_BYTES)
 
