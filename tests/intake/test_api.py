@@ -89,6 +89,11 @@ def test_a_fax_is_seen_recipient_by_recipient_to_its_end(gw: Server) -> None:
     assert call["outcome"] == "ok" and call["csid"] and call["bit_rate"] == 14400
     assert phone["state"] == "failed" and "fax machine" in phone["reason"]
     assert phone["attempts"][0]["outcome"] == "not_fax"
+    report = until(  # the delivery report e-mail, as `faxout jobs show` shows it
+        lambda: api(gw, secret, "GET", f"/faxes/{fid}").json(),
+        lambda f: f["reports"] and f["reports"][0]["state"] == "sent",
+    )["reports"][0]
+    assert (report["kind"], report["to"], report["error"]) == ("final", "a@example.com", None)
 
 
 def test_cancel_a_scheduled_fax_then_nothing_is_left_to_cancel(gw: Server) -> None:

@@ -43,10 +43,11 @@ from faxout.intake.api.submit import (
     read_fax,
     submit,
 )
-from faxout.intake.api.views import fax_json
+from faxout.intake.api.views import fax_json, report_json
 from faxout.intake.services import Api, Intake
 from faxout.jobs.create import Created
 from faxout.jobs.repo import SubmissionView
+from faxout.report.status import report_status
 
 PROBLEM = spec.PROBLEM
 MAX_PAGE = 200
@@ -344,7 +345,13 @@ async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSON
 async def get_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     """Per recipient: state, pages confirmed of total, every attempt, next attempt and why."""
     c.needs("read")
-    return JSONResponse(await anyio.to_thread.run_sync(lambda: _fax(c, _own(c, fax_id))))
+
+    def work() -> dict[str, Any]:
+        answer = _fax(c, _own(c, fax_id))
+        answer["reports"] = [report_json(r) for r in report_status(c.intake.engine, fax_id)]
+        return answer
+
+    return JSONResponse(await anyio.to_thread.run_sync(work))
 
 
 @router.post(

@@ -12,6 +12,7 @@ from typing import Any
 
 from faxout.jobs.model import JobState, SubmissionState
 from faxout.jobs.repo import AttemptView, JobView, SubmissionView
+from faxout.report.status import OutboxView
 
 FINAL = {"delivered", "partial", "failed", "interrupted", "canceled"}
 
@@ -123,4 +124,17 @@ def fax_json(
         "notes": sub.notes + (sub.render_warnings or []),
         "labels": sub.labels,
         "recipients": recipients,
+    }
+
+
+def report_json(r: OutboxView) -> dict[str, Any]:
+    """One delivery report (e-mail) of the fax and what became of it."""
+    return {
+        "kind": r.kind,
+        "state": r.state,
+        "to": r.recipient,
+        "tries": r.tries,
+        "next_attempt_at": iso(r.next_at) if r.state == "pending" else None,
+        "sent_at": iso(r.sent_at),
+        "error": r.last_error or None,
     }
