@@ -368,7 +368,10 @@ def test_resend_makes_a_new_fax_from_the_same_documents(gw: Server) -> None:
     assert [(r["number"], r["name"]) for r in new["recipients"]] == [("+15550123457", "B")]
     done = settled(gw, secret, new["id"])
     assert done["state"] == "delivered" and done["recipients"][0]["pages_confirmed"] == 2
-    assert get(gw, secret, original["id"]) == original  # the old fax is as it was
+    unchanged = get(gw, secret, original["id"])
+    for seen in (unchanged, original):
+        seen.pop("reports")  # its report e-mail goes its own way meanwhile
+    assert unchanged == original  # the old fax is as it was
     listed = ids(api(gw, secret, "GET", "/faxes", label=f"resent_from:{original['id']}"))
     assert listed == [new["id"]]
 

@@ -45,7 +45,7 @@ from faxout.intake.api.submit import (
 )
 from faxout.intake.api.views import fax_json, report_json
 from faxout.intake.services import Api, Intake
-from faxout.jobs.create import Created
+from faxout.jobs.create import Created, NewSubmission
 from faxout.jobs.repo import SubmissionView
 from faxout.report.status import report_status
 
@@ -229,6 +229,15 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+def _batched(request: Request) -> Callable[[NewSubmission, list[str]], int] | None:
+    """From a worker thread: commit a submission in the FaxOut endpoint's next group commit
+    (one transaction for many requests), waiting until it is committed."""
+    committer = getattr(request.app.state, "committer", None)
+    if committer is None:
+        return None
+    return lambda sub, keys: anyio.from_thread.run(committer.commit, sub, keys)
+
+
 def _sender(c: Caller) -> Account:
     account = c.api.accounts.get(c.token.username)
     if account is None or account.fax_prohibited:
@@ -290,7 +299,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
                 except ValidationError as exc:
                     raise problem_of(exc, "fax") from exc
                 sub = prepare(c.intake, account, fields, parts.documents, now, request)
-                return submit(c.intake, sub, key, asked_of(fields))
+                return submit(c.intake, sub, key, asked_of(fields), batched=_batched(request))
             finally:
                 parts.discard()  # nothing left behind; a committed upload is kept
 
@@ -303,7 +312,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
         docs = decode_documents(c.intake, fax)
         try:
             sub = prepare(c.intake, account, fax, docs, now, request)
-            return submit(c.intake, sub, key, asked_of(fax))
+            return submit(c.intake, sub, key, asked_of(fax), batched=_batched(request))
         finally:
             for doc in docs:
                 doc.upload.discard()  # nothing left behind; a committed upload is kept
@@ -332,7 +341,7 @@ async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSON
         original = _own(c, fax_id)
         asked = read_resend(body)
         sub = resend_submission(c.intake, account, original, asked, now, request)
-        return submit(c.intake, sub, key, asked_of_resend(fax_id, asked))
+        return submit(c.intake, sub, key, asked_of_resend(fax_id, asked), batched=_batched(request))
 
     return await _made(c, request, work)
 

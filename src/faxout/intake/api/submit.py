@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -231,14 +232,22 @@ def prepare(
 
 
 def submit(
-    intake: Intake, sub: NewSubmission, key: str | None, asked: dict[str, Any]
+    intake: Intake,
+    sub: NewSubmission,
+    key: str | None,
+    asked: dict[str, Any],
+    *,
+    batched: Callable[[NewSubmission, list[str]], int] | None = None,
 ) -> Created | int:
     """Make ``sub`` durable (documents fsynced, rows committed); with an idempotency key,
     once (``asked``: what the request's hash covers besides the documents, ``request_hash``).
-    An ``int``: the fax the key was already used for with another request."""
+    An ``int``: the fax the key was already used for with another request. ``batched``
+    commits a submission without a key with others (the FaxOut endpoint's group committer)."""
     keys = commit_documents(sub)
     digest = request_hash(asked, sub, keys)
     if key is None:
+        if batched is not None:
+            return Created(batched(sub, keys))
         with transaction(intake.engine) as conn:
             return Created(insert_submissions(conn, [(sub, keys)])[0])
     made = create_once(intake.engine, sub, keys, key=key, request_hash=digest)
