@@ -222,6 +222,14 @@ async def _body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
+# RFC 9110's names, where Python's HTTPStatus still has the older ones.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def _title(status: int) -> str:
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= MAX_KEY_CHARS and key.isprintable()):
@@ -290,7 +298,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
         try:
             parts = await read_multipart(request, c.intake.store, c.intake.limits)
         except MultipartError as exc:
-            raise Problem(exc.status, HTTPStatus(exc.status).phrase, str(exc)) from exc
+            raise Problem(exc.status, _title(exc.status), str(exc)) from exc
 
         def from_parts() -> Created | int:
             try:
