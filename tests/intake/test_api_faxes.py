@@ -78,6 +78,8 @@ def is_problem(answer: httpx.Response, status: int | tuple[int, ...], says: str 
     assert answer.status_code in statuses, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert says in answer.json()["detail"], answer.json()
+    titles = {400: "Bad Request", 413: "Content Too Large", 422: "Unprocessable Content"}
+    assert answer.json()["title"] == titles.get(answer.status_code, answer.json()["title"])
 
 
 # -- labels and filters -----------------------------------------------------------------------
