@@ -18,6 +18,11 @@ the transition. Every write to a job row is a compare-and-set on its state and r
 ``jobs.version``; a holder's transition (``dialing``, ``abandon``, ``finish``) also compares the
 version it holds, so a late worker can never move a job that has moved on since (canceled,
 reclaimed and claimed by another worker). A lease renewal moves no state and keeps the version.
+
+``progress`` records a call as it goes (pages confirmed, the page on the line) on the attempt
+row, for the holder only. Like a renewal it is no transition: it keeps the version (so it can
+never break a ``finish`` or ``renew`` compare-and-set) and only touches ``jobs.updated_at``, so
+the status API's changes-since sees it. The job's own ``pages_confirmed`` stays ``finish``'s.
 """
 
 from __future__ import annotations
@@ -179,6 +184,65 @@ def renew(conn: Connection, held: Held, lease_until: datetime) -> bool:
         .values(**JOB.renew(lease_until))
     )
     return bool(res.rowcount == 1)
+
+
+@dataclass(frozen=True)
+class Progressed:
+    """What one ``progress`` write recorded: the pages it newly confirmed and the page on the
+    line, both numbered over the whole fax (cover page included) from 1."""
+
+    confirmed: tuple[int, ...]
+    page_now: int | None
+
+
+def progress(
+    conn: Connection,
+    held: Held,
+    now: datetime,
+    *,
+    pages_confirmed: int,
+    page_now: int,
+    pages_total: int,
+) -> Progressed | None:
+    """Record a call in progress: ``pages_confirmed`` of this call's ``pages_total`` pages,
+    page ``page_now`` on the line (0: none yet), all counted in this call's document. None when
+    the job is no longer this holder's call (it finished, was reclaimed or moved on).
+
+    During the call ``attempts.pages_sent`` counts the pages started (the one on the line
+    included); ``finish`` overwrites it with what the fax engine counted. Confirmed pages never
+    go back: a late, smaller count keeps the recorded one.
+    """
+    touched = conn.execute(
+        update(jobs).where(*_holding(held, JobState.DIALING)).values(updated_at=now)
+    )
+    if touched.rowcount != 1:
+        return None
+    row = conn.execute(
+        select(attempts.c.pages_confirmed, attempts.c.first_page).where(
+            attempts.c.id == held.attempt_id, attempts.c.phase == AttemptPhase.DIALING
+        )
+    ).first()
+    if row is None:
+        return None
+    before, first = int(row.pages_confirmed), int(row.first_page)
+    after = max(before, pages_confirmed)
+    written = conn.execute(
+        update(attempts)
+        .where(
+            attempts.c.id == held.attempt_id,
+            attempts.c.phase == AttemptPhase.DIALING,
+            attempts.c.pages_confirmed == before,
+        )
+        .values(pages_confirmed=after, pages_sent=page_now, pages_total=pages_total)
+    )
+    if written.rowcount != 1:
+        return None
+    # The one place a page is known confirmed while its call goes on: a fax.page.confirmed
+    # event per page in ``confirmed`` belongs here, in this transaction.
+    return Progressed(
+        confirmed=tuple(range(first + before, first + after)),
+        page_now=first - 1 + page_now if page_now else None,
+    )
 
 
 def abandon(conn: Connection, held: Held, now: datetime, why: str, at: datetime) -> bool:
