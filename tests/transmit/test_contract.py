@@ -102,6 +102,15 @@ def test_delivered(peer: Peer, document: Path) -> None:
     assert verdicts(events) == ["MCF", "MCF"]
     assert [e.page for e in events if e.stage == "page"] == [1, 2]
     assert stored in (None, 2), f"the far end stored {stored} pages"
+    # Live progress: a page is under way before its verdict, once, and the second page is
+    # seen under way (HylaFAX only tells pages done, so it may miss it between two polls).
+    steps = [(e.stage, e.page) for e in events if e.stage in ("sending", "page")]
+    under_way = [page for stage, page in steps if stage == "sending"]
+    assert under_way == sorted(set(under_way)), steps
+    for page in under_way:
+        assert steps.index(("sending", page)) < steps.index(("page", page)), steps
+    if not isinstance(peer, HylaFaxPeer):
+        assert 2 in under_way, steps
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,13 @@ def test_audio_round_trip_is_pixel_identical(
     assert result.received_path == sim_dir / "received" / "c1.tif"
     assert_same_pages(two_pages, result.received_path)
     stages = [e.stage for e in events]
-    assert stages == ["dialing", "answered", "negotiated", "page", "page", "hangup"]
+    assert stages == [
+        "dialing",
+        "answered",
+        "negotiated",
+        *("sending", "page") * 2,
+        "hangup",
+    ]
     assert [(e.page, e.pages, e.verdict) for e in events if e.stage == "page"] == [
         (1, 2, "MCF"),
         (2, 2, "MCF"),

@@ -33,6 +33,7 @@ from faxout.sandbox import workspace
 from faxout.schedule import lines
 from faxout.transmit import pages
 from faxout.transmit.dialrules import DialRules, dial_string
+from faxout.transmit.live import LiveProgress, Snapshot
 from faxout.transmit.preflight import preflight, refused
 from faxout.transmit.result import ALL_MODEMS, CallProgress, CallResult, FaxCall, Modem, Outcome
 from faxout.transmit.transport import FaxTransport
@@ -276,12 +277,32 @@ class AttemptRunner:
         """The call itself, its leases renewed as it runs; a transport that breaks is one
         failed attempt."""
         renew = functools.partial(self._renew, claim)
-        with heartbeat(renew, self._ttl / 3, what={"job": claim.held.job_id}):
+        what: dict[str, object] = {"job": claim.held.job_id}
+        live = LiveProgress(
+            functools.partial(self._record_progress, claim),
+            progress or (lambda _p: None),
+            what=what,
+        )
+        with heartbeat(renew, self._ttl / 3, what=what), live:
             try:
-                return self._transport.send(call, progress or (lambda _p: None))
+                return self._transport.send(call, live)
             except Exception as exc:
                 log.exception("transport failed", extra={"fields": fields})
                 return CallResult(Outcome.FAILED, None, f"transport error: {exc}", 0, 0, 0)
+
+    def _record_progress(self, claim: Claim, snap: Snapshot) -> bool:
+        """Record the call's progress on its attempt (from the progress writer's thread);
+        False once the job is no longer this call's."""
+        with transaction(self._engine) as conn:
+            changed = transitions.progress(
+                conn,
+                claim.held,
+                self._clock.now(),
+                pages_confirmed=snap.pages_confirmed,
+                page_now=snap.page_now,
+                pages_total=snap.pages_total,
+            )
+        return changed is not None
 
     def _abandon(self, claim: Claim, why: str) -> None:
         """Undo a claim that never dialled: the job is ready again, the line free."""

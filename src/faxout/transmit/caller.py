@@ -49,17 +49,25 @@ def caller_config(call: FaxCall) -> T30Config:
 
 
 class CallerProgress:
-    """Turns the caller's phase B/D events into live ``CallProgress``."""
+    """Turns the caller's phase B/C/D events into live ``CallProgress``.
+
+    A page is ``sending`` when its image data starts: after CFR (the first page, and a page
+    after a retrain) or right after the previous page's MCF/RTP/PIP (the next page follows
+    without training). Each page is reported under way once, however it started.
+    """
 
     def __init__(self, progress: ProgressSink, pages: int) -> None:
         self._progress = progress
         self._pages = pages
+        self._under_way = 0  # the page last reported as sending
 
     def __call__(self, event: PhaseEvent) -> None:
         if event.phase == "B":
             self._progress(
                 CallProgress("negotiated", event.line_seconds, pages=self._pages, detail="DIS")
             )
+        elif event.phase == "C":
+            self._sending(event.stats.pages_tx + 1, event.line_seconds)
         elif event.phase == "D":
             verdict = frame_name(event.fcf)
             accepted = verdict in ("MCF", "RTP", "PIP")
@@ -74,6 +82,14 @@ class CallerProgress:
                     detail=f"{event.stats.bit_rate} bit/s",
                 )
             )
+            if accepted and verdict != "RTP":  # RTP: a retrain (CFR) comes before the next page
+                self._sending(page + 1, event.line_seconds)
+
+    def _sending(self, page: int, line_seconds: float) -> None:
+        if page == self._under_way or page > self._pages:
+            return
+        self._under_way = page
+        self._progress(CallProgress("sending", line_seconds, page=page, pages=self._pages))
 
 
 def caller_result(

@@ -381,6 +381,10 @@ class HylaFaxTransport:
             while reported < job.npages:
                 reported += 1
                 progress(CallProgress("page", line, page=reported, pages=pages, verdict="MCF"))
+                if reported < pages and not job.finished:
+                    # hfaxd tells pages done, not the page on the line: the next one is
+                    # under way once the last is confirmed (the first shows as dialling).
+                    progress(CallProgress("sending", line, page=reported + 1, pages=pages))
             if job.finished:
                 return self._result(job, pages, line, now - start, progress)
             if now >= deadline:

@@ -54,10 +54,12 @@ class FaxCall:
 
 @dataclass(frozen=True)
 class CallProgress:
-    """A step of a call in progress, for live display.
+    """A step of a call in progress, for live display and the job's live record.
 
-    ``stage``: ``dialing``, ``answered``, ``negotiated``, ``page`` (a page was answered:
-    ``verdict`` is MCF/RTP/RTN), ``hangup``.
+    ``stage``: ``dialing``, ``answered``, ``negotiated``, ``sending`` (page ``page`` of
+    ``pages`` is under way: its image data is on the line), ``page`` (a page was answered:
+    ``verdict`` is MCF/RTP/RTN; MCF confirms it), ``hangup``. Page numbers count this call's
+    document from 1 (a resumed attempt's document starts at the job's first unconfirmed page).
     """
 
     stage: str

@@ -17,7 +17,12 @@ class FaxTransport(Protocol):
 
     ``send`` blocks until the call is over and returns the outcome as a value: busy, no answer
     and refusals are results, not exceptions. It raises ``faxout.errors.TransportError`` only
-    when the transport itself breaks. ``progress`` is called on the thread running ``send``.
+    when the transport itself breaks.
+
+    ``progress`` is called on the thread running ``send``, as the call goes (``CallProgress``):
+    ``sending`` when a page's image data starts, ``page`` when the far end answers it (MCF
+    confirms it). It must return at once: the call's timing depends on it, so a sink that
+    records anything hands it to another thread (``faxout.transmit.live``).
     """
 
     def send(self, call: FaxCall, progress: ProgressSink) -> CallResult:
@@ -43,6 +48,7 @@ class ScriptedTransport:
         self.calls.append(call)
         progress(CallProgress("dialing", 0.0, detail=call.number))
         for page in result.pages:
+            progress(CallProgress("sending", 0.0, page=page.number, pages=result.pages_in_document))
             progress(
                 CallProgress(
                     "page",

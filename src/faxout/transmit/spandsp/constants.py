@@ -35,6 +35,7 @@ T30_ERR_CSA_UNACCEPTABLE: Final = 61
 # Frame control fields (t30_fcf.h), without the "X" bit.
 T30_DIS: Final = 0x80
 T30_DCS: Final = 0x82
+T30_CFR: Final = 0x84
 T30_MCF: Final = 0x8C
 T30_RTP: Final = 0xCC
 T30_RTN: Final = 0x4C

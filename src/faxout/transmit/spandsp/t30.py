@@ -1,5 +1,9 @@
 """A T.30 session: configuration, phase B/D/E callbacks and statistics of one ``t30_state_t``.
 
+Besides spandsp's phase B/D/E handlers, the session records a ``C`` event when the caller hears
+CFR (training accepted): spandsp has no phase C handler, and it is the moment a page's image
+data starts, which live progress reports as "sending page n".
+
 The state object belongs to its fax or T.38 terminal; this class only borrows the pointer and
 must not outlive it. Callbacks record what happened; exceptions raised by listeners are caught
 in the callback (they must never unwind into C) and re-raised by ``raise_pending()`` once control
@@ -71,7 +75,9 @@ class StatsSnapshot:
 
 @dataclass(frozen=True)
 class PhaseEvent:
-    """One callback: phase ``B``/``D``/``E``; ``fcf`` is the frame (B, D) or completion code (E)."""
+    """One callback: phase ``B``/``D``/``E``; ``fcf`` is the frame (B, D) or completion code (E).
+
+    ``C`` is the caller hearing CFR (``fcf`` CFR): the image data of the next page follows."""
 
     phase: str
     fcf: int
@@ -253,5 +259,7 @@ class T30Session:
             # Keep the last DCS we sent (the caller's): it names the modem actually used.
             if not incoming and length >= 5 and (msg[2] & 0xFE) == k.T30_DCS:
                 self.last_dcs = ctypes.string_at(msg, length)
+            elif incoming and length >= 3 and (msg[2] & 0xFE) == k.T30_CFR:
+                self._record("C", k.T30_CFR)
         except BaseException as exc:
             self._capture(exc)
