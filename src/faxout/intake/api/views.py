@@ -2,7 +2,8 @@
 
 The field names are the contract with clients (docs/api.md): fields may be added, never renamed.
 States are finer than the jobs' own, in the words of the hosted fax APIs: a ``ready`` job is
-``scheduled`` (its time has not come), ``waiting_for_line`` (every line busy) or ``queued``.
+``scheduled`` (its time has not come), ``waiting_for_line`` (every line busy) or ``queued``;
+a ``dialing`` one is ``sending`` once its first page is on the line (``jobs.livecall``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from faxout.jobs.livecall import live_call
 from faxout.jobs.model import JobState, SubmissionState
 from faxout.jobs.repo import AttemptView, JobView, SubmissionView
 from faxout.report.status import OutboxView
@@ -90,7 +92,8 @@ def fax_json(
     cover = 0 if sub.cover_page == "none" else 1
     recipients: list[dict[str, Any]] = []
     for job in sub.jobs:
-        state = recipient_state(job, now)
+        call = live_call(job, attempts.get(job.id, []))
+        state = "sending" if call and call.page else recipient_state(job, now)
         own = job.pages or sub.pages
         waiting = state in ("scheduled", "waiting_for_line", "queued")
         recipients.append(
@@ -99,7 +102,8 @@ def fax_json(
                 "number": job.number,
                 "name": job.name,
                 "state": state,
-                "pages_confirmed": job.pages_confirmed,
+                "pages_confirmed": call.pages_confirmed if call else job.pages_confirmed,
+                "page": call.page if call else None,
                 "pages_total": own + cover if own else None,
                 "attempts": [attempt_json(a) for a in attempts.get(job.id, [])],
                 "next_attempt_at": iso(job.due_at) if waiting else None,

@@ -8,6 +8,7 @@ from collections import Counter
 
 import click
 
+from faxout.jobs.livecall import live_call
 from faxout.jobs.model import JobState
 from faxout.jobs.repo import JobView, SubmissionView, to_json
 from faxout.ops.context import CliContext, pass_ctx
@@ -106,9 +107,14 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
     if job.kill_at:
         echo(f"  kill time   {job.kill_at.isoformat()}")
     own = job.pages or sub.pages
-    pages = f"{job.pages_confirmed}/{own + (0 if sub.cover_page == 'none' else 1)}" if own else "-"
+    total = own + (0 if sub.cover_page == "none" else 1) if own else None
+    pages = f"{job.pages_confirmed}/{total}" if total else "-"
     paper = f"; paper {job.paper}" if job.paper else ""
     echo(f"  dials/tries {job.dials}/{job.tries}; pages confirmed {pages}{paper}")
+    call = live_call(job, tries)
+    if call and call.page:
+        of = f" of {total}" if total else ""
+        echo(f"  now         sending page {call.page}{of} ({call.pages_confirmed} confirmed)")
     for a in tries:
         how = ", ".join(
             str(x)
