@@ -115,6 +115,38 @@ def test_every_state_change_of_a_fax_is_queued_for_a_subscribed_endpoint(engine:
     assert delivered["data"]["recipient"]["pages_total"] == 3  # 2 pages and the cover page
 
 
+def test_each_page_confirmed_during_the_call_is_announced_once(engine: Engine) -> None:
+    _account_id(engine)
+    Endpoints(engine, allow_private=True).add("15551230000", "http://127.0.0.1:9/", "*", NOW)
+    sid = accept(engine, new_submission(_account_id(engine), MemoryBlobStore(), recipients=1))
+    life = Lifecycle(engine, timedelta(hours=3))
+    assert life.claim_render(sid, "r", NOW, 60)
+    assert life.finish_render(sid, "r", NOW, rendered_key="k", pages=2, warnings=[], per_job={})
+    (job_id,) = queue_due(engine, NOW)
+    with engine.connect() as conn:
+        version = conn.execute(
+            select(attempts.jobs.c.version).where(attempts.jobs.c.id == job_id)
+        ).scalar_one()
+    with transaction(engine) as conn:
+        held = attempts.claim(
+            conn, job_id, version, worker="w", transport="simline", line_no=1, first_page=1,
+            lease_until=LEASE, now=NOW,
+        )  # fmt: skip
+        assert held is not None
+        held = attempts.dialing(conn, held, NOW, LEASE)
+        assert held is not None
+    for confirmed, on_line in ((0, 1), (2, 3), (2, 3), (1, 3), (3, 3)):  # late, smaller counts too
+        with transaction(engine) as conn:
+            assert attempts.progress(
+                conn, held, NOW, pages_confirmed=confirmed, page_now=on_line, pages_total=3
+            )
+    pages = [body["data"] for kind, body in _events(engine) if kind == "fax.page.confirmed"]
+    assert [(d["page"], d["recipient"]["pages_confirmed"]) for d in pages] == [
+        (1, 1), (2, 2), (3, 3),
+    ]  # fmt: skip
+    assert {d["recipient"]["pages_total"] for d in pages} == {3}
+
+
 def test_an_account_without_webhooks_queues_nothing(engine: Engine) -> None:
     _fax_through_a_call(engine)
     assert _events(engine) == []

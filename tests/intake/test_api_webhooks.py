@@ -79,6 +79,8 @@ def test_a_program_hears_every_step_of_its_fax(gw: Server, hook: Receiver) -> No
     kinds = [e["type"] for e in seen]
     assert kinds[:3] == ["fax.queued", "fax.rendered", "fax.dialing"], kinds
     assert kinds[-1] == "fax.delivered"
+    pages = [e["data"]["page"] for e in seen if e["type"] == "fax.page.confirmed"]
+    assert pages == [1, 2], kinds  # the cover page and the text, each as it was confirmed
     delivered = seen[-1]["data"]["recipient"]
     assert (delivered["number"], delivered["name"]) == (DESK, "Desk")
     assert delivered["pages_confirmed"] == delivered["pages_total"] == 2

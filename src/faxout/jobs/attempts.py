@@ -237,12 +237,20 @@ def progress(
     )
     if written.rowcount != 1:
         return None
-    # The one place a page is known confirmed while its call goes on: a fax.page.confirmed
-    # event per page in ``confirmed`` belongs here, in this transaction.
-    return Progressed(
-        confirmed=tuple(range(first + before, first + after)),
-        page_now=first - 1 + page_now if page_now else None,
-    )
+    # The one place a page is known confirmed while its call goes on: one fax.page.confirmed
+    # per page, in this transaction (pages are confirmed in order, so page p is p confirmed).
+    confirmed = tuple(range(first + before, first + after))
+    for page in confirmed:
+        emit_for_recipients(
+            conn,
+            now,
+            Event.PAGE_CONFIRMED,
+            [held.job_id],
+            pages_confirmed=page,
+            page=page,
+            attempt=held.attempt_no,
+        )
+    return Progressed(confirmed=confirmed, page_now=first - 1 + page_now if page_now else None)
 
 
 def abandon(conn: Connection, held: Held, now: datetime, why: str, at: datetime) -> bool:

@@ -166,10 +166,13 @@ def emit_for_recipients(
     now: datetime,
     event: Event,
     job_ids: Sequence[int],
+    *,
+    pages_confirmed: int | None = None,
     **extra: Any,
 ) -> int:
     """Queue ``event`` (a recipient's: dialing, page confirmed, delivered, failed, …) for
-    ``job_ids`` as they are now on ``conn``; ``extra`` is added to each body's data."""
+    ``job_ids`` as they are now on ``conn``; ``extra`` is added to each body's data.
+    ``pages_confirmed``: the count during a call (the job's own changes only at its end)."""
     if not job_ids:
         return 0
     if event in _PER_FAX:
@@ -205,7 +208,9 @@ def emit_for_recipients(
                 "id": r.id,
                 "number": r.number,
                 "name": r.name,
-                "pages_confirmed": r.pages_confirmed,
+                "pages_confirmed": r.pages_confirmed
+                if pages_confirmed is None
+                else pages_confirmed,
                 "pages_total": own + cover if own else None,
                 "dials": r.dials,
                 "reason": r.reason,
