@@ -60,10 +60,10 @@ def _states(engine: Engine) -> list[tuple[str, int]]:
     return [(r.state, r.tries) for r in rows]
 
 
-def _fax_through_a_call(engine: Engine, outcome: str = "done") -> tuple[int, int]:
-    """A one-recipient fax accepted, rendered, queued, dialled and finished; (fax, job)."""
-    account_id = _account_id(engine)
-    sid = accept(engine, new_submission(account_id, MemoryBlobStore(), recipients=1))
+def _in_a_call(engine: Engine) -> tuple[int, attempts.Held]:
+    """A one-recipient fax of 2 pages accepted, rendered, queued and being dialled; (fax, the
+    worker's hold on its job)."""
+    sid = accept(engine, new_submission(_account_id(engine), MemoryBlobStore(), recipients=1))
     life = Lifecycle(engine, timedelta(hours=3))
     assert life.claim_render(sid, "r", NOW, 60)
     assert life.finish_render(sid, "r", NOW, rendered_key="k", pages=2, warnings=[], per_job={})
@@ -80,10 +80,16 @@ def _fax_through_a_call(engine: Engine, outcome: str = "done") -> tuple[int, int
         assert held is not None
         held = attempts.dialing(conn, held, NOW, LEASE)
         assert held is not None
+    return sid, held
+
+
+def _fax_through_a_call(engine: Engine) -> tuple[int, int]:
+    """A one-recipient fax delivered (cover page and 2 pages); (fax, job)."""
+    sid, held = _in_a_call(engine)
     with transaction(engine) as conn:
-        final = Final("done" if outcome == "done" else "failed", "busy", 1, 1)
-        attempts.finish(conn, held, NOW, final, pages_confirmed=3, result={})
-    return sid, job_id
+        final = Final("done", "sent", 1, 1)
+        assert attempts.finish(conn, held, NOW, final, pages_confirmed=3, result={})
+    return sid, held.job_id
 
 
 def _account_id(engine: Engine) -> int:
@@ -113,28 +119,15 @@ def test_every_state_change_of_a_fax_is_queued_for_a_subscribed_endpoint(engine:
     assert dialing["data"]["recipient"]["id"] == job_id and dialing["data"]["attempt"] == 1
     assert delivered["data"]["recipient"]["pages_confirmed"] == 3
     assert delivered["data"]["recipient"]["pages_total"] == 3  # 2 pages and the cover page
+    first = endpoints.find("15551230000")[0]
+    assert endpoints.remove(first.id)  # and its deliveries with it: only the other's is left
+    assert [e for e, _ in _events(engine)] == ["fax.delivered"]
 
 
 def test_each_page_confirmed_during_the_call_is_announced_once(engine: Engine) -> None:
     _account_id(engine)
     Endpoints(engine, allow_private=True).add("15551230000", "http://127.0.0.1:9/", "*", NOW)
-    sid = accept(engine, new_submission(_account_id(engine), MemoryBlobStore(), recipients=1))
-    life = Lifecycle(engine, timedelta(hours=3))
-    assert life.claim_render(sid, "r", NOW, 60)
-    assert life.finish_render(sid, "r", NOW, rendered_key="k", pages=2, warnings=[], per_job={})
-    (job_id,) = queue_due(engine, NOW)
-    with engine.connect() as conn:
-        version = conn.execute(
-            select(attempts.jobs.c.version).where(attempts.jobs.c.id == job_id)
-        ).scalar_one()
-    with transaction(engine) as conn:
-        held = attempts.claim(
-            conn, job_id, version, worker="w", transport="simline", line_no=1, first_page=1,
-            lease_until=LEASE, now=NOW,
-        )  # fmt: skip
-        assert held is not None
-        held = attempts.dialing(conn, held, NOW, LEASE)
-        assert held is not None
+    _, held = _in_a_call(engine)
     for confirmed, on_line in ((0, 1), (2, 3), (2, 3), (1, 3), (3, 3)):  # late, smaller counts too
         with transaction(engine) as conn:
             assert attempts.progress(

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 
 from faxout.db.tables import jobs, submissions, webhook_deliveries, webhooks
 
@@ -70,16 +70,24 @@ def new_msg_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def _endpoints(conn: Connection, account_ids: Iterable[int], event: Event) -> dict[int, list[int]]:
-    rows = conn.execute(
-        select(webhooks.c.id, webhooks.c.account_id, webhooks.c.events).where(
-            webhooks.c.account_id.in_(sorted(set(account_ids))), webhooks.c.enabled.is_(True)
-        )
-    ).all()
+def _endpoints(
+    conn: Connection, event: Event, key: Any, where: ColumnElement[bool]
+) -> dict[int, list[int]]:
+    """The enabled endpoints subscribed to ``event``, by ``key`` (a submission's or a job's
+    id) of the rows ``where`` picks: one query, and the only one when nobody listens."""
+    query = (
+        select(key.label("key"), webhooks.c.id, webhooks.c.events)
+        .select_from(jobs)
+        .join(submissions, submissions.c.id == jobs.c.submission_id)
+        .join(webhooks, webhooks.c.account_id == submissions.c.account_id)
+        .where(where, webhooks.c.enabled.is_(True))
+        .distinct()
+        .order_by(key, webhooks.c.id)
+    )
     found: dict[int, list[int]] = {}
-    for row in rows:
+    for row in conn.execute(query):
         if subscribes(row.events, event):
-            found.setdefault(row.account_id, []).append(row.id)
+            found.setdefault(int(row.key), []).append(row.id)
     return found
 
 
@@ -124,35 +132,28 @@ def emit_for_faxes(
     deliveries were queued."""
     if not submission_ids:
         return 0
-    owners = dict(
-        conn.execute(
-            select(submissions.c.id, submissions.c.account_id).where(
-                submissions.c.id.in_(list(submission_ids))
-            )
-        ).all()
+    endpoints = _endpoints(
+        conn, event, submissions.c.id, submissions.c.id.in_(list(submission_ids))
     )
-    endpoints = _endpoints(conn, owners.values(), event)
-    wanted = [sid for sid, account in owners.items() if account in endpoints]
-    if not wanted:
+    if not endpoints:
         return 0
+    wanted = list(endpoints)
     recipients: dict[int, list[dict[str, Any]]] = {}
+    pages: dict[int, int | None] = {}
     for row in conn.execute(
-        select(jobs.c.submission_id, jobs.c.id, jobs.c.number, jobs.c.name)
+        select(jobs.c.submission_id, jobs.c.id, jobs.c.number, jobs.c.name, submissions.c.pages)
+        .join(submissions, submissions.c.id == jobs.c.submission_id)
         .where(jobs.c.submission_id.in_(wanted))
         .order_by(jobs.c.submission_id, jobs.c.seq)
     ):
+        pages[row.submission_id] = row.pages
         recipients.setdefault(row.submission_id, []).append(
             {"id": row.id, "number": row.number, "name": row.name}
         )
-    pages = dict(
-        conn.execute(
-            select(submissions.c.id, submissions.c.pages).where(submissions.c.id.in_(wanted))
-        ).all()
-    )
     bodies: list[tuple[list[int], int, int | None, dict[str, Any]]] = [
         (
-            endpoints[owners[sid]],
-            int(sid),
+            endpoints[sid],
+            sid,
             None,
             {"fax_id": sid, "pages": pages.get(sid), "recipients": recipients.get(sid, [])},
         )
@@ -177,6 +178,9 @@ def emit_for_recipients(
         return 0
     if event in _PER_FAX:
         raise ValueError(f"{event} is an event of a whole fax")
+    endpoints = _endpoints(conn, event, jobs.c.id, jobs.c.id.in_(list(job_ids)))
+    if not endpoints:
+        return 0
     rows = conn.execute(
         select(
             jobs.c.id,
@@ -187,19 +191,15 @@ def emit_for_recipients(
             jobs.c.pages,
             jobs.c.reason,
             jobs.c.dials,
-            submissions.c.account_id,
             submissions.c.pages.label("fax_pages"),
             submissions.c.cover_page,
         )
         .join(submissions, submissions.c.id == jobs.c.submission_id)
-        .where(jobs.c.id.in_(list(job_ids)))
+        .where(jobs.c.id.in_(list(endpoints)))
         .order_by(jobs.c.id)
     ).all()
-    endpoints = _endpoints(conn, (r.account_id for r in rows), event)
     bodies = []
     for r in rows:
-        if r.account_id not in endpoints:
-            continue
         own = r.pages or r.fax_pages
         cover = 0 if r.cover_page == "none" else 1
         data = {
@@ -217,5 +217,5 @@ def emit_for_recipients(
             },
             **extra,
         }
-        bodies.append((endpoints[r.account_id], r.submission_id, r.id, data))
+        bodies.append((endpoints[r.id], r.submission_id, r.id, data))
     return _queue(conn, now, event, bodies)

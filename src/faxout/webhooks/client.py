@@ -23,7 +23,6 @@ class Answer:
 
     status: int | None
     error: str = ""
-    refused: bool = False  # the URL may not be called at all (a value, not a try that failed)
 
     @property
     def ok(self) -> bool:
@@ -68,7 +67,7 @@ def post(
     try:
         target = resolve(url, allow_private=allow_private)
     except BadUrlError as exc:
-        return Answer(None, str(exc), refused=True)
+        return Answer(None, str(exc))  # a try that failed: a name may resolve elsewhere later
     conn: http.client.HTTPConnection = (
         _PinnedTLS(target, timeout, tls or ssl.create_default_context())
         if target.scheme == "https"

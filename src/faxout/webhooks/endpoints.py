@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from faxout.db.engine import reading, transaction
 from faxout.db.tables import accounts, webhook_deliveries, webhooks
@@ -91,9 +91,11 @@ class Endpoints:
             if account_id is None:
                 raise EndpointError(f"there is no account {username}")
             count = conn.execute(
-                select(webhooks.c.id).where(webhooks.c.account_id == account_id)
-            ).all()
-            if len(count) >= MAX_ENDPOINTS:
+                select(func.count())
+                .select_from(webhooks)
+                .where(webhooks.c.account_id == account_id)
+            ).scalar_one()
+            if count >= MAX_ENDPOINTS:
                 raise EndpointError(f"an account may have at most {MAX_ENDPOINTS} webhooks")
             new_id = conn.execute(
                 insert(webhooks)
@@ -135,11 +137,9 @@ class Endpoints:
         return Endpoint(**row._asdict()) if row else None
 
     def remove(self, webhook_id: int) -> bool:
-        """Delete an endpoint and its deliveries (pending ones are never sent); False if none."""
+        """Delete an endpoint and (by the foreign key's cascade) its deliveries: pending ones
+        are never sent. False if there is none."""
         with transaction(self._engine) as conn:
-            conn.execute(
-                delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
-            )
             res = conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
         return bool(res.rowcount == 1)
 

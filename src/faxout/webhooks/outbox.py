@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from faxout.clock import Clock
-from faxout.db.engine import reading, transaction
+from faxout.db.engine import transaction
 from faxout.db.leases import WEBHOOK
 from faxout.db.tables import webhook_deliveries, webhooks
 from faxout.jobs.events import PENDING
@@ -91,15 +91,6 @@ class WebhookOutbox:
         self.clock = clock
         self.worker = worker
         self._send = send
-
-    def backlog(self) -> int:
-        """Deliveries not yet taken by their endpoint."""
-        with reading(self.engine) as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(webhook_deliveries).where(_d.state == PENDING)
-                ).scalar_one()
-            )
 
     def run_once(self, now: datetime, limit: int = 200) -> WebhookPass:
         """Deliver what is due at ``now`` (up to ``limit`` rows)."""
@@ -171,11 +162,11 @@ class WebhookOutbox:
                 self._disable(row, answer)
                 done.failed += len(rows) - i
                 return done
-            if self._record(row, answer):
+            wait = self._record(row, answer)
+            if wait is None:
                 done.failed += 1
             else:
                 done.deferred += 1
-            wait = self._next_at_of(row.id)
             for rest in rows[i + 1 :]:
                 self._postpone(rest, wait, answer)
                 done.deferred += 1
@@ -202,8 +193,8 @@ class WebhookOutbox:
     def _mine(self, row_id: int) -> ColumnElement[bool]:
         return and_(_d.id == row_id, _d.state == PENDING, WEBHOOK.held_by(self.worker))
 
-    def _record(self, row: _Due, answer: Answer, *, final: bool = False) -> bool:
-        """Write the try's result; True when the delivery is over without success."""
+    def _record(self, row: _Due, answer: Answer, *, final: bool = False) -> datetime | None:
+        """Write the try's result; when the next try is due (None: sent, or given up)."""
         now = self.clock.now()
         tries = row.tries + 1
         values: dict[str, Any] = {
@@ -213,11 +204,10 @@ class WebhookOutbox:
             "updated_at": now,
             **WEBHOOK.released(),
         }
-        failed = False
+        retry_at: datetime | None = None
         if answer.ok:
             values |= {"state": SENT, "sent_at": now, "last_error": ""}
         elif final or tries > len(self.settings.schedule):
-            failed = True
             why = answer.error if final else f"gave up after {tries} tries: {answer.error}"
             values |= {"state": FAILED, "last_error": why}
             log.error(
@@ -229,7 +219,7 @@ class WebhookOutbox:
             )
         else:
             delay = timedelta(seconds=self.settings.schedule[tries - 1])
-            values["next_at"] = now + delay
+            retry_at = values["next_at"] = now + delay
             log.warning(
                 "webhook %s: %s of fax %s deferred (%s); next try in %s",
                 row.webhook_id,
@@ -240,15 +230,11 @@ class WebhookOutbox:
             )
         with transaction(self.engine) as conn:
             conn.execute(update(webhook_deliveries).where(self._mine(row.id)).values(**values))
-        return failed
-
-    def _next_at_of(self, row_id: int) -> datetime | None:
-        with reading(self.engine) as conn:
-            row = conn.execute(select(_d.state, _d.next_at).where(_d.id == row_id)).first()
-        return row.next_at if row is not None and row.state == PENDING else None
+        return retry_at
 
     def _postpone(self, row: _Due, wait: datetime | None, answer: Answer) -> None:
-        """Release an untried row of a failing endpoint to wait with it (no try counted)."""
+        """Release an untried row of a failing endpoint to wait with it (no try counted; None:
+        the endpoint's try was its last, and this one is due at once for its own tries)."""
         values: dict[str, Any] = {**WEBHOOK.released(), "updated_at": self.clock.now()}
         if wait is not None:
             values["next_at"] = wait

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 
 from faxout.errors import FaxoutError
 from faxout.intake.api import openapi as spec
-from faxout.intake.api.routes import Caller, CallerDep, Problem, _own
+from faxout.intake.api.routes import Caller, CallerDep, Problem, own_fax
 from faxout.intake.sentpages import Recipient, SentPages, Source
 from faxout.jobs.model import SubmissionState
 from faxout.render.geometry import FAX_WIDTH
@@ -42,7 +42,7 @@ RecipientQuery = Annotated[
 
 
 def _recipient(c: Caller, fax_id: int, recipient_id: int | None) -> tuple[SentPages, Recipient]:
-    sub = _own(c, fax_id)
+    sub = own_fax(c, fax_id)
     pages = c.api.pages
     if pages is None:
         raise Problem(404, "Not Found", "this server does not serve page images")

@@ -116,11 +116,20 @@ CallerDep = Annotated[Caller, Depends(caller)]
 router = APIRouter(prefix="/api/v1", tags=["faxes"])
 
 
-def _own(c: Caller, fax_id: int) -> SubmissionView:
+def own_fax(c: Caller, fax_id: int) -> SubmissionView:
+    """The fax ``fax_id`` of the token's account; a 404 problem for one that is not (another
+    account's fax is answered as one that does not exist)."""
     sub = c.api.jobs.get_submission(fax_id)
     if sub is None or sub.username != c.token.username:
         raise Problem(404, "Not Found", f"there is no fax {fax_id}")
     return sub
+
+
+def _fax_now(c: Caller, fax_id: int) -> dict[str, Any]:
+    """The fax's JSON as it is now (one just made or acted on: it exists)."""
+    sub = c.api.jobs.get_submission(fax_id)
+    assert sub is not None
+    return _fax(c, sub)
 
 
 def _fax(c: Caller, sub: SubmissionView) -> dict[str, Any]:
@@ -265,13 +274,8 @@ async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) 
         )
     if not made.replayed and request.app.state.background is not None:
         request.app.state.background.accepted(made.submission_id)
-
-    def view() -> dict[str, Any]:
-        sub = c.api.jobs.get_submission(made.submission_id)
-        assert sub is not None
-        return _fax(c, sub)
-
-    answer = await anyio.to_thread.run_sync(view)  # off the event loop, like every read
+    # Off the event loop, like every read.
+    answer = await anyio.to_thread.run_sync(_fax_now, c, made.submission_id)
     headers = {"Location": f"/api/v1/faxes/{made.submission_id}"}
     if made.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -346,7 +350,7 @@ async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSON
     body = await _body(request, MAX_FAX_PART_BYTES)
 
     def work() -> Created | int:
-        original = _own(c, fax_id)
+        original = own_fax(c, fax_id)
         asked = read_resend(body)
         sub = resend_submission(c.intake, account, original, asked, now, request)
         return submit(c.intake, sub, key, asked_of_resend(fax_id, asked), batched=_batched(request))
@@ -364,7 +368,7 @@ async def get_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     c.needs("read")
 
     def work() -> dict[str, Any]:
-        answer = _fax(c, _own(c, fax_id))
+        answer = _fax(c, own_fax(c, fax_id))
         answer["reports"] = [report_json(r) for r in report_status(c.intake.engine, fax_id)]
         return answer
 
@@ -382,14 +386,12 @@ async def cancel_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     c.needs("send")
 
     def work() -> dict[str, Any]:
-        _own(c, fax_id)
+        own_fax(c, fax_id)
         done = c.api.lifecycle.cancel(c.now(), submission_id=fax_id)
         if not done.canceled:
             states = ", ".join(sorted({state for _, state in done.refused}))
             raise Problem(409, "Conflict", f"nothing left to cancel (recipients: {states})")
-        sub = c.api.jobs.get_submission(fax_id)
-        assert sub is not None
-        return _fax(c, sub)
+        return _fax_now(c, fax_id)
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
 
@@ -407,14 +409,12 @@ async def retry_recipient(
     c.needs("send")
 
     def work() -> dict[str, Any]:
-        sub = _own(c, fax_id)
+        sub = own_fax(c, fax_id)
         if recipient_id not in {job.id for job in sub.jobs}:
             raise Problem(404, "Not Found", f"fax {fax_id} has no recipient {recipient_id}")
         if not c.api.lifecycle.retry(c.now(), recipient_id):
             raise Problem(409, "Conflict", "only a failed or interrupted recipient is retried")
-        again = c.api.jobs.get_submission(fax_id)
-        assert again is not None
-        return _fax(c, again)
+        return _fax_now(c, fax_id)
 
     answer = await anyio.to_thread.run_sync(work)
     if request.app.state.background is not None:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from faxout.intake.api import openapi as spec
-from faxout.intake.api.routes import MAX_PAGE, CallerDep, Problem, _own
+from faxout.intake.api.routes import MAX_PAGE, CallerDep, Problem, own_fax
 from faxout.intake.api.views import iso
 from faxout.jobs.events import EVENTS
 from faxout.webhooks.endpoints import Delivery, Endpoint, EndpointError
@@ -167,7 +167,7 @@ async def fax_deliveries(
     c.needs("read")
 
     def work() -> dict[str, Any]:
-        _own(c, fax_id)
+        own_fax(c, fax_id)
         rows = c.api.webhooks.deliveries(
             fax_id=fax_id, username=c.token.username, limit=limit + 1, before=cursor
         )
