@@ -91,13 +91,18 @@ def test_upgrading_to_head_keeps_every_row(empty_engine: Engine) -> None:
     no migration may lose an accepted fax (a SQLite batch that drops and recreates a table
     cascades to every row that references it)."""
     from faxout.db.engine import transaction
-    from faxout.db.tables import attempts, documents, jobs, outbox, submissions
-    from tests.db.records import NOW, add_account
+    from faxout.db.tables import accounts, attempts, documents, jobs, outbox, submissions
+    from tests.db.records import NOW
 
     # Rows are written with plain inserts: today's code may need tables the old schema lacks.
     migrate.upgrade(empty_engine, _revisions()[-2])
-    account_id = add_account(empty_engine).id
     with transaction(empty_engine) as conn:
+        account_id = conn.execute(
+            insert(accounts).values(
+                username="15550100000", email="a@example.com", name="", password_hash="x",
+                fax_prohibited=False, created_at=NOW, updated_at=NOW,
+            ).returning(accounts.c.id)
+        ).scalar_one()  # fmt: skip
         sid = conn.execute(
             insert(submissions).values(
                 account_id=account_id, state="accepted", resolution="fine", cover_page="none",

@@ -41,6 +41,8 @@ class Account:
     station: str = ""  # its TSI; "": the server's, else its number
     tagline: str = ""  # its header format; "": the server's
     paper: str = ""  # "": by each recipient's country
+    operator: bool = False  # also runs the server from the web console
+    unlocked_at: datetime | None = None  # login locks set before this are void
 
 
 def validate_email(email: str) -> str:
@@ -68,6 +70,8 @@ def _row_to_account(row: object) -> Account:
         station=m["station"],
         tagline=m["tagline"],
         paper=m["paper"],
+        operator=bool(m["operator"]),
+        unlocked_at=m["unlocked_at"],
     )
 
 
@@ -123,6 +127,7 @@ class AccountRepo:
         dial_allow: tuple[str, ...] | None = None,
         dial_deny: tuple[str, ...] | None = None,
         pages: PageStyle | None = None,
+        operator: bool = False,
     ) -> Account:
         """Create an account; raises ``AccountError`` if the username is taken or invalid."""
         user = normalize_username(username)
@@ -134,6 +139,7 @@ class AccountRepo:
             "name": name.strip(),
             "password_hash": password_hash,
             "fax_prohibited": fax_prohibited,
+            "operator": operator,
             "created_at": now,
             "updated_at": now,
         }
@@ -162,6 +168,8 @@ class AccountRepo:
         dial_allow: tuple[str, ...] | None = None,
         dial_deny: tuple[str, ...] | None = None,
         pages: PageStyle | None = None,
+        operator: bool | None = None,
+        unlocked_at: datetime | None = None,
     ) -> Account:
         """Change the given fields; raises ``AccountError`` when there is no such account."""
         user = normalize_username(username)
@@ -178,6 +186,10 @@ class AccountRepo:
             values["password_hash"] = password_hash
         if fax_prohibited is not None:
             values["fax_prohibited"] = fax_prohibited
+        if operator is not None:
+            values["operator"] = operator
+        if unlocked_at is not None:
+            values["unlocked_at"] = unlocked_at
         with transaction(self._engine) as conn:
             result = conn.execute(
                 update(accounts).where(accounts.c.username == user).values(**values)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -74,6 +75,11 @@ accounts = Table(
     # JSON lists of number patterns the account may (allow) or may not (deny) fax.
     Column("dial_allow", Text, nullable=False, server_default="[]"),
     Column("dial_deny", Text, nullable=False, server_default="[]"),
+    # An operator also runs the server from the web console (accounts, lines, outboxes).
+    Column("operator", Boolean, nullable=False, server_default=false()),
+    # When an operator last lifted the login throttle's locks on this account: a lock set
+    # before it is void, in every worker process (faxout.intake.auth).
+    Column("unlocked_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -335,4 +341,66 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
     Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
     Index("ix_webhook_deliveries_submission_id", "submission_id"),
+)
+
+
+# An account's address book: contacts (a name and a fax number as typed) and named groups of
+# them, used when sending from the web console.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("company", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_contacts_account_id_name", "account_id", "name"),
+)
+
+contact_groups = Table(
+    "contact_groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_contact_groups_account_id_name"),
+)
+
+contact_group_members = Table(
+    "contact_group_members",
+    metadata,
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("contact_groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_contact_group_members_contact_id", "contact_id"),
+)
+
+# Logins the throttle locked (faxout.intake.auth): written when a lock starts (rare), so an
+# operator sees every worker's locks and can lift them; the check itself stays in memory.
+login_locks = Table(
+    "login_locks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(40), nullable=False),
+    Column("client_addr", String(64), nullable=False),
+    Column("locked_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=False),
+    Index("ix_login_locks_username", "username"),
+)
+
+# Keys the servers share through the database (the web console's session key): made by the
+# first server that needs one, read by every other.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
