@@ -103,6 +103,12 @@ class AccountRepo:
             row = conn.execute(select(accounts).where(accounts.c.username == username)).first()
         return _row_to_account(row) if row else None
 
+    def by_id(self, account_id: int) -> Account | None:
+        """The account with this id (a console session keeps the id)."""
+        with reading(self._engine) as conn:
+            row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        return _row_to_account(row) if row else None
+
     def list(self) -> list[Account]:
         """Every account, by username."""
         with reading(self._engine) as conn:

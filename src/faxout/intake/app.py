@@ -107,6 +107,10 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         app.include_router(pages.router)
         app.state.ratelimit = RateLimiter(intake.api_limits, intake.clock)
         app.add_middleware(RateLimitHeaders)
+        if intake.console.enabled:
+            from faxout.intake.console.mount import mount_console
+
+            mount_console(app, intake, intake.console)
 
     for path in PATHS:
         app.add_api_route(

@@ -18,6 +18,7 @@ from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.intake.auth import Authenticator
+from faxout.intake.console.settings import ConsoleSettings
 from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.repo import JobRepo
@@ -67,3 +68,4 @@ class Intake:
     covers: Callable[[], list[str]] = list  # names of the installed cover pages
     api: Api | None = None  # None: no /api/v1
     api_limits: ApiLimits = field(default_factory=ApiLimits)  # requests per second to /api/v1
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)  # the web console under /

@@ -218,6 +218,7 @@ class FaxFilter:
     labels: tuple[tuple[str, str], ...] = ()  # (key, value): each must be on the fax
     created_after: datetime | None = None
     created_before: datetime | None = None
+    text: str = ""  # in a recipient's name or number, or a document's name (the console)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """The conditions on ``submissions``."""
@@ -240,7 +241,30 @@ class FaxFilter:
             found.append(submissions.c.created_at > self.created_after)
         if self.created_before is not None:
             found.append(submissions.c.created_at < self.created_before)
+        if self.text:
+            found.append(_text_clause(self.text))
         return found
+
+
+def _text_clause(text: str) -> ColumnElement[bool]:
+    """A fax whose recipient's name or number, or a document's name, holds ``text`` (any
+    case; ``%`` and ``_`` are themselves). A scan of the account's faxes, by design: it is
+    the console's search box, narrowed to one account by the index."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    in_job = [jobs.c.name.ilike(pattern, escape="\\")]
+    if digits:
+        in_job.append(jobs.c.number.like(f"%{digits}%"))
+    in_documents = (
+        select(documents.c.submission_id)
+        .where(
+            documents.c.submission_id == submissions.c.id,
+            documents.c.filename.ilike(pattern, escape="\\"),
+        )
+        .exists()
+    )
+    return or_(_has_job(or_(*in_job)), in_documents)
 
 
 class JobRepo:

@@ -33,6 +33,7 @@ def intake_of(gw: Gateway) -> Intake:
         http=s.http,
         trusted_proxies=tuple(s.trusted_proxies),
         api_limits=s.api,
+        console=s.console,
         reachable=s.transmit.dial.reachable_for(s.transmit.transport),
         covers=gw.installed_covers,
         api=Api(

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from faxout.accounts.settings import Auth
 from faxout.errors import ConfigError
+from faxout.intake.console.settings import ConsoleSettings
 from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.retry import RetryPolicy
 from faxout.render.settings import Render
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     header: Header = Header()
     metrics: Metrics = Metrics()
     webhooks: Webhooks = Webhooks()
+    console: ConsoleSettings = ConsoleSettings()
 
     @field_validator("trusted_proxies")
     @classmethod

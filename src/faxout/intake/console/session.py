@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -69,9 +70,16 @@ class Session:
 class SessionCodec:
     """Turns sessions into cookie values and back, checking signature and age."""
 
-    def __init__(self, key: str, cfg: ConsoleSettings) -> None:
-        self._serializer = URLSafeSerializer(key, salt="faxout.console.session")
+    def __init__(self, key: Callable[[], str], cfg: ConsoleSettings) -> None:
+        self._key = key  # read at first use: the database may not be ready when the app is made
+        self._made: URLSafeSerializer | None = None
         self._cfg = cfg
+
+    @property
+    def _serializer(self) -> URLSafeSerializer:
+        if self._made is None:
+            self._made = URLSafeSerializer(self._key(), salt="faxout.console.session")
+        return self._made
 
     def dumps(self, session: Session) -> str:
         """The cookie value."""

@@ -74,9 +74,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("group_id", "contact_id", name=op.f("pk_contact_group_members")),
     )
-    op.create_index(
-        "ix_contact_group_members_contact_id", "contact_group_members", ["contact_id"]
-    )
+    op.create_index("ix_contact_group_members_contact_id", "contact_group_members", ["contact_id"])
     op.create_table(
         "login_locks",
         sa.Column("id", sa.Integer(), nullable=False),

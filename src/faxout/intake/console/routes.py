@@ -1,0 +1,14 @@
+"""The console's pages: each module's router. A new page adds its module here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    """Every page's router, in the order their paths are matched."""
+    # Imported here, not at the top: the page modules import the status API, which imports
+    # the intake's services, which import the console's settings (this package).
+    from faxout.intake.console import outbox, signin
+
+    return [signin.router, outbox.router]

@@ -1,0 +1,79 @@
+// faxout console: what every page shares. No framework, no build step; every page works
+// without this script, which only adds live updates and conveniences.
+"use strict";
+(function () {
+  const body = document.body;
+  const csrf = () => body.dataset.csrf || "";
+
+  // Times are shown in the browser's zone: the server reads it from this cookie.
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const had = (document.cookie.match(/(?:^|; )faxout_tz=([^;]*)/) || [])[1];
+    if (zone && decodeURIComponent(had || "") !== zone) {
+      document.cookie = "faxout_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) { /* an old browser: times stay in the account's zone */ }
+
+  // A request from a page script: same origin, the CSRF token in a header.
+  function request(method, url, bodyData, extra) {
+    const headers = Object.assign({ "X-CSRF-Token": csrf(), "X-Requested-With": "fetch" }, extra || {});
+    let payload = bodyData;
+    if (bodyData && !(bodyData instanceof FormData) && typeof bodyData !== "string") {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(bodyData);
+    }
+    return fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+  }
+
+  function signedOut() {
+    if (document.getElementById("signed-out")) return;
+    const note = document.createElement("div");
+    note.id = "signed-out";
+    note.className = "flash error";
+    note.setAttribute("role", "alert");
+    note.innerHTML = 'Your session has ended. <a href="/login?next=' +
+      encodeURIComponent(location.pathname + location.search) + '">Sign in again</a>.';
+    const main = document.getElementById("main");
+    main.insertBefore(note, main.firstChild);
+  }
+
+  // Live regions: an element with data-live="/url" is refreshed from that URL while visible.
+  function follow(el) {
+    const every = parseInt(body.dataset.pollMs || "2000", 10);
+    let wait = every, timer = null, last = el.innerHTML;
+    async function tick() {
+      timer = null;
+      if (document.visibilityState !== "visible") return;
+      try {
+        const answer = await fetch(el.dataset.live, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });
+        if (answer.status === 401) { signedOut(); return; }
+        if (answer.ok) {
+          const html = await answer.text();
+          if (html !== last) {
+            el.innerHTML = html;
+            last = html;
+            el.dispatchEvent(new CustomEvent("faxout:updated", { bubbles: true }));
+          }
+          wait = every;
+        } else {
+          wait = Math.min(wait * 2, 60000);
+        }
+      } catch (e) {
+        wait = Math.min(wait * 2, 60000); // the server restarts: ask less often meanwhile
+      }
+      schedule();
+    }
+    function schedule() { if (!timer) timer = setTimeout(tick, wait); }
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") { wait = every; schedule(); } });
+    schedule();
+  }
+  document.querySelectorAll("[data-live]").forEach(follow);
+
+  // Buttons that ask first: <button data-confirm="Cancel this fax?">.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+
+  window.faxout = { csrf, request, signedOut };
+})();
