@@ -176,3 +176,7 @@ class Authenticator:
         if account.fax_prohibited:
             return AuthResult(AuthStatus.PROHIBITED, account, user)
         return AuthResult(AuthStatus.OK, account, user)
+
+    def hash_password(self, password: str) -> str:
+        """The stored form of a new password (argon2id, the gateway's parameters)."""
+        return self._passwords.hash(password)

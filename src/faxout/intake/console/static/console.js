@@ -75,5 +75,18 @@
     if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
   });
 
+  // Copy buttons: <button data-copy="#id"> copies that element's text.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    try {
+      await navigator.clipboard.writeText(source.textContent.trim());
+      button.textContent = "Copied";
+    } catch (e) {
+      window.getSelection().selectAllChildren(source); // no clipboard access: select it instead
+    }
+  });
+
   window.faxout = { csrf, request, signedOut };
 })();
