@@ -36,7 +36,13 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069
 
 
 class ContactError(ValueError):
-    """An address-book change that cannot be made; the message says what to do instead."""
+    """An address-book change that cannot be made; the message says what to do instead, and
+    ``field`` which of the values given is wrong ("name", "number", "company", "group"; ""
+    when none is)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(ContactError):
@@ -84,13 +90,15 @@ def dial_policy(account: Account, reachable: tuple[str, ...] = ()) -> DialPolicy
     )
 
 
-def clean_text(value: str, what: str, limit: int, *, required: bool = True) -> str:
-    """``value`` on one line with its white space folded, or ``ContactError`` saying why not."""
+def clean_text(value: str, what: str, limit: int, *, required: bool = True, field: str = "") -> str:
+    """``value`` on one line with its white space folded, or ``ContactError`` saying why not
+    (about ``field``: ``what`` by default)."""
+    field = field or what
     text = " ".join(_CONTROL.sub(" ", value).split())
     if required and not text:
-        raise ContactError(f"give the {what}")
+        raise ContactError(f"give the {what}", field)
     if len(text) > limit:
-        raise ContactError(f"the {what} is longer than {limit} characters: shorten it")
+        raise ContactError(f"the {what} is longer than {limit} characters: shorten it", field)
     return text
 
 
@@ -99,12 +107,12 @@ def checked_number(value: str, policy: DialPolicy) -> tuple[str, str]:
     submission would give."""
     typed = " ".join(value.split())
     if len(typed) > MAX_NUMBER_CHARS:
-        raise ContactError(f"the fax number is longer than {MAX_NUMBER_CHARS} characters")
+        raise ContactError(f"the fax number is longer than {MAX_NUMBER_CHARS} characters", "number")
     read = policy.read(typed)
     if isinstance(read, Refused):
         if not typed:
-            raise ContactError("give the fax number")
-        raise ContactError(f"fax number {quoted(typed)}: {read.reason}")
+            raise ContactError("give the fax number", "number")
+        raise ContactError(f"fax number {quoted(typed)}: {read.reason}", "number")
     return typed, read.e164
 
 
@@ -210,7 +218,8 @@ def duplicate_error(typed: str, name: str) -> ContactError:
     """What to say when ``typed`` is the number of the contact ``name`` already."""
     return ContactError(
         f"fax number {quoted(typed)} is already in the address book as {quoted(name)}: "
-        "edit that contact instead"
+        "edit that contact instead",
+        "number",
     )
 
 
@@ -281,7 +290,9 @@ def new_group(conn: Connection, account_id: int, name: str, now: datetime) -> in
     """Create a group in a locked account's book; ``ContactError`` at the limit or when the
     name is taken."""
     if group_named(conn, account_id, name) is not None:
-        raise ContactError(f"there is a group called {quoted(name)} already: pick another name")
+        raise ContactError(
+            f"there is a group called {quoted(name)} already: pick another name", "group"
+        )
     count = conn.execute(
         select(func.count())
         .select_from(contact_groups)

@@ -48,7 +48,11 @@ def import_lines(
     """Import ``text`` into the book of ``account_id`` (whose numbers ``policy`` reads); see
     ``AddressBook.import_csv``."""
     parsed = parse(text)
-    extra = clean_text(group, "group name", MAX_GROUP_CHARS) if group and group.strip() else None
+    extra = (
+        clean_text(group, "group name", MAX_GROUP_CHARS, field="group")
+        if group and group.strip()
+        else None
+    )
     good, errors, skipped = _checked_rows(parsed, policy)
     with transaction(engine) as conn:
         lock_account(conn, account_id)
@@ -132,7 +136,9 @@ def _checked(row: Row, policy: DialPolicy) -> _Checked:
         number=typed,
         e164=e164,
         company=clean_text(row.company, "company", MAX_COMPANY_CHARS, required=False),
-        groups=tuple(clean_text(g, "group name", MAX_GROUP_CHARS) for g in row.groups),
+        groups=tuple(
+            clean_text(g, "group name", MAX_GROUP_CHARS, field="group") for g in row.groups
+        ),
     )
 
 

@@ -314,7 +314,7 @@ class AddressBook:
 
     def add_group(self, account_id: int, name: str, *, now: datetime) -> Group:
         """Create an empty group; ``ContactError`` when the name is taken (case aside)."""
-        name = clean_text(name, "group name", MAX_GROUP_CHARS)
+        name = clean_text(name, "group name", MAX_GROUP_CHARS, field="group")
         with transaction(self._engine) as conn:
             lock_account(conn, account_id)
             group_id = new_group(conn, account_id, name, now)
@@ -322,7 +322,7 @@ class AddressBook:
 
     def rename_group(self, account_id: int, group_id: int, name: str) -> Group:
         """Give a group another name."""
-        name = clean_text(name, "group name", MAX_GROUP_CHARS)
+        name = clean_text(name, "group name", MAX_GROUP_CHARS, field="group")
         with transaction(self._engine) as conn:
             lock_account(conn, account_id)
             group_of(conn, account_id, group_id)

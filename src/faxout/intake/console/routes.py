@@ -9,6 +9,16 @@ def routers() -> list[APIRouter]:
     """Every page's router, in the order their paths are matched."""
     # Imported here, not at the top: the page modules import the status API, which imports
     # the intake's services, which import the console's settings (this package).
-    from faxout.intake.console import account, outbox, signin
+    from faxout.intake.console import (
+        account,
+        contacts,
+        outbox,
+        signin,
+    )
 
-    return [signin.router, outbox.router, account.router]
+    return [
+        signin.router,
+        outbox.router,
+        account.router,
+        contacts.router,
+    ]
