@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
         account,
         contacts,
         outbox,
+        send,
         signin,
     )
 
@@ -21,4 +22,5 @@ def routers() -> list[APIRouter]:
         outbox.router,
         account.router,
         contacts.router,
+        send.router,
     ]
