@@ -59,6 +59,9 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
             app.state.committer.close()
             if app.state.background is not None:
                 await anyio.to_thread.run_sync(app.state.background.stop)
+            previews = getattr(app.state, "send_previews", None)  # the console's render worker
+            if previews is not None:
+                await anyio.to_thread.run_sync(previews.close)
 
     app = FastAPI(
         lifespan=lifespan,

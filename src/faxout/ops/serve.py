@@ -64,6 +64,12 @@ def gateway_app(gw: Gateway, *, pipeline: bool = True) -> FastAPI:
         return Pipeline(gw) if pipeline else ApiNode(gw)
 
     app = create_app(intake_of(gw), background=background)
+    if gw.settings.console.enabled:
+        from faxout.intake.console.send import STATE_KEY, previews_for
+
+        s = gw.settings
+        previews = previews_for(s.data_dir, s.coverpages_path, s.render.options())
+        setattr(app.state, STATE_KEY, previews)
     mount_metrics(app, gw.settings.metrics, gw.engine, gw.clock)
     return app
 

@@ -173,3 +173,24 @@ def test_the_preview_shows_a_pdfs_pages(tmp_path: Path) -> None:
             assert client.get("/send/preview/" + "x" * 22 + "/1.png").status_code == 404
     finally:
         own.close()
+
+
+def test_a_group_or_contact_from_the_address_book_fills_the_recipients(tmp_path: Path) -> None:
+    from faxout.accounts.contacts import AddressBook
+
+    with console(tmp_path) as (made, client, _token):
+        account = made.gw.accounts.get(USER)
+        assert account is not None
+        book = AddressBook(made.gw.engine)
+        now = made.clock.now()
+        desk = book.add(account, "Front desk", "16505550100", now=now)
+        lab = book.add(account, "Lab", "16505550101", now=now)
+        group = book.add_group(account.id, "Clinic", now=now)
+        book.set_members(account.id, group.id, [desk.id, lab.id])
+        html = client.get("/send", params={"group": group.id}).text
+        assert "16505550100|Front desk\n16505550101|Lab</textarea>" in html
+        html = client.get("/send", params={"contact": lab.id}).text
+        assert "16505550101|Lab</textarea>" in html
+        assert "</textarea>" in client.get("/send", params={"group": "9999"}).text
+        lines = client.get("/contacts.json", params={"group": group.id}, headers=SCRIPT).json()
+        assert lines == {"lines": ["16505550100|Front desk", "16505550101|Lab"]}

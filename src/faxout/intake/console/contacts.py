@@ -195,11 +195,17 @@ async def contacts_page(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.get("/contacts.json")
-async def contacts_json(request: Request, viewer: ViewerDep, q: str = "") -> Response:
-    """Contacts and groups matching ``q``, for the send page's picker."""
+async def contacts_json(
+    request: Request, viewer: ViewerDep, q: str = "", group: int | None = None
+) -> Response:
+    """Contacts and groups matching ``q``, for the send page's picker; with ``group``, that
+    group's recipient lines (``number|name``) instead."""
     words = q.strip()[:MAX_QUERY_CHARS]
     book = book_of(viewer)
     account_id = viewer.account.id
+    if group is not None:
+        lines = await _run(partial(prefill, book, account_id, group=group))
+        return json_answer(request, {"lines": lines})
     rows = await _run(partial(book.contacts, account_id, words, None, PICKER_SIZE))
     groups = await _run(partial(book.groups, account_id))
     folded = words.casefold()

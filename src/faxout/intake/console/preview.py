@@ -209,6 +209,12 @@ class Previews:
         )
         self._slots = threading.BoundedSemaphore(MAX_AT_ONCE)
 
+    def close(self) -> None:
+        """Stop the previews' render worker (when the server stops)."""
+        close = getattr(self._pool, "close", None)
+        if close is not None:
+            close()
+
     @contextlib.contextmanager
     def incoming(self) -> Iterator[Incoming]:
         """A private directory for one request's documents, removed when the block ends."""

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from faxout.intake.api.routes import _batched
 from faxout.intake.console import preview as pv
+from faxout.intake.console.contacts import book_of, prefill
 from faxout.intake.console.recipients import check_numbers, entries_of_text, policy_of
 from faxout.intake.console.sendform import (
     COVER_PAGE,
@@ -76,10 +77,9 @@ def previews_for(data_dir: Path, covers_dir: Path | None, options: RenderOptions
 def _previews(request: Request) -> pv.Previews:
     made: pv.Previews | None = getattr(request.app.state, STATE_KEY, None)
     if made is None:
-        # HOOK: the gateway's wiring (faxout.ops.serve) should set app.state.send_previews
-        # with previews_for(settings.data_dir, settings.coverpages_path, render options).
-        # Until then: the work area's data directory (DATA_DIR/run → DATA_DIR), the shipped
-        # cover pages (an operator's one previews as Default, with a warning saying so).
+        # An app made without the gateway's wiring (faxout.ops.serve sets the previews with
+        # the operator's cover pages and render options): the work area's data directory
+        # (DATA_DIR/run → DATA_DIR) and the shipped cover pages.
         root = workspace.current().root
         data_dir = root.parent if root.name == "run" else root
         made = previews_for(data_dir, None, RenderOptions())
@@ -94,12 +94,18 @@ def _covers(viewer: Viewer) -> list[str]:
 
 
 def _prefill(viewer: Viewer, request: Request) -> str:
-    """The recipients ``/send?group=ID`` or ``/send?contact=ID`` puts in the textarea.
+    """The recipients ``/send?group=ID`` or ``/send?contact=ID`` puts in the textarea (an
+    id that is not a number, or not in the account's book, puts nothing)."""
 
-    HOOK: the address book (``faxout.intake.console.contacts.prefill``) is not on main yet;
-    once it is, this returns ``prefill(book, viewer.account.id, group=…, contact=…)`` for
-    the ids in ``request.query_params``. Until then the textarea starts empty."""
-    return ""
+    def asked(name: str) -> int | None:
+        value = request.query_params.get(name, "")
+        return int(value) if value.isdigit() and int(value) < 2**62 else None
+
+    group, contact = asked("group"), asked("contact")
+    if group is None and contact is None:
+        return ""
+    lines = prefill(book_of(viewer), viewer.account.id, group=group, contact=contact)
+    return "\n".join(lines)
 
 
 def _form_page(

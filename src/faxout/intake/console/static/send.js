@@ -141,6 +141,50 @@ document.addEventListener("DOMContentLoaded", function () {
   recipients.addEventListener("input", () => { clearError("recipients"); check(); });
   if (recipients.value.trim()) check();
 
+  // The address-book picker: a contact adds its line, a group every member's.
+  const picker = $("picker"), pickQ = $("pick-q"), picked = $("pick-results");
+  function addLines(lines) {
+    const have = recipients.value.replace(/\s+$/, "");
+    recipients.value = (have ? have + "\n" : "") + lines.join("\n");
+    recipients.dispatchEvent(new Event("input"));
+  }
+  function choice(label, detail, onPick) {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = label;
+    const small = document.createElement("span");
+    small.className = "small muted";
+    small.textContent = " " + detail;
+    button.addEventListener("click", onPick);
+    li.append(button, small);
+    picked.append(li);
+  }
+  const find = debounce(async () => {
+    const answer = await fetch("/contacts.json?q=" + encodeURIComponent(pickQ.value), { headers: { "X-Requested-With": "fetch" } });
+    if (answer.status === 401) { window.faxout.signedOut(); return; }
+    if (!answer.ok) return;
+    const data = await answer.json();
+    picked.replaceChildren();
+    data.groups.forEach((g) => choice("Group " + g.name, g.members + " members", async () => {
+      const members = await fetch("/contacts.json?group=" + g.id, { headers: { "X-Requested-With": "fetch" } });
+      if (members.ok) addLines((await members.json()).lines);
+    }));
+    data.contacts.forEach((c) => choice(c.name, c.number + (c.company ? " · " + c.company : ""), () => addLines([c.number + "|" + c.name])));
+    if (!picked.children.length) {
+      const li = document.createElement("li");
+      li.className = "muted small";
+      li.textContent = "Nothing in the address book matches.";
+      picked.append(li);
+    }
+  }, 200);
+  if (picker) {
+    picker.hidden = false;
+    picker.addEventListener("toggle", () => { if (picker.open) { find(); pickQ.focus(); } });
+    pickQ.addEventListener("input", find);
+  }
+
   // The cover page, drawn by the fax renderer for the first recipient.
   const figure = $("cover-figure"), image = $("cover-image"), coverStatus = $("cover-status");
   let coverAsked = 0, coverUrl = null;
