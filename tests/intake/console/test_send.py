@@ -194,3 +194,26 @@ def test_a_group_or_contact_from_the_address_book_fills_the_recipients(tmp_path:
         assert "</textarea>" in client.get("/send", params={"group": "9999"}).text
         lines = client.get("/contacts.json", params={"group": group.id}, headers=SCRIPT).json()
         assert lines == {"lines": ["16505550100|Front desk", "16505550101|Lab"]}
+
+
+def test_labels_are_given_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    with console(tmp_path) as (made, client, token):
+        answer = client.post(
+            "/send",
+            data=_fields(token, recipients="6505550100", labels="matter: 2026-114\nward=3\n"),
+            files=[("document", LETTER)],
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        fax = int(answer.headers["location"].rsplit("/", 1)[1])
+        sub = made.gw.jobs.get_submission(fax)
+        assert sub is not None and sub.labels == {"matter": "2026-114", "ward": "3"}
+        listed = client.get("/", params={"label": "matter:2026-114"}).text
+        assert f'data-fax="{fax}"' in listed
+        bad = client.post(
+            "/send",
+            data=_fields(token, recipients="6505550100", labels="no separator here"),
+            files=[("document", LETTER)],
+        )
+        assert bad.status_code == 400 and "line 1 is not key: value" in bad.text
+        assert "no separator here</textarea>" in bad.text

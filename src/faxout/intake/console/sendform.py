@@ -30,9 +30,10 @@ COVER_TEXT = "cover_text"
 RESOLUTION = "resolution"
 SEND_AT = "send_at"
 TIME_ZONE = "time_zone"
+LABELS = "labels"
 CSRF = "csrf"
 DOCUMENT = "document"
-FIELDS = (RECIPIENTS, COVER_PAGE, COVER_TEXT, RESOLUTION, SEND_AT, TIME_ZONE, CSRF)
+FIELDS = (RECIPIENTS, COVER_PAGE, COVER_TEXT, RESOLUTION, SEND_AT, TIME_ZONE, LABELS, CSRF)
 
 
 class FormError(Exception):

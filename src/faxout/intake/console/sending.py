@@ -25,12 +25,21 @@ from starlette.requests import Request
 
 from faxout import timezones
 from faxout.accounts.repo import Account
-from faxout.intake.api.submit import FaxFields, Problem422, To, asked_of, prepare, submit
+from faxout.intake.api.submit import (
+    FaxFields,
+    Problem422,
+    To,
+    asked_of,
+    check_labels,
+    prepare,
+    submit,
+)
 from faxout.intake.console.recipients import check_entries, entries_of_text, policy_of
 from faxout.intake.console.sendform import (
     COVER_PAGE,
     COVER_TEXT,
     DOCUMENT,
+    LABELS,
     RECIPIENTS,
     RESOLUTION,
     SEND_AT,
@@ -83,6 +92,25 @@ def send_at_of(local: str, zone: str) -> datetime | None:
     return when
 
 
+def labels_of(text: str) -> dict[str, str]:
+    """``key: value`` (or ``key=value``) lines as the API's labels; ``FormError`` naming the
+    line that is not one, or the rule a label breaks."""
+    labels: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise FormError(400, LABELS, f"{LABELS}: line {number} is not key: value")
+        labels[key.strip()] = value.strip()
+    try:
+        return check_labels(labels)
+    except ValueError as exc:
+        raise FormError(400, LABELS, f"{LABELS}: {exc}") from exc
+
+
 def fields_of(form: SendForm, account: Account, intake: Intake) -> FaxFields:
     """The API's ``FaxFields`` for the form; ``FormError`` naming the field or the line."""
     entries = entries_of_text(form.get(RECIPIENTS))
@@ -104,6 +132,7 @@ def fields_of(form: SendForm, account: Account, intake: Intake) -> FaxFields:
         cover_text=form.get(COVER_TEXT).replace("\r\n", "\n"),
         resolution="low" if resolution == "low" else "high",
         send_at=when,
+        labels=labels_of(form.get(LABELS)),
     )
 
 
