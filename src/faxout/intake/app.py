@@ -79,8 +79,9 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         from starlette.exceptions import HTTPException as StarletteHTTPException
 
         from faxout.intake.api import pages
+        from faxout.intake.api.faxes import Problem
         from faxout.intake.api.ratelimit import RateLimiter, RateLimitHeaders
-        from faxout.intake.api.routes import Problem, router
+        from faxout.intake.api.routes import router
         from faxout.intake.api.webhooks import router as webhook_router
 
         @app.exception_handler(Problem)

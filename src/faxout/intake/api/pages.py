@@ -22,9 +22,12 @@ from fastapi.responses import Response
 
 from faxout.errors import FaxoutError
 from faxout.intake.api import openapi as spec
-from faxout.intake.api.routes import Caller, CallerDep, Problem, own_fax
+from faxout.intake.api.faxes import Problem
+from faxout.intake.api.routes import CallerDep, own_fax
 from faxout.intake.sentpages import Recipient, SentPages, Source
+from faxout.intake.services import Api
 from faxout.jobs.model import SubmissionState
+from faxout.jobs.repo import SubmissionView
 from faxout.render.geometry import FAX_WIDTH
 
 log = logging.getLogger("faxout.intake")
@@ -41,9 +44,13 @@ RecipientQuery = Annotated[
 ]
 
 
-def _recipient(c: Caller, fax_id: int, recipient_id: int | None) -> tuple[SentPages, Recipient]:
-    sub = own_fax(c, fax_id)
-    pages = c.api.pages
+def rendered(
+    api: Api, sub: SubmissionView, recipient_id: int | None
+) -> tuple[SentPages, Recipient]:
+    """The page drawer and the recipient ``recipient_id`` of ``sub`` (None: its first); a
+    404 problem for no such recipient or no pages, a 409 while they are not rendered yet."""
+    fax_id = sub.id
+    pages = api.pages
     if pages is None:
         raise Problem(404, "Not Found", "this server does not serve page images")
     job = next((j for j in sub.jobs if recipient_id in (None, j.id)), None)
@@ -95,6 +102,27 @@ def _answer(
     return Response(body, media_type=media_type, headers=headers)
 
 
+def page_answer(
+    request: Request, pages: SentPages, rec: Recipient, fax_id: int, page: int, width: int | None
+) -> Response:
+    """Page ``page`` of ``rec`` as PNG (``width``: a grey thumbnail), with its ETag, or a 304
+    when the client holds it; a 404 problem for a page the fax does not have."""
+    if not 1 <= page <= rec.total:
+        raise Problem(404, "Not Found", f"fax {fax_id} has pages 1 to {rec.total}")
+    source = pages.source(rec, page)
+    etag = _etag([source], "png", page, width)
+    return _answer(request, etag, [source], "image/png", lambda: pages.png(source, page, width))
+
+
+def pdf_answer(request: Request, pages: SentPages, rec: Recipient, fax_id: int) -> Response:
+    """Every page of ``rec`` in one PDF, with its ETag, or a 304 when the client holds it."""
+    sources = [pages.source(rec, n) for n in range(1, rec.total + 1)]
+    etag = _etag(sources, "pdf")
+    answer = _answer(request, etag, sources, "application/pdf", lambda: pages.pdf(sources))
+    answer.headers["Content-Disposition"] = f'inline; filename="fax-{fax_id}.pdf"'
+    return answer
+
+
 @router.get(
     "/faxes/{fax_id}/pages/{page}.png",
     summary="One page as the recipient got it, header included (PNG)",
@@ -117,12 +145,8 @@ async def page_png(
     c.needs("read")
 
     def work() -> Response:
-        pages, rec = _recipient(c, fax_id, recipient)
-        if not 1 <= page <= rec.total:
-            raise Problem(404, "Not Found", f"fax {fax_id} has pages 1 to {rec.total}")
-        source = pages.source(rec, page)
-        etag = _etag([source], "png", page, width)
-        return _answer(request, etag, [source], "image/png", lambda: pages.png(source, page, width))
+        pages, rec = rendered(c.api, own_fax(c, fax_id), recipient)
+        return page_answer(request, pages, rec, fax_id, page, width)
 
     return await anyio.to_thread.run_sync(work)
 
@@ -140,11 +164,7 @@ async def fax_pdf(
     c.needs("read")
 
     def work() -> Response:
-        pages, rec = _recipient(c, fax_id, recipient)
-        sources = [pages.source(rec, n) for n in range(1, rec.total + 1)]
-        etag = _etag(sources, "pdf")
-        answer = _answer(request, etag, sources, "application/pdf", lambda: pages.pdf(sources))
-        answer.headers["Content-Disposition"] = f'inline; filename="fax-{fax_id}.pdf"'
-        return answer
+        pages, rec = rendered(c.api, own_fax(c, fax_id), recipient)
+        return pdf_answer(request, pages, rec, fax_id)
 
     return await anyio.to_thread.run_sync(work)

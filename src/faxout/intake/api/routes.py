@@ -24,6 +24,18 @@ from faxout.accounts.repo import Account
 from faxout.accounts.tokens import Token
 from faxout.intake.api import openapi as spec
 from faxout.intake.api import ratelimit
+from faxout.intake.api.faxes import (
+    Problem,
+    batched,
+    cancel,
+    fax_detail,
+    fax_now,
+    owned,
+    resend,
+    retry,
+    sender,
+    started,
+)
 from faxout.intake.api.listing import fax_filter
 from faxout.intake.api.multipart import (
     MAX_FAX_PART_BYTES,
@@ -31,7 +43,7 @@ from faxout.intake.api.multipart import (
     is_multipart,
     read_multipart,
 )
-from faxout.intake.api.resend import asked_of_resend, read_resend, resend_submission
+from faxout.intake.api.resend import read_resend
 from faxout.intake.api.submit import (
     MAX_KEY_CHARS,
     FaxFields,
@@ -43,33 +55,12 @@ from faxout.intake.api.submit import (
     read_fax,
     submit,
 )
-from faxout.intake.api.views import fax_json, report_json
+from faxout.intake.api.views import fax_json
 from faxout.intake.services import Api, Intake
-from faxout.jobs.create import Created, NewSubmission
+from faxout.jobs.create import Created
 from faxout.jobs.repo import SubmissionView
-from faxout.report.status import report_status
 
-PROBLEM = spec.PROBLEM
 MAX_PAGE = 200
-
-
-class Problem(Exception):  # noqa: N818 - an HTTP answer, raised to leave the handler
-    """An RFC 9457 problem: answered as ``application/problem+json``."""
-
-    def __init__(self, status: int, title: str, detail: str, **headers: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers
-
-    def response(self, instance: str) -> JSONResponse:
-        """The answer."""
-        body = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "instance": instance,
-        }
-        return JSONResponse(body, self.status, headers=self.headers, media_type=PROBLEM)
 
 
 @dataclass(frozen=True)
@@ -119,22 +110,12 @@ router = APIRouter(prefix="/api/v1", tags=["faxes"])
 def own_fax(c: Caller, fax_id: int) -> SubmissionView:
     """The fax ``fax_id`` of the token's account; a 404 problem for one that is not (another
     account's fax is answered as one that does not exist)."""
-    sub = c.api.jobs.get_submission(fax_id)
-    if sub is None or sub.username != c.token.username:
-        raise Problem(404, "Not Found", f"there is no fax {fax_id}")
-    return sub
+    return owned(c.api, c.token.username, fax_id)
 
 
 def _fax_now(c: Caller, fax_id: int) -> dict[str, Any]:
     """The fax's JSON as it is now (one just made or acted on: it exists)."""
-    sub = c.api.jobs.get_submission(fax_id)
-    assert sub is not None
-    return _fax(c, sub)
-
-
-def _fax(c: Caller, sub: SubmissionView) -> dict[str, Any]:
-    attempts = c.api.jobs.attempts_of([job.id for job in sub.jobs])
-    return fax_json(sub, attempts, c.now())
+    return fax_now(c.api, fax_id, c.now())
 
 
 def _encode(when: datetime) -> str:
@@ -246,20 +227,8 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _batched(request: Request) -> Callable[[NewSubmission, list[str]], int] | None:
-    """From a worker thread: commit a submission in the FaxOut endpoint's next group commit
-    (one transaction for many requests), waiting until it is committed."""
-    committer = getattr(request.app.state, "committer", None)
-    if committer is None:
-        return None
-    return lambda sub, keys: anyio.from_thread.run(committer.commit, sub, keys)
-
-
 def _sender(c: Caller) -> Account:
-    account = c.api.accounts.get(c.token.username)
-    if account is None or account.fax_prohibited:
-        raise Problem(403, "Forbidden", "faxing is prohibited for this account")
-    return account
+    return sender(c.api, c.token.username)
 
 
 async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) -> JSONResponse:
@@ -272,8 +241,8 @@ async def _made(c: Caller, request: Request, work: Callable[[], Created | int]) 
         raise Problem(
             409, "Conflict", f"this Idempotency-Key was used for another request (fax {made})"
         )
-    if not made.replayed and request.app.state.background is not None:
-        request.app.state.background.accepted(made.submission_id)
+    if not made.replayed:
+        started(request, made.submission_id)
     # Off the event loop, like every read.
     answer = await anyio.to_thread.run_sync(_fax_now, c, made.submission_id)
     headers = {"Location": f"/api/v1/faxes/{made.submission_id}"}
@@ -311,7 +280,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
                 except ValidationError as exc:
                     raise problem_of(exc, "fax") from exc
                 sub = prepare(c.intake, account, fields, parts.documents, now, request)
-                return submit(c.intake, sub, key, asked_of(fields), batched=_batched(request))
+                return submit(c.intake, sub, key, asked_of(fields), batched=batched(request))
             finally:
                 parts.discard()  # nothing left behind; a committed upload is kept
 
@@ -324,7 +293,7 @@ async def create_fax(c: CallerDep, request: Request) -> JSONResponse:
         docs = decode_documents(c.intake, fax)
         try:
             sub = prepare(c.intake, account, fax, docs, now, request)
-            return submit(c.intake, sub, key, asked_of(fax), batched=_batched(request))
+            return submit(c.intake, sub, key, asked_of(fax), batched=batched(request))
         finally:
             for doc in docs:
                 doc.upload.discard()  # nothing left behind; a committed upload is kept
@@ -346,14 +315,11 @@ async def resend_fax(c: CallerDep, fax_id: spec.FaxId, request: Request) -> JSON
     c.needs("send")
     key = _idempotency_key(request)
     account = await anyio.to_thread.run_sync(_sender, c)
-    now = c.now()
     body = await _body(request, MAX_FAX_PART_BYTES)
 
     def work() -> Created | int:
         original = own_fax(c, fax_id)
-        asked = read_resend(body)
-        sub = resend_submission(c.intake, account, original, asked, now, request)
-        return submit(c.intake, sub, key, asked_of_resend(fax_id, asked), batched=_batched(request))
+        return resend(c.intake, account, original, read_resend(body), request, key)
 
     return await _made(c, request, work)
 
@@ -368,9 +334,7 @@ async def get_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
     c.needs("read")
 
     def work() -> dict[str, Any]:
-        answer = _fax(c, own_fax(c, fax_id))
-        answer["reports"] = [report_json(r) for r in report_status(c.intake.engine, fax_id)]
-        return answer
+        return fax_detail(c.intake, c.api, own_fax(c, fax_id), c.now())
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
 
@@ -387,10 +351,7 @@ async def cancel_fax(c: CallerDep, fax_id: spec.FaxId) -> JSONResponse:
 
     def work() -> dict[str, Any]:
         own_fax(c, fax_id)
-        done = c.api.lifecycle.cancel(c.now(), submission_id=fax_id)
-        if not done.canceled:
-            states = ", ".join(sorted({state for _, state in done.refused}))
-            raise Problem(409, "Conflict", f"nothing left to cancel (recipients: {states})")
+        cancel(c.api, c.now(), fax_id)
         return _fax_now(c, fax_id)
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
@@ -409,14 +370,9 @@ async def retry_recipient(
     c.needs("send")
 
     def work() -> dict[str, Any]:
-        sub = own_fax(c, fax_id)
-        if recipient_id not in {job.id for job in sub.jobs}:
-            raise Problem(404, "Not Found", f"fax {fax_id} has no recipient {recipient_id}")
-        if not c.api.lifecycle.retry(c.now(), recipient_id):
-            raise Problem(409, "Conflict", "only a failed or interrupted recipient is retried")
+        retry(c.api, c.now(), own_fax(c, fax_id), recipient_id)
         return _fax_now(c, fax_id)
 
     answer = await anyio.to_thread.run_sync(work)
-    if request.app.state.background is not None:
-        request.app.state.background.accepted(fax_id)  # dispatch it now, not at the next pass
+    started(request, fax_id)  # dispatch it now, not at the next pass
     return JSONResponse(answer)

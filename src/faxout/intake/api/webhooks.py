@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from faxout.intake.api import openapi as spec
-from faxout.intake.api.routes import MAX_PAGE, CallerDep, Problem, own_fax
+from faxout.intake.api.faxes import Problem
+from faxout.intake.api.routes import MAX_PAGE, CallerDep, own_fax
 from faxout.intake.api.views import iso
 from faxout.jobs.events import EVENTS
 from faxout.webhooks.endpoints import Delivery, Endpoint, EndpointError
