@@ -12,6 +12,8 @@ def routers() -> list[APIRouter]:
     from faxout.intake.console import (
         account,
         contacts,
+        fax,
+        faxpages,
         outbox,
         send,
         signin,
@@ -23,4 +25,6 @@ def routers() -> list[APIRouter]:
         account.router,
         contacts.router,
         send.router,
+        fax.router,
+        faxpages.router,
     ]

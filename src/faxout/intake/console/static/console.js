@@ -37,13 +37,15 @@
     main.insertBefore(note, main.firstChild);
   }
 
-  // Live regions: an element with data-live="/url" is refreshed from that URL while visible.
+  // Live regions: an element with data-live="/url" is refreshed from that URL while visible,
+  // until its content holds an element with data-live-stop (nothing will change any more).
   function follow(el) {
     const every = parseInt(body.dataset.pollMs || "2000", 10);
     let wait = every, timer = null, last = el.innerHTML;
+    const stopped = () => el.querySelector("[data-live-stop]") !== null;
     async function tick() {
       timer = null;
-      if (document.visibilityState !== "visible") return;
+      if (document.visibilityState !== "visible" || stopped()) return;
       try {
         const answer = await fetch(el.dataset.live, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });
         if (answer.status === 401) { signedOut(); return; }
@@ -63,7 +65,7 @@
       }
       schedule();
     }
-    function schedule() { if (!timer) timer = setTimeout(tick, wait); }
+    function schedule() { if (!timer && !stopped()) timer = setTimeout(tick, wait); }
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") { wait = every; schedule(); } });
     schedule();
   }
