@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email import message_from_bytes
+from html import escape as html_escape
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -65,8 +67,10 @@ def test_the_page_shows_recipients_attempts_pages_and_reports(tmp_path: Path) ->
         assert shown.status_code == 200, shown.text
         assert "The message as sent" in shown.text and "a@example.com" in shown.text
         assert "Subject</dt>" in shown.text and f"fax-{fid}.pdf" in shown.text
-        mail = next((tmp_path / "outbox" / "new").iterdir()).read_bytes()
-        assert str(len(mail)) in shown.text or "KB" in shown.text  # its size, as stored
+        # The very message the Maildir got: its Message-ID, its text.
+        mail = message_from_bytes(next((tmp_path / "outbox" / "new").iterdir()).read_bytes())
+        assert html_escape(mail["Message-ID"]) in shown.text
+        assert "All 2 pages confirmed" in shown.text or "Delivered to" in shown.text
 
 
 def test_page_images_are_the_status_apis_bytes(tmp_path: Path) -> None:
