@@ -227,10 +227,6 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-# The console's Send page imports it by this name; it now lives in api/faxes.py.
-_batched = batched
-
-
 def _sender(c: Caller) -> Account:
     return sender(c.api, c.token.username)
 

@@ -26,7 +26,7 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from faxout.intake.api.routes import _batched
+from faxout.intake.api.faxes import batched
 from faxout.intake.console import preview as pv
 from faxout.intake.console.contacts import book_of, prefill
 from faxout.intake.console.recipients import check_numbers, entries_of_text, policy_of
@@ -166,10 +166,10 @@ async def send_fax(request: Request, viewer: ViewerDep) -> Response:
     except ConsoleError:
         form.discard()
         raise
-    batched = _batched(request)
+    committer = batched(request)
     try:
         fax = await anyio.to_thread.run_sync(
-            lambda: send(intake, viewer.account, form, viewer.now(), request, batched=batched)
+            lambda: send(intake, viewer.account, form, viewer.now(), request, batched=committer)
         )
     except FormError as exc:
         return _refuse(request, viewer, form.values, exc)

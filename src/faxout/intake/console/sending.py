@@ -168,7 +168,7 @@ def send(
     batched: Callable[[NewSubmission, list[str]], int] | None = None,
 ) -> int:
     """Make the form's fax durable and return its id (blocking: call from a worker thread,
-    ``batched`` being ``routes._batched(request)``). The form's uploads are discarded whatever
+    ``batched`` being ``faxes.batched(request)``). The form's uploads are discarded whatever
     happens (a committed one is kept)."""
     try:
         sub, fields = prepared(intake, account, form, now, request)

@@ -37,6 +37,13 @@
     main.insertBefore(note, main.firstChild);
   }
 
+  function typing() {
+    const active = document.activeElement;
+    if (active && active.matches("input, textarea, select")) return true;
+    return Array.from(document.querySelectorAll("main textarea, main input[type=text], main input[type=file]"))
+      .some((field) => field.value.trim() !== "");
+  }
+
   // Live regions: an element with data-live="/url" is refreshed from that URL while visible,
   // until its content holds an element with data-live-stop (nothing will change any more).
   function follow(el) {
@@ -55,6 +62,9 @@
             el.innerHTML = html;
             last = html;
             el.dispatchEvent(new CustomEvent("faxout:updated", { bubbles: true }));
+            // A change beyond the live part (pages rendered, the fax finished): the whole
+            // page again, unless the user is typing into one of its forms.
+            if (el.querySelector("[data-live-reload]") && !typing()) { location.reload(); return; }
           }
           wait = every;
         } else {
