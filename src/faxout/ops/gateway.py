@@ -72,6 +72,7 @@ def build_gateway(
     settings: Settings, *, clock: Clock | None = None, store: BlobStore | None = None
 ) -> Gateway:
     """Wire the real services for ``settings`` (a test may hand in its own clock or store)."""
+    from faxout.accounts.locks import LoginLocks
     from faxout.accounts.passwords import Passwords
     from faxout.blobs.factory import open_store
     from faxout.intake.auth import Authenticator
@@ -87,5 +88,11 @@ def build_gateway(
         accounts=repos.accounts,
         jobs=repos.jobs,
         passwords=passwords,
-        authenticator=Authenticator(repos.accounts, passwords, settings.auth, repos.clock),
+        authenticator=Authenticator(
+            repos.accounts,
+            passwords,
+            settings.auth,
+            repos.clock,
+            locks=LoginLocks(repos.engine),
+        ),
     )

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from faxout.accounts.locks import LoginLocks
 from faxout.accounts.pagestyle import PageStyle
 from faxout.accounts.repo import Account
 from faxout.ops.context import CliContext, pass_ctx
@@ -45,6 +46,7 @@ def _account_json(a: Account) -> dict[str, Any]:
         "station": a.station,
         "header_format": a.tagline,
         "paper": a.paper,
+        "operator": a.operator,
         "created_at": a.created_at.isoformat(),
     }
 
@@ -109,6 +111,7 @@ def _page_style(
 @click.option("--name", default="", help="Display name (cover page, reports).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--fax-prohibited", is_flag=True, help="Account exists but may not send (reply 2).")
+@click.option("--operator", is_flag=True, help="It also runs the server from the web console.")
 @_dialling_options
 @_page_options
 @pass_ctx
@@ -119,6 +122,7 @@ def user_add(
     name: str,
     password_stdin: bool,
     fax_prohibited: bool,
+    operator: bool,
     region: str | None,
     dial_allow: str | None,
     dial_deny: str | None,
@@ -143,9 +147,10 @@ def user_add(
         dial_allow=_patterns(dial_allow),
         dial_deny=_patterns(dial_deny),
         pages=_page_style(time_zone, station, header_format, paper),
+        operator=operator,
         now=gw.clock.now(),
     )
-    echo(f"account {account.username} created")
+    echo(f"{'operator' if operator else 'account'} {account.username} created")
     if generated:
         echo(f"password: {password}")
 
@@ -162,10 +167,11 @@ def user_list(obj: CliContext, as_json: bool) -> None:
     if not accounts:
         echo("no accounts; add one with `faxout user add NUMBER --email ADDR`")
         return
-    echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} NAME")
+    echo(f"{'USERNAME':<20} {'EMAIL':<32} {'STATUS':<10} {'ROLE':<8} NAME")
     for a in accounts:
         status = "prohibited" if a.fax_prohibited else "active"
-        echo(f"{a.username:<20} {a.email:<32} {status:<10} {a.name}")
+        role = "operator" if a.operator else "sender"
+        echo(f"{a.username:<20} {a.email:<32} {status:<10} {role:<8} {a.name}")
 
 
 @user.command("set")
@@ -174,6 +180,9 @@ def user_list(obj: CliContext, as_json: bool) -> None:
 @click.option("--name", help="New display name.")
 @click.option("--password-stdin", is_flag=True, help="Read a new password from standard input.")
 @click.option("--fax-prohibited/--fax-allowed", default=None, help="Stop or allow sending.")
+@click.option(
+    "--operator/--no-operator", default=None, help="Give or take the web console's admin role."
+)
 @_dialling_options
 @_page_options
 @pass_ctx
@@ -184,6 +193,7 @@ def user_set(
     name: str | None,
     password_stdin: bool,
     fax_prohibited: bool | None,
+    operator: bool | None,
     region: str | None,
     dial_allow: str | None,
     dial_deny: str | None,
@@ -196,12 +206,12 @@ def user_set(
     gw = obj.ready_gateway()
     password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
     style = _page_style(time_zone, station, header_format, paper)
-    given = (email, name, password_hash, fax_prohibited, region, dial_allow, dial_deny)
+    given = (email, name, password_hash, fax_prohibited, operator, region, dial_allow, dial_deny)
     if all(value is None for value in given) and style == PageStyle():
         raise click.UsageError(
             "nothing to change: give --email, --name, --password-stdin, "
-            "--fax-prohibited/--fax-allowed, --region, --dial-allow, --dial-deny, "
-            "--time-zone, --station, --header-format or --paper"
+            "--fax-prohibited/--fax-allowed, --operator/--no-operator, --region, --dial-allow, "
+            "--dial-deny, --time-zone, --station, --header-format or --paper"
         )
     account = gw.accounts.update(
         username,
@@ -209,6 +219,7 @@ def user_set(
         name=name,
         password_hash=password_hash,
         fax_prohibited=fax_prohibited,
+        operator=operator,
         region=region,
         dial_allow=_patterns(dial_allow),
         dial_deny=_patterns(dial_deny),
@@ -229,3 +240,45 @@ def user_remove(obj: CliContext, username: str, yes: bool) -> None:
         click.confirm(f"Remove account {username}?", abort=True)
     gw.accounts.remove(username)
     echo(f"account {username} removed")
+
+
+@user.command("locks")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def user_locks(obj: CliContext, as_json: bool) -> None:
+    """List the logins the throttle refuses right now (username and client address)."""
+    repos = obj.ready_repos()
+    locks = LoginLocks(repos.engine).active(repos.clock.now())
+    if as_json:
+        rows = [
+            {
+                "username": x.username,
+                "client_addr": x.client_addr,
+                "locked_at": x.locked_at.isoformat(),
+                "locked_until": x.locked_until.isoformat(),
+            }
+            for x in locks
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not locks:
+        echo("no login is locked")
+        return
+    echo(f"{'USERNAME':<20} {'ADDRESS':<40} UNTIL")
+    for x in locks:
+        echo(f"{x.username:<20} {x.client_addr:<40} {x.locked_until:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+def user_unlock(obj: CliContext, username: str) -> None:
+    """Let the account log in again from every address the throttle locked (every server
+    process obeys within auth.account_cache_seconds)."""
+    repos = obj.ready_repos()
+    lifted = LoginLocks(repos.engine).unlock(username, repos.clock.now())
+    if not lifted:
+        echo(f"account {username}: no login was locked")
+        return
+    for x in lifted:
+        echo(f"account {x.username}: unlocked from {x.client_addr}")
