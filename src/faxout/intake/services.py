@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
+from faxout.accounts.locks import LoginLocks
+from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import AccountRepo
 from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.intake.auth import Authenticator
 from faxout.intake.console.settings import ConsoleSettings
+from faxout.intake.overview import CheckFinding, LineState
 from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.jobs.repo import JobRepo
@@ -51,6 +54,8 @@ class Api:
     lifecycle: Lifecycle  # the state owner: cancel, retry
     webhooks: Endpoints
     pages: SentPages | None = None  # page images and PDF; None: those routes answer 404
+    passwords: Passwords | None = None  # hashing for the console's account admin; None: none
+    locks: LoginLocks | None = None  # the login locks on record; None: the admin shows none
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,5 @@ class Intake:
     api: Api | None = None  # None: no /api/v1
     api_limits: ApiLimits = field(default_factory=ApiLimits)  # requests per second to /api/v1
     console: ConsoleSettings = field(default_factory=ConsoleSettings)  # the web console under /
+    lines: Callable[[], list[LineState]] = list  # every line and its call (overview.line_states)
+    check: Callable[[], Sequence[CheckFinding]] | None = None  # `faxout check`; None: not offered

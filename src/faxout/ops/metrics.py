@@ -39,9 +39,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from faxout.clock import Clock
+from faxout.db.backlog import backlog, disabled_endpoints
 from faxout.db.engine import reading
 from faxout.db.leases import LINE
-from faxout.db.tables import attempts, jobs, lines, outbox, webhook_deliveries, webhooks
+from faxout.db.tables import attempts, jobs, lines, outbox, webhook_deliveries
 from faxout.errors import FaxoutError
 from faxout.intake.metrics import REPLIES
 from faxout.jobs.model import AttemptPhase, JobState
@@ -236,12 +237,7 @@ def _webhooks(conn: Connection, now: datetime) -> Iterator[Metric]:
     disabled = GaugeMetricFamily(
         "faxout_webhook_endpoints_disabled", "Webhook endpoints disabled by a 410 Gone answer"
     )
-    disabled.add_metric(
-        [],
-        conn.execute(
-            select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
-        ).scalar_one(),
-    )
+    disabled.add_metric([], disabled_endpoints(conn))
     yield disabled
 
 
@@ -253,23 +249,15 @@ def _outbox(
     helps: tuple[str, str, str],
 ) -> Iterator[Metric]:
     """Backlog, age of its oldest row and rows given up on, of an outbox table."""
-    query = (
-        select(table.c.state, func.count())
-        .where(table.c.state.in_(("pending", "failed")))
-        .group_by(table.c.state)
-    )
-    by_state: dict[str, int] = {state: count for state, count in conn.execute(query)}
-    oldest = conn.execute(
-        select(func.min(table.c.created_at)).where(table.c.state == "pending")
-    ).scalar_one()
-    backlog = GaugeMetricFamily(names[0], helps[0])
-    backlog.add_metric([], by_state.get("pending", 0))
-    yield backlog
+    found = backlog(conn, table)
+    pending = GaugeMetricFamily(names[0], helps[0])
+    pending.add_metric([], found.pending)
+    yield pending
     age = GaugeMetricFamily(names[0] + "_oldest_seconds", helps[1])
-    age.add_metric([], _age(now, oldest))
+    age.add_metric([], found.oldest_seconds(now))
     yield age
     failed = GaugeMetricFamily(names[1], helps[2])
-    failed.add_metric([], by_state.get("failed", 0))
+    failed.add_metric([], found.failed)
     yield failed
 
 

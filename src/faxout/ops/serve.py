@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from faxout.accounts.locks import LoginLocks
 from faxout.accounts.tokens import TokenRepo
 from faxout.intake.app import create_app
+from faxout.intake.overview import LineState, line_states
 from faxout.intake.sentpages import SentPages
 from faxout.intake.services import Api, Background, Intake
 from faxout.jobs.lifecycle import Lifecycle
@@ -18,12 +21,25 @@ from faxout.ops.metrics import mount_metrics
 from faxout.transmit.pages import HeaderStyle
 from faxout.webhooks.endpoints import Endpoints
 
+if TYPE_CHECKING:
+    from faxout.ops.check import Finding
+
 SETTINGS_ENV = "FAXOUT_SERVE_SETTINGS"
 
 
 def intake_of(gw: Gateway) -> Intake:
     """The intake's services and limits, from the gateway's."""
     s = gw.settings
+
+    def lines() -> list[LineState]:
+        return line_states(gw.engine, gw.jobs, gw.clock.now(), s.transmit.transport)
+
+    def check() -> list[Finding]:
+        # Imported when first run: Alembic and the probes stay out of a process never asked.
+        from faxout.ops.check import run_checks
+
+        return run_checks(s)
+
     return Intake(
         engine=gw.engine,
         store=gw.store,
@@ -36,6 +52,8 @@ def intake_of(gw: Gateway) -> Intake:
         console=s.console,
         reachable=s.transmit.dial.reachable_for(s.transmit.transport),
         covers=gw.installed_covers,
+        lines=lines,
+        check=check,
         api=Api(
             tokens=TokenRepo(gw.engine),
             accounts=gw.accounts,
@@ -50,6 +68,8 @@ def intake_of(gw: Gateway) -> Intake:
                 ident=s.transmit.ident,
                 cache_dir=s.data_dir / "cache" / "pages",
             ),
+            passwords=gw.passwords,
+            locks=LoginLocks(gw.engine),
         ),
     )
 
