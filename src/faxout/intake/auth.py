@@ -236,7 +236,8 @@ class Authenticator:
         """An operator lifted the account's locks after ``since`` (``LoginLocks.unlock``)."""
         account = self._account(user)
         unlocked = account.unlocked_at if account is not None else None
-        return unlocked is not None and unlocked > since
+        # At or after: a frozen test clock, or a coarse one, gives both the same reading.
+        return unlocked is not None and unlocked >= since
 
     def _record(self, pair: tuple[str, str], lock: _Locked) -> None:
         """Put a lock that just started on record, for the operator; a database that fails

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from faxout.db.backlog import Backlog, backlog, disabled_endpoints
 from faxout.db.engine import reading
 from faxout.db.leases import LINE
-from faxout.db.tables import lines, outbox, webhook_deliveries
+from faxout.db.tables import lines, outbox, submissions, webhook_deliveries
 from faxout.jobs.livecall import live_call
 from faxout.jobs.repo import AttemptView, JobRepo, JobView
 
@@ -108,3 +108,11 @@ def outboxes(engine: Engine) -> Outboxes:
         return Outboxes(
             backlog(conn, outbox), backlog(conn, webhook_deliveries), disabled_endpoints(conn)
         )
+
+
+def faxes_per_account(engine: Engine) -> dict[int, int]:
+    """How many faxes (submissions) each account has sent, by account id (one pass over the
+    submissions' account index)."""
+    query = select(submissions.c.account_id, func.count()).group_by(submissions.c.account_id)
+    with reading(engine) as conn:
+        return {int(account): int(count) for account, count in conn.execute(query)}

@@ -11,6 +11,8 @@ def routers() -> list[APIRouter]:
     # the intake's services, which import the console's settings (this package).
     from faxout.intake.console import (
         account,
+        admin,
+        admin_accounts,
         contacts,
         fax,
         faxpages,
@@ -27,4 +29,6 @@ def routers() -> list[APIRouter]:
         send.router,
         fax.router,
         faxpages.router,
+        admin.router,
+        admin_accounts.router,
     ]
