@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import Engine
 
 from faxout.accounts.locks import LoginLocks
-from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import AccountRepo
 from faxout.accounts.tokens import TokenRepo
 from faxout.blobs.store import BlobStore
@@ -54,7 +53,6 @@ class Api:
     lifecycle: Lifecycle  # the state owner: cancel, retry
     webhooks: Endpoints
     pages: SentPages | None = None  # page images and PDF; None: those routes answer 404
-    passwords: Passwords | None = None  # hashing for the console's account admin; None: none
     locks: LoginLocks | None = None  # the login locks on record; None: the admin shows none
 
 

@@ -68,7 +68,6 @@ def intake_of(gw: Gateway) -> Intake:
                 ident=s.transmit.ident,
                 cache_dir=s.data_dir / "cache" / "pages",
             ),
-            passwords=gw.passwords,
             locks=LoginLocks(gw.engine),
         ),
     )

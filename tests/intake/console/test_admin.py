@@ -132,7 +132,7 @@ def test_the_account_list_and_creating_one(tmp_path: Path) -> None:
             "operator": "1",
         }  # fmt: skip
         wrong = client.post("/admin/accounts", data=typed)
-        assert wrong.status_code == 400 and "The two passwords differ." in wrong.text
+        assert wrong.status_code == 400 and "The two new passwords differ." in wrong.text
         assert 'value="+44 20 7946 0000"' in wrong.text and 'value="Front desk"' in wrong.text
         assert 'value="desk@example.com"' in wrong.text and "long enough" not in wrong.text
         assert re.search(r'name="operator" value="1" checked', wrong.text)
@@ -184,7 +184,7 @@ def test_a_password_reset_ends_the_accounts_sessions(tmp_path: Path) -> None:
         sign_in(other, OTHER, OTHER_PW)
         base = f"/admin/accounts/{OTHER}/password"
         short = client.post(base, data={"csrf": token, "password": "short", "password2": "short"})
-        assert short.status_code == 400 and "at least 8 characters" in short.text
+        assert short.status_code == 400 and "at least 10 characters" in short.text
         done = client.post(
             base, data={"csrf": token, "password": "a new one!", "password2": "a new one!"},
             follow_redirects=False,

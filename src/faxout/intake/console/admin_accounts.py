@@ -1,8 +1,10 @@
 """The accounts, for operators: list, create, allow or stop faxing, reset a password, give or
 take the operator role, unlock a throttled sign-in.
 
-The account functions are those of ``faxout user`` (``AccountRepo``, the gateway's
-``Passwords``, ``LoginLocks``), so the console and the command line do the same. An operator
+The account functions are those of ``faxout user`` (``AccountRepo``, the gateway's password
+hashing through ``Authenticator.hash_password``, ``LoginLocks``), so the console and the
+command line do the same; a typed password follows the rules of a person changing their own
+(``account.check_password``). An operator
 may not take their own operator role (nobody would be left to give it back), and resetting
 their own password keeps them signed in; anyone else's ends that account's sessions, as the
 sessions carry a fingerprint of the password hash.
@@ -18,8 +20,8 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from faxout.accounts.passwords import Passwords
 from faxout.accounts.repo import Account, AccountError
+from faxout.intake.console.account import MIN_PASSWORD_CHARS, check_password
 from faxout.intake.console.admin import unlock_account
 from faxout.intake.console.session import Session, unix
 from faxout.intake.console.web import (
@@ -32,10 +34,9 @@ from faxout.intake.console.web import (
     set_session,
 )
 from faxout.intake.overview import faxes_per_account
-from faxout.jobs.numbers import InvalidNumberError
+from faxout.jobs.numbers import InvalidNumberError, normalize_username
 
 router = APIRouter(include_in_schema=False)
-MIN_PASSWORD = 8
 MAX_FIELD = 320  # the longest an email address may be; every other field is shorter
 
 
@@ -52,23 +53,10 @@ def _rows(viewer: Viewer) -> list[Row]:
     return [Row(a, counts.get(a.id, 0)) for a in viewer.api.accounts.list()]
 
 
-def _passwords(viewer: Viewer) -> Passwords:
-    passwords = viewer.api.passwords
-    if passwords is None:
-        raise ConsoleError(503, "This server does not manage passwords from the console.")
-    return passwords
-
-
-def _new_password(form: dict[str, str]) -> tuple[str, str]:
-    """``(password, error)`` of a form's ``password`` and ``password2`` fields."""
-    password = form.get("password", "")
-    if password != form.get("password2", ""):
-        return "", "The two passwords differ."
-    if len(password) < MIN_PASSWORD:
-        return "", f"A password has at least {MIN_PASSWORD} characters."
-    if len(password) > 200:
-        return "", "A password has at most 200 characters."
-    return password, ""
+def _new_password(form: dict[str, str], username: str) -> str:
+    """What is wrong with the form's ``password`` and ``password2`` (the rules of a person's
+    own password change, ``account.check_password``); "" when nothing is."""
+    return check_password(form.get("password", ""), form.get("password2", ""), username)
 
 
 def _list_page(
@@ -83,7 +71,7 @@ def _list_page(
         nav="admin",
         rows=rows,
         form=form,
-        min_password=MIN_PASSWORD,
+        min_password=MIN_PASSWORD_CHARS,
     )
 
 
@@ -97,15 +85,19 @@ async def accounts(request: Request, viewer: ViewerDep) -> Response:
 
 def _create(viewer: Viewer, form: dict[str, str]) -> str | Account:
     """The new account, or what is wrong with the form."""
-    password, error = _new_password(form)
+    try:
+        username = normalize_username(form.get("username", ""))
+    except InvalidNumberError as exc:
+        return str(exc)
+    error = _new_password(form, username)
     if error:
         return error
     try:
         return viewer.api.accounts.add(
-            form.get("username", ""),
+            username,
             email=form.get("email", ""),
             name=form.get("name", ""),
-            password_hash=_passwords(viewer).hash(password),
+            password_hash=viewer.intake.authenticator.hash_password(form["password"]),
             fax_prohibited=not form.get("fax_allowed"),
             operator=bool(form.get("operator")),
             now=viewer.now(),
@@ -170,7 +162,7 @@ def _account_page(
         error=error,
         generated=generated,
         own=account.id == viewer.account.id,
-        min_password=MIN_PASSWORD,
+        min_password=MIN_PASSWORD_CHARS,
     )
 
 
@@ -232,10 +224,10 @@ async def password(request: Request, viewer: ViewerDep, username: str) -> Respon
     if form.get("generate") == "1":
         new, error = secrets.token_urlsafe(12), ""
     else:
-        new, error = _new_password(form)
+        new, error = form.get("password", ""), _new_password(form, account.username)
     if error:
         return _account_page(request, viewer, account, status=400, error=error)
-    hashed = await anyio.to_thread.run_sync(_passwords(viewer).hash, new)
+    hashed = await anyio.to_thread.run_sync(viewer.intake.authenticator.hash_password, new)
     changed = await anyio.to_thread.run_sync(
         lambda: viewer.api.accounts.update(account.username, password_hash=hashed, now=viewer.now())
     )
