@@ -48,7 +48,7 @@ def test_only_an_operator_sees_and_opens_the_admin_pages(tmp_path: Path) -> None
         with _other(made) as sender:
             token = sign_in(sender, OTHER, OTHER_PW)
             assert 'href="/admin"' not in sender.get("/").text
-            for path in ("/admin", "/admin/accounts", f"/admin/accounts/{USER}"):
+            for path in ("/admin", "/admin/live", "/admin/accounts", f"/admin/accounts/{USER}"):
                 answer = sender.get(path)
                 assert answer.status_code == 403 and "Only an operator" in answer.text, path
             for path in ("/admin/unlock", "/admin/accounts", f"/admin/accounts/{OTHER}/operator"):
@@ -83,6 +83,10 @@ def test_the_overview_shows_lines_outboxes_and_the_check(tmp_path: Path) -> None
         assert "No sign-in is locked." in page.text
         assert "faxout check" in page.text and ">database<" in page.text
         assert 'class="badge good">OK<' in page.text
+        assert 'data-live="/admin/live"' in page.text
+        live = client.get("/admin/live", headers={"X-Requested-With": "fetch"}).text
+        assert live.count(">Idle<") == 2 and "Webhook events" in live
+        assert "<html" not in live and "faxout check" not in live
 
 
 def test_unlock_lets_a_throttled_sign_in_work_again(tmp_path: Path) -> None:

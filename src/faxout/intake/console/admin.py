@@ -19,7 +19,7 @@ from starlette.responses import Response
 from faxout.accounts.locks import Lock
 from faxout.accounts.repo import AccountError
 from faxout.errors import FaxoutError
-from faxout.intake.console.web import Viewer, ViewerDep, page, read_form, redirect
+from faxout.intake.console.web import Viewer, ViewerDep, fragment, page, read_form, redirect
 from faxout.intake.overview import CheckFinding, LineState, Outboxes, outboxes
 from faxout.jobs.numbers import InvalidNumberError
 
@@ -84,6 +84,15 @@ async def admin(request: Request, viewer: ViewerDep) -> Response:
         check_error=checks if isinstance(checks, str) else "",
         now=viewer.now(),
     )
+
+
+@router.get("/admin/live")
+async def admin_live(request: Request, viewer: ViewerDep) -> Response:
+    """The lines, outboxes and locks alone, for the page's live update (``faxout check`` is
+    not run again: it is run when the page is loaded)."""
+    viewer.need_operator()
+    view = await anyio.to_thread.run_sync(_overview, viewer)
+    return fragment(request, "_admin_live.html", viewer, view=view, now=viewer.now())
 
 
 def unlock_account(viewer: Viewer, username: str) -> tuple[str, str]:
