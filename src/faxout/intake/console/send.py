@@ -51,6 +51,7 @@ from faxout.intake.console.web import (
     json_answer,
     page,
     redirect,
+    small_body,
 )
 from faxout.jobs.model import COVER_DEFAULT, COVER_NONE
 from faxout.render.options import RenderOptions
@@ -184,11 +185,7 @@ async def send_fax(request: Request, viewer: ViewerDep) -> Response:
 async def _json(request: Request, viewer: Viewer) -> dict[str, Any]:
     """A script's small JSON body, its CSRF header checked."""
     viewer.check(request.headers.get("x-csrf-token"))
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BYTES:
-            raise ConsoleError(413, "The request is too large.")
+    body = await small_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(body or b"{}")
     except ValueError as exc:

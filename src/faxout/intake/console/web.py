@@ -310,19 +310,26 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-async def read_form_all(request: Request) -> dict[str, list[str]]:
-    """A small urlencoded form (no files) with every value of each field; 413 past
-    ``MAX_FORM_BYTES``."""
+async def small_body(request: Request, cap: int) -> bytes:
+    """A body of at most ``cap`` bytes (a form without files, a script's JSON); 413 past it,
+    before reading when the request says its length."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise ConsoleError(413, "The form is too large.")
-    if not request.headers.get("content-type", "").startswith(URLENCODED):
-        raise ConsoleError(415, f"This form is sent as {URLENCODED}.")
+    if declared.isdigit() and int(declared) > cap:
+        raise ConsoleError(413, "The request is too large.")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise ConsoleError(413, "The form is too large.")
+        if len(body) > cap:
+            raise ConsoleError(413, "The request is too large.")
+    return bytes(body)
+
+
+async def read_form_all(request: Request) -> dict[str, list[str]]:
+    """A small urlencoded form (no files) with every value of each field; 413 past
+    ``MAX_FORM_BYTES``."""
+    if not request.headers.get("content-type", "").startswith(URLENCODED):
+        raise ConsoleError(415, f"This form is sent as {URLENCODED}.")
+    body = await small_body(request, MAX_FORM_BYTES)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
     except (UnicodeDecodeError, ValueError) as exc:
