@@ -148,9 +148,11 @@ def pages_of(viewer: Viewer, sub: SubmissionView, recipient_id: int | None) -> P
     return Pages(rec.job_id, rec.total)
 
 
-def is_final(fax: dict[str, Any]) -> bool:
-    """Whether nothing on the fax's page can change any more without someone acting."""
-    return fax["state"] in FINAL and all(r["state"] in FINAL for r in fax["recipients"])
+def is_final(fax: dict[str, Any], reports: list[dict[str, Any]]) -> bool:
+    """Whether nothing on the fax's page can change any more without someone acting: every
+    recipient is done and no delivery report is still on its way."""
+    done = fax["state"] in FINAL and all(r["state"] in FINAL for r in fax["recipients"])
+    return done and all(r["state"] != "pending" for r in reports)
 
 
 def _read(viewer: Viewer, fax_id: int, request: Request) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def _read(viewer: Viewer, fax_id: int, request: Request) -> dict[str, Any]:
     # As GET /api/v1/faxes/{id} has them, with the row's id to link to the message sent.
     reports = [report_json(r) | {"id": r.id} for r in report_status(viewer.intake.engine, sub.id)]
     pages = pages_of(viewer, sub, chosen(request, sub))
-    return {"fax": fax, "reports": reports, "pages": pages, "final": is_final(fax)}
+    return {"fax": fax, "reports": reports, "pages": pages, "final": is_final(fax, reports)}
 
 
 def _context(found: dict[str, Any]) -> dict[str, Any]:
