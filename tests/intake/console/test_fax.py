@@ -233,3 +233,18 @@ def test_resend_lines_are_number_then_name() -> None:
         ("+1 650 555 0100", "Front desk"),
         ("16505550101", ""),
     ]
+
+
+def test_the_faxs_webhook_events_are_listed(tmp_path: Path) -> None:
+    with console(tmp_path) as (made, client, _token):
+        hook = client.post(
+            "/api/v1/webhooks", json={"url": "https://hooks.example.com/fax"}, headers=made.auth
+        )
+        assert hook.status_code == 201, hook.text
+        fid = queued(made, client)
+        html = client.get(f"/faxes/{fid}").text
+        assert "Webhook events" in html
+        assert f'href="/account/webhooks/{hook.json()["id"]}"><code>fax.queued</code>' in html
+        other = queued(made, client)
+        client.delete(f"/api/v1/webhooks/{hook.json()['id']}", headers=made.auth)
+        assert "Webhook events" not in client.get(f"/faxes/{other}").text

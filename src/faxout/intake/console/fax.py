@@ -161,7 +161,15 @@ def _read(viewer: Viewer, fax_id: int, request: Request) -> dict[str, Any]:
     # As GET /api/v1/faxes/{id} has them, with the row's id to link to the message sent.
     reports = [report_json(r) | {"id": r.id} for r in report_status(viewer.intake.engine, sub.id)]
     pages = pages_of(viewer, sub, chosen(request, sub))
-    return {"fax": fax, "reports": reports, "pages": pages, "final": is_final(fax, reports)}
+    # As GET /api/v1/faxes/{id}/deliveries has them: the fax's events for the account's hooks.
+    events = viewer.api.webhooks.deliveries(fax_id=sub.id, username=viewer.account.username)
+    return {
+        "fax": fax,
+        "reports": reports,
+        "pages": pages,
+        "events": events,
+        "final": is_final(fax, reports),
+    }
 
 
 def _context(found: dict[str, Any]) -> dict[str, Any]:
