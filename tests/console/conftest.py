@@ -10,6 +10,7 @@ find); each test a fresh browser context (its own cookies), usually signed in. S
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,10 +71,10 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture
-def context(browser: Browser, gateway: Server) -> Iterator[BrowserContext]:
-    """A fresh browser context (no cookies) on the gateway, desktop-sized. A script error on any
-    of its pages fails the test."""
+@contextlib.contextmanager
+def browsing(browser: Browser, gateway: Server) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies) on the gateway, desktop-sized. A script error on
+    any of its pages fails the test."""
     made = browser.new_context(base_url=gateway.url, viewport=DESKTOP, locale="en-US")
     made.set_default_timeout(WAIT_MS)
     errors: list[str] = []
@@ -83,6 +84,13 @@ def context(browser: Browser, gateway: Server) -> Iterator[BrowserContext]:
     finally:
         made.close()
     assert not errors, f"script errors on the console's pages: {errors}"
+
+
+@pytest.fixture
+def context(browser: Browser, gateway: Server) -> Iterator[BrowserContext]:
+    """The test's browser context (``browsing``)."""
+    with browsing(browser, gateway) as made:
+        yield made
 
 
 @pytest.fixture
@@ -125,6 +133,14 @@ def shot(page: Page, name: str, *, phone: bool = False) -> None:
             )
         finally:
             page.set_viewport_size(DESKTOP)
+
+
+def images_loaded(page: Page, selector: str) -> None:
+    """Wait until every image of ``selector`` has been drawn (none is a broken picture)."""
+    page.wait_for_function(
+        "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
+        arg=selector,
+    )
 
 
 def submit(

@@ -48,3 +48,21 @@ def test_the_search_finds_a_fax_by_a_recipients_name(page: Page, gateway: Server
     with page.expect_navigation():
         page.get_by_role("link", name="Clear").click()
     expect(page.locator("#outbox-rows tr", has_text="letter.txt")).to_be_visible()
+
+
+def test_every_page_of_the_menu_opens(page: Page) -> None:
+    """Each link of the top bar opens its page, marked as the current one, with no script
+    error (the context fixture checks) and no page refused by its own CSP."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    menu = page.get_by_role("navigation", name="Main")
+    for link, heading in [
+        ("Send", "Send a fax"),
+        ("Address book", "Address book"),
+        ("Outbox", "Outbox"),
+    ]:
+        with page.expect_navigation():
+            menu.get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        expect(menu.get_by_role("link", name=link)).to_have_attribute("aria-current", "page")
+    assert not refused, refused
