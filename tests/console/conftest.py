@@ -118,21 +118,22 @@ def sign_in(page: Page, user: str, password: str) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
-def shot(page: Page, name: str, *, phone: bool = False) -> None:
+def shot(page: Page, name: str, *, phone: bool = False, at: str = "") -> None:
     """With ``FAXOUT_SCREENSHOTS=1``, save the page as ``docs/screenshots/<name>.png``
-    (1280×800) and, with ``phone``, ``<name>-phone.png`` (390×844) too."""
+    (1280×800) and, with ``phone``, ``<name>-phone.png`` (390×844) too; ``at`` names an
+    element to scroll to the top first (else the page is shown where it is)."""
     if os.environ.get("FAXOUT_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled", caret="hide")
-    if phone:
-        page.set_viewport_size(PHONE)
-        try:
-            page.screenshot(
-                path=SCREENSHOTS / f"{name}-phone.png", animations="disabled", caret="hide"
-            )
-        finally:
-            page.set_viewport_size(DESKTOP)
+    sizes = [(name, DESKTOP), (f"{name}-phone", PHONE)] if phone else [(name, DESKTOP)]
+    try:
+        for file, size in sizes:
+            page.set_viewport_size(size)
+            if at:
+                page.locator(at).evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.screenshot(path=SCREENSHOTS / f"{file}.png", animations="disabled", caret="hide")
+    finally:
+        page.set_viewport_size(DESKTOP)
 
 
 def images_loaded(page: Page, selector: str) -> None:

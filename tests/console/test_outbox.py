@@ -36,18 +36,18 @@ def test_a_fax_to_two_recipients_is_followed_to_delivered_without_a_reload(
 
 
 def test_the_search_finds_a_fax_by_a_recipients_name(page: Page, gateway: Server) -> None:
-    submit(gateway, ["+16505550103|Acme Billing"], "invoice-17.txt", "Invoice 17\n")
-    submit(gateway, ["+16505550104|Someone Else"], "letter.txt", "A letter\n")
-    expect(page.locator("#outbox-rows tr", has_text="letter.txt")).to_be_visible()
+    submit(gateway, ["+16505550103|Acme Billing"], "search-invoice-17.txt", "Invoice 17\n")
+    submit(gateway, ["+16505550104|Someone Else"], "search-letter.txt", "A letter\n")
+    expect(page.locator("#outbox-rows tr", has_text="search-letter.txt")).to_be_visible()
     page.get_by_label("Search").fill("Acme")
     with page.expect_navigation():
         page.get_by_role("button", name="Find").click()
     rows = page.locator("#outbox-rows tr")
     expect(rows).to_have_count(1)
-    expect(rows).to_contain_text("invoice-17.txt")
+    expect(rows).to_contain_text("search-invoice-17.txt")
     with page.expect_navigation():
         page.get_by_role("link", name="Clear").click()
-    expect(page.locator("#outbox-rows tr", has_text="letter.txt")).to_be_visible()
+    expect(page.locator("#outbox-rows tr", has_text="search-letter.txt")).to_be_visible()
 
 
 def test_every_page_of_the_menu_opens(page: Page) -> None:
