@@ -41,12 +41,15 @@ DELIVERY_MS = 120_000  # a fax rendered, dialled and confirmed on the simulated 
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A gateway with its workers and the simulated line, and an account ``USER``; the outbox
-    asks for changes twice a second so the tests see them quickly."""
+    """A gateway with its workers and the simulated line, and an account ``USER``. Live pages
+    ask for changes twice a second, and account rows are not cached (an operator's unlock
+    applies at once rather than within ``auth.account_cache_seconds``), so the tests see
+    changes without waiting."""
     with running_server(
         tmp_path_factory.mktemp("console"),
         FAXOUT_DEMO_ACCOUNT="false",
         FAXOUT_CONSOLE__LIVE_POLL_SECONDS="0.5",
+        FAXOUT_AUTH__ACCOUNT_CACHE_SECONDS="0",
     ) as server:
         server.add_user(USER, PASSWORD, "--name", NAME, "--email", "ada@example.com")
         yield server
