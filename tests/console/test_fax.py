@@ -91,7 +91,7 @@ def test_a_scheduled_fax_can_be_canceled(page: Page) -> None:
     # Rendered at once, it shows its pages (the page reloads itself for them) before it is sent.
     expect(page.locator("#thumbs a[data-page]")).to_have_count(2, timeout=DELIVERY_MS)  # + cover
     page.once("dialog", lambda dialog: dialog.accept())
-    assert _press(page, "Cancel") == "Canceled: 1 recipient was not dialled yet."
+    assert _press(page, "Cancel") == "Canceled for the recipient not yet dialled."
     expect(page.locator("#fax-live article.recipient .rhead .badge")).to_have_text("Canceled")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 

@@ -139,7 +139,7 @@ def test_cancel_and_nothing_left_to_cancel(tmp_path: Path) -> None:
         assert f'action="/faxes/{fid}/cancel"' in page and "data-confirm=" in page
         done = s.client.post(f"/faxes/{fid}/cancel", data={"csrf": s.csrf}, follow_redirects=False)
         assert done.status_code == 303 and done.headers["location"] == f"/faxes/{fid}"
-        assert "Canceled: 1 recipient" in flash(s)
+        assert "Canceled for the recipient not yet dialled." in flash(s)
         assert s.api(f"/faxes/{fid}")["state"] == "canceled"
         again = s.client.post(f"/faxes/{fid}/cancel", data={"csrf": s.csrf})
         assert (

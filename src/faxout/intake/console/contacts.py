@@ -151,7 +151,8 @@ def _shown(book: AddressBook, viewer: Viewer, rows: list[Contact], groups: list[
     for contact in rows:
         e164 = book.e164(viewer.account, contact.number)
         international = fmt.number(e164) if e164 else ""
-        same = international.replace(" ", "") == contact.number.replace(" ", "")
+        digits = "".join(ch for ch in international if ch.isdigit() or ch == "+")
+        same = digits == "".join(ch for ch in contact.number if ch.isdigit() or ch == "+")
         shown.append(
             Shown(contact, "" if same else international, [by_id[g] for g in contact.group_ids])
         )

@@ -234,8 +234,8 @@ async def fax_cancel(request: Request, viewer: ViewerDep, fax_id: str) -> Respon
         count = await anyio.to_thread.run_sync(work)
     except Problem as exc:
         return redirect(request, f"/faxes/{fid}", sentence(exc.detail), "error")
-    said = "recipient was" if count == 1 else "recipients were"
-    return redirect(request, f"/faxes/{fid}", f"Canceled: {count} {said} not dialled yet.")
+    said = "the recipient" if count == 1 else f"{count} recipients"
+    return redirect(request, f"/faxes/{fid}", f"Canceled for {said} not yet dialled.")
 
 
 @router.post("/faxes/{fax_id}/recipients/{recipient_id}/retry")

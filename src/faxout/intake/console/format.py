@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
 import jinja2
+import markupsafe
 import phonenumbers
 
 from faxout.timezones import local
@@ -100,6 +102,13 @@ def number(e164: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def ticks(text: str) -> markupsafe.Markup:
+    """``text`` escaped, with its `backticked` parts as code (``faxout check``'s words)."""
+    escaped = str(markupsafe.escape(text))
+    # Safe: the text is escaped above; only the code tags are markup.
+    return markupsafe.Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704
+
+
 def install(env: jinja2.Environment) -> None:
     """Give ``env`` the filters the templates use."""
     env.filters.update(
@@ -109,5 +118,6 @@ def install(env: jinja2.Environment) -> None:
         state_tone=state_tone,
         size=size,
         number=number,
+        ticks=ticks,
     )
     env.globals["FINAL"] = FINAL

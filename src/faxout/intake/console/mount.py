@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import jinja2
@@ -23,6 +24,7 @@ from faxout.intake.console.web import (
     from_script,
     json_answer,
     page,
+    signed_in,
 )
 from faxout.intake.services import Intake
 
@@ -55,6 +57,9 @@ def mount_console(app: FastAPI, intake: Intake, cfg: ConsoleSettings) -> None:
         if from_script(request):
             return json_answer(request, {"error": exc.message}, exc.status)
         viewer = getattr(request.state, "viewer", None)
+        if viewer is None:  # refused before the page's own sign-in check: the top bar all the same
+            with contextlib.suppress(SignInNeeded, ConsoleError):
+                viewer = await signed_in(request)
         return page(
             request, "error.html", viewer, status=exc.status, title="Error", message=exc.message
         )

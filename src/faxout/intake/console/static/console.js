@@ -37,6 +37,24 @@
     main.insertBefore(note, main.firstChild);
   }
 
+  // A message shown once (after an action) survives the page's own reload a moment later.
+  function keepFlash() {
+    const flash = document.querySelector("main > .flash");
+    if (flash) sessionStorage.setItem("faxout:flash", JSON.stringify({ path: location.pathname, kind: flash.className, text: flash.textContent }));
+  }
+  try {
+    const kept = JSON.parse(sessionStorage.getItem("faxout:flash") || "null");
+    sessionStorage.removeItem("faxout:flash");
+    const main = document.getElementById("main");
+    if (kept && kept.path === location.pathname && main && !main.querySelector(":scope > .flash")) {
+      const note = document.createElement("div");
+      note.className = kept.kind;
+      note.setAttribute("role", "status");
+      note.textContent = kept.text;
+      main.insertBefore(note, main.firstChild);
+    }
+  } catch (e) { /* no session storage: the message was seen once */ }
+
   function typing() {
     const active = document.activeElement;
     if (active && active.matches("input, textarea, select")) return true;
@@ -64,7 +82,7 @@
             el.dispatchEvent(new CustomEvent("faxout:updated", { bubbles: true }));
             // A change beyond the live part (pages rendered, the fax finished): the whole
             // page again, unless the user is typing into one of its forms.
-            if (el.querySelector("[data-live-reload]") && !typing()) { location.reload(); return; }
+            if (el.querySelector("[data-live-reload]") && !typing()) { keepFlash(); location.reload(); return; }
           }
           wait = every;
         } else {

@@ -193,6 +193,7 @@ document.addEventListener("DOMContentLoaded", function () {
     const choice = form.elements.cover_page.value;
     if (choice.toLowerCase() === "none") { figure.hidden = true; return; }
     figure.hidden = false;
+    if (!coverUrl) image.hidden = true; // no broken-image icon before the first drawing
     coverStatus.textContent = "Drawing the cover page…";
     try {
       const answer = await request("POST", form.dataset.cover, {
@@ -209,6 +210,7 @@ document.addEventListener("DOMContentLoaded", function () {
       const blob = await answer.blob();
       if (coverUrl) URL.revokeObjectURL(coverUrl);
       coverUrl = URL.createObjectURL(blob);
+      image.onload = () => { image.hidden = false; };
       image.src = coverUrl;
       coverStatus.textContent = "Cover page preview";
     } catch (e) { coverStatus.textContent = "The cover page could not be drawn."; }
@@ -308,7 +310,8 @@ document.addEventListener("DOMContentLoaded", function () {
         img.loading = "lazy";
         const n = document.createElement("span");
         n.className = "small muted";
-        n.textContent = String(i + 1);
+        const withCover = form.elements.cover_page.value.toLowerCase() !== "none";
+        n.textContent = "Page " + (i + 1) + (i === 0 && withCover ? " · cover" : "");
         button.append(img, n);
         button.addEventListener("click", () => {
           full.src = src;
