@@ -191,6 +191,8 @@ def serve(
     shown_host = "127.0.0.1" if s.host in {"0.0.0.0", "::", ""} else s.host  # noqa: S104
     url = f"{scheme}://{shown_host}:{s.port}"
     click.echo(f"faxout {__version__}: FaxOut endpoint at {url}/faxapi.asp (data in {s.data_dir})")
+    if s.console.enabled:
+        click.echo(f"Web console at {url}/ (sign in with an account's fax number and password)")
     click.echo(serve_banner(s, pipeline=not api_only))
     if demo is not None:
         verb = "created" if demo.created else "in use"
