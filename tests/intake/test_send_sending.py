@@ -34,7 +34,7 @@ def _send(made: InProcess, **values: str) -> int:
     intake = intake_of(made.gw)
     account = made.gw.accounts.get(USER)
     assert account is not None
-    return send(intake, account, _form(intake, **values), made.clock.now(), REQUEST)
+    return send(intake, account, _form(intake, **values), made.clock.now(), REQUEST).submission_id
 
 
 def test_two_recipients_and_a_document_make_one_fax(made: InProcess) -> None:

@@ -217,3 +217,26 @@ def test_labels_are_given_and_a_bad_one_is_named(tmp_path: Path) -> None:
         )
         assert bad.status_code == 400 and "line 1 is not key: value" in bad.text
         assert "no separator here</textarea>" in bad.text
+
+
+def test_the_same_form_posted_twice_makes_one_fax(tmp_path: Path) -> None:
+    with console(tmp_path) as (made, client, token):
+        form = client.get("/send").text
+        key = form.split('name="form_key" value="', 1)[1].split('"', 1)[0]
+        assert len(key) >= 16
+        assert key not in client.get("/send").text  # each form shown has its own
+        fields = _fields(token, recipients="6505550100", form_key=key)
+        first = client.post(
+            "/send", data=fields, files=[("document", LETTER)], follow_redirects=False
+        )
+        again = client.post(
+            "/send", data=fields, files=[("document", LETTER)], follow_redirects=False
+        )
+        assert first.status_code == again.status_code == 303
+        assert first.headers["location"] == again.headers["location"]
+        assert "This form was sent already" in client.get(again.headers["location"]).text
+        other = {**fields, "recipients": "6505550101"}  # the same form, changed after sending
+        changed = client.post("/send", data=other, files=[("document", LETTER)])
+        assert changed.status_code == 409 and "already sent as fax" in changed.text
+        ids = made.gw.jobs.submission_ids(USER, limit=10)
+        assert len(ids) == 1

@@ -17,6 +17,7 @@ a notice and is refused (403) if it sends anyway.
 from __future__ import annotations
 
 import json
+import secrets
 import zoneinfo
 from functools import cache
 from pathlib import Path
@@ -130,6 +131,7 @@ def _form_page(
         zones=zones(),
         prohibited=viewer.account.fax_prohibited,
         limits=viewer.intake.limits,
+        form_key=secrets.token_urlsafe(16),  # kept by the form (values) when it comes back
     )
 
 
@@ -169,11 +171,16 @@ async def send_fax(request: Request, viewer: ViewerDep) -> Response:
         raise
     committer = batched(request)
     try:
-        fax = await anyio.to_thread.run_sync(
+        made = await anyio.to_thread.run_sync(
             lambda: send(intake, viewer.account, form, viewer.now(), request, batched=committer)
         )
     except FormError as exc:
         return _refuse(request, viewer, form.values, exc)
+    fax = made.submission_id
+    if made.replayed:  # a second post of the same form: the fax the first one made
+        if from_script(request):
+            return json_answer(request, {"id": fax, "location": f"/faxes/{fax}"}, 200)
+        return redirect(request, f"/faxes/{fax}", f"This form was sent already, as fax {fax}.")
     if request.app.state.background is not None:
         request.app.state.background.accepted(fax)
     where = f"/faxes/{fax}"

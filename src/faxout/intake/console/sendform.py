@@ -31,9 +31,20 @@ RESOLUTION = "resolution"
 SEND_AT = "send_at"
 TIME_ZONE = "time_zone"
 LABELS = "labels"
+FORM_KEY = "form_key"  # one per form shown: a second post of the same form makes no new fax
 CSRF = "csrf"
 DOCUMENT = "document"
-FIELDS = (RECIPIENTS, COVER_PAGE, COVER_TEXT, RESOLUTION, SEND_AT, TIME_ZONE, LABELS, CSRF)
+FIELDS = (
+    RECIPIENTS,
+    COVER_PAGE,
+    COVER_TEXT,
+    RESOLUTION,
+    SEND_AT,
+    TIME_ZONE,
+    LABELS,
+    FORM_KEY,
+    CSRF,
+)
 
 
 class FormError(Exception):

@@ -39,6 +39,7 @@ from faxout.intake.console.sendform import (
     COVER_PAGE,
     COVER_TEXT,
     DOCUMENT,
+    FORM_KEY,
     LABELS,
     RECIPIENTS,
     RESOLUTION,
@@ -51,6 +52,7 @@ from faxout.intake.services import Intake
 from faxout.jobs.create import Created, NewSubmission
 
 PROHIBITED = "faxing is prohibited for this account"
+MAX_FORM_KEY_CHARS = 64
 # What prepare() names, as the form's fields.
 _FIELD_OF = {
     "to": RECIPIENTS,
@@ -158,6 +160,15 @@ def prepared(
         raise form_error_of(exc) from exc
 
 
+def form_key_of(form: SendForm) -> str | None:
+    """The idempotency key of the form's post: its ``form_key`` (one per form shown), so a
+    double click or a re-sent post gives the fax the first one made; None without one."""
+    key = form.get(FORM_KEY).strip()
+    if not key or len(key) > MAX_FORM_KEY_CHARS or not key.isprintable():
+        return None
+    return f"console:{key}"
+
+
 def send(
     intake: Intake,
     account: Account,
@@ -166,14 +177,18 @@ def send(
     request: Request,
     *,
     batched: Callable[[NewSubmission, list[str]], int] | None = None,
-) -> int:
-    """Make the form's fax durable and return its id (blocking: call from a worker thread,
-    ``batched`` being ``faxes.batched(request)``). The form's uploads are discarded whatever
-    happens (a committed one is kept)."""
+) -> Created:
+    """Make the form's fax durable (blocking: call from a worker thread, ``batched`` being
+    ``faxes.batched(request)``): the fax made, or the one this form made before (``replayed``).
+    The form's uploads are discarded whatever happens (a committed one is kept)."""
+    key = form_key_of(form)
     try:
         sub, fields = prepared(intake, account, form, now, request)
-        made = submit(intake, sub, None, asked_of(fields), batched=batched)
+        made = submit(intake, sub, key, asked_of(fields), batched=batched)
     finally:
         form.discard()
-    assert isinstance(made, Created)  # without an idempotency key there is no other answer
-    return made.submission_id
+    if isinstance(made, int):  # this form was sent before, with other contents
+        raise FormError(
+            409, "", f"This form was already sent as fax {made}; reload the page to send another."
+        )
+    return made

@@ -265,7 +265,7 @@ document.addEventListener("DOMContentLoaded", function () {
     sendButton.disabled = previewButton.disabled = true;
     try {
       const answer = await upload(form.action, formData(), progressTo("Uploading"));
-      if (answer.status === 201 && answer.data.location) { location.assign(answer.data.location); return; }
+      if ((answer.status === 201 || answer.status === 200) && answer.data.location) { location.assign(answer.data.location); return; }
       if (answer.status === 401) { window.faxout.signedOut(); return; }
       showError(answer.data.field || "", answer.data.error || "The fax could not be sent.");
     } catch (e) {
