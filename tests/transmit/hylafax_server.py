@@ -140,14 +140,19 @@ class HylaFaxLab:
         return proc
 
     def faxstat(self) -> str:
-        """``faxstat -h`` (scheduler and modem states), '' when it fails."""
-        res = subprocess.run(
-            [binary("faxstat") or "faxstat", "-h", self.address],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        """``faxstat -h`` (scheduler and modem states), '' when it fails or hangs (an hfaxd
+        still starting, on a loaded machine, may accept the connection and not answer yet:
+        the caller's wait goes on until its own deadline)."""
+        try:
+            res = subprocess.run(
+                [binary("faxstat") or "faxstat", "-h", self.address],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return ""
         return res.stdout
 
     def wait_for(self, what: str, ok: object, timeout: float) -> None:
