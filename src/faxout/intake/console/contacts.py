@@ -7,9 +7,8 @@ CSRF token, answered by a redirect and a one-line message):
 - ``/contacts/new``, ``/contacts/{id}``: a contact's form (a refused one comes back with what
   was typed and the reason next to its field); ``/contacts/{id}/delete``;
 - ``/contacts/groups/{id}``: a group's members, adding and removing them, renaming, deleting;
-- ``/contacts/import`` (a CSV upload; the answer is the report of each line, not a redirect:
-  sending it again adds nothing, the numbers are in the book by then) and
-  ``/contacts/export.csv``;
+- ``/contacts/import`` and ``/contacts/export.csv``: in ``contactfiles`` (the import's answer
+  is the report of each line, not a redirect: sending it again adds nothing);
 - ``/contacts.json?q=`` for the send page's picker.
 
 The send page reads ``/send?contact=ID`` and ``/send?group=ID`` with ``prefill``. The records
@@ -28,16 +27,13 @@ from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from faxout.accounts.contactcsv import MAX_CSV_BYTES, decode_upload
 from faxout.accounts.contacts import (
     AddressBook,
     Contact,
     ContactError,
     Group,
-    ImportResult,
     NotFoundError,
 )
 from faxout.intake.console import format as fmt
@@ -45,7 +41,6 @@ from faxout.intake.console.web import (
     ConsoleError,
     Viewer,
     ViewerDep,
-    finish,
     json_answer,
     page,
     read_form_all,
@@ -57,8 +52,6 @@ PAGE_SIZE = 50
 PICKER_SIZE = 20
 CANDIDATES = 50  # contacts offered to add to a group at a time
 MAX_QUERY_CHARS = 100
-MAX_UPLOAD_BYTES = MAX_CSV_BYTES + 64 * 1024  # the file and the form around it
-MULTIPART = "multipart/form-data"
 T = TypeVar("T")
 
 
@@ -84,16 +77,16 @@ def prefill(
     return list(dict.fromkeys(lines))
 
 
-async def _run(call: Callable[[], T]) -> T:
+async def run(call: Callable[[], T]) -> T:
     """``call`` (database work) off the event loop; a contact or group of no concern to the
     viewer is 404."""
     try:
         return await anyio.to_thread.run_sync(call)
     except NotFoundError as exc:
-        raise ConsoleError(404, _said(exc)) from exc
+        raise ConsoleError(404, said(exc)) from exc
 
 
-def _said(exc: Exception) -> str:
+def said(exc: Exception) -> str:
     """An error's message as a sentence."""
     text = str(exc)
     return text[:1].upper() + text[1:] + "."
@@ -183,7 +176,7 @@ def _listing(viewer: Viewer, query: BookQuery) -> dict[str, Any]:
 async def contacts_page(request: Request, viewer: ViewerDep) -> Response:
     """The address book: contacts and groups."""
     query = BookQuery.of(request)
-    found = await _run(partial(_listing, viewer, query))
+    found = await run(partial(_listing, viewer, query))
     return page(
         request,
         "contacts.html",
@@ -205,10 +198,10 @@ async def contacts_json(
     book = book_of(viewer)
     account_id = viewer.account.id
     if group is not None:
-        lines = await _run(partial(prefill, book, account_id, group=group))
+        lines = await run(partial(prefill, book, account_id, group=group))
         return json_answer(request, {"lines": lines})
-    rows = await _run(partial(book.contacts, account_id, words, None, PICKER_SIZE))
-    groups = await _run(partial(book.groups, account_id))
+    rows = await run(partial(book.contacts, account_id, words, None, PICKER_SIZE))
+    groups = await run(partial(book.groups, account_id))
     folded = words.casefold()
     return json_answer(
         request,
@@ -223,18 +216,6 @@ async def contacts_json(
             ][:PICKER_SIZE],
         },
     )
-
-
-@router.get("/contacts/export.csv")
-async def export(request: Request, viewer: ViewerDep) -> Response:
-    """The whole address book as CSV (UTF-8 with a BOM, so spreadsheets read it right)."""
-    text = await _run(partial(book_of(viewer).export_csv, viewer.account.id))
-    response = Response(
-        ("\ufeff" + text).encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="address-book.csv"'},
-    )
-    return finish(request, response)
 
 
 # A contact's form
@@ -260,8 +241,8 @@ def _form_page(
         contact=contact,
         groups=groups,
         form=values,
-        errors={field: _said(error)} if error and field else {},
-        error=_said(error) if error and not field else "",
+        errors={field: said(error)} if error and field else {},
+        error=said(error) if error and not field else "",
     )
 
 
@@ -287,7 +268,7 @@ async def _posted(request: Request, viewer: Viewer) -> dict[str, list[str]]:
 @router.get("/contacts/new")
 async def new_contact(request: Request, viewer: ViewerDep) -> Response:
     """The form for a new contact (``?group=ID`` ticks that group)."""
-    groups = await _run(partial(book_of(viewer).groups, viewer.account.id))
+    groups = await run(partial(book_of(viewer).groups, viewer.account.id))
     wanted = _id(request.query_params.get("group"))
     values = {"name": "", "number": "", "company": "", "groups": [wanted] if wanted else []}
     return _form_page(request, viewer, groups, values)
@@ -310,13 +291,13 @@ async def add_contact(request: Request, viewer: ViewerDep) -> Response:
     try:
         added = await anyio.to_thread.run_sync(add)
     except ContactError as exc:
-        groups = await _run(partial(book.groups, viewer.account.id))
+        groups = await run(partial(book.groups, viewer.account.id))
         return _form_page(request, viewer, groups, values, error=exc)
     return redirect(request, "/contacts", f"Added {added.name}.")
 
 
 async def _contact(viewer: Viewer, contact_id: int) -> Contact:
-    found = await _run(partial(book_of(viewer).get, viewer.account.id, contact_id))
+    found = await run(partial(book_of(viewer).get, viewer.account.id, contact_id))
     if found is None:
         raise ConsoleError(404, "There is no such contact: it may have been deleted.")
     return found
@@ -326,7 +307,7 @@ async def _contact(viewer: Viewer, contact_id: int) -> Contact:
 async def edit_contact(request: Request, viewer: ViewerDep, contact_id: int) -> Response:
     """A contact's form."""
     contact = await _contact(viewer, contact_id)
-    groups = await _run(partial(book_of(viewer).groups, viewer.account.id))
+    groups = await run(partial(book_of(viewer).groups, viewer.account.id))
     values = {
         "name": contact.name,
         "number": contact.number,
@@ -355,7 +336,7 @@ async def save_contact(request: Request, viewer: ViewerDep, contact_id: int) -> 
     try:
         saved = await anyio.to_thread.run_sync(save)
     except ContactError as exc:  # a group deleted meanwhile too: the form says so
-        groups = await _run(partial(book.groups, viewer.account.id))
+        groups = await run(partial(book.groups, viewer.account.id))
         return _form_page(request, viewer, groups, values, contact=contact, error=exc)
     return redirect(request, "/contacts", f"Saved {saved.name}.")
 
@@ -364,7 +345,7 @@ async def save_contact(request: Request, viewer: ViewerDep, contact_id: int) -> 
 async def delete_contact(request: Request, viewer: ViewerDep, contact_id: int) -> Response:
     """Delete a contact."""
     await _posted(request, viewer)
-    gone = await _run(partial(book_of(viewer).remove, viewer.account.id, contact_id))
+    gone = await run(partial(book_of(viewer).remove, viewer.account.id, contact_id))
     return redirect(request, "/contacts", f"Deleted {gone.name}.")
 
 
@@ -378,9 +359,9 @@ async def add_group(request: Request, viewer: ViewerDep) -> Response:
     name = form.get("name", [""])[-1]
     book = book_of(viewer)
     try:
-        made = await _run(partial(book.add_group, viewer.account.id, name, now=viewer.now()))
+        made = await run(partial(book.add_group, viewer.account.id, name, now=viewer.now()))
     except ContactError as exc:
-        return redirect(request, "/contacts#groups", _said(exc), "error")
+        return redirect(request, "/contacts#groups", said(exc), "error")
     return redirect(request, f"/contacts/groups/{made.id}", f"Created the group {made.name}.")
 
 
@@ -406,7 +387,7 @@ def _group_page(viewer: Viewer, group_id: int, q: str) -> dict[str, Any]:
 async def group_page(request: Request, viewer: ViewerDep, group_id: int) -> Response:
     """A group: its members, and contacts to add (``?q=`` finds them)."""
     q = request.query_params.get("q", "").strip()[:MAX_QUERY_CHARS]
-    found = await _run(partial(_group_page, viewer, group_id, q))
+    found = await run(partial(_group_page, viewer, group_id, q))
     title = found["group"].name
     return page(request, "contacts_group.html", viewer, title=title, nav="contacts", q=q, **found)
 
@@ -421,21 +402,21 @@ async def change_group(request: Request, viewer: ViewerDep, group_id: int, actio
     ticked = _ids(form.get("contact", []))
     try:
         if action == "rename":
-            renamed = await _run(
+            renamed = await run(
                 partial(book.rename_group, account_id, group_id, form.get("name", [""])[-1])
             )
             return redirect(request, back, f"Renamed the group to {renamed.name}.")
         if action == "delete":
-            gone = await _run(partial(book.remove_group, account_id, group_id))
+            gone = await run(partial(book.remove_group, account_id, group_id))
             return redirect(request, "/contacts", f"Deleted the group {gone.name}.")
         if action == "add":
-            await _run(partial(book.add_to_group, account_id, group_id, ticked))
+            await run(partial(book.add_to_group, account_id, group_id, ticked))
             return redirect(request, back, _counted(len(ticked), "added to the group"))
         if action == "remove":
-            await _run(partial(book.remove_from_group, account_id, group_id, ticked))
+            await run(partial(book.remove_from_group, account_id, group_id, ticked))
             return redirect(request, back, _counted(len(ticked), "taken out of the group"))
     except ContactError as exc:
-        return redirect(request, back, _said(exc), "error")
+        return redirect(request, back, said(exc), "error")
     raise ConsoleError(404, "There is no such page.")
 
 
@@ -443,61 +424,3 @@ def _counted(count: int, what: str) -> str:
     if count == 0:
         return "No contact was ticked: nothing changed."
     return f"{count} contact{'' if count == 1 else 's'} {what}."
-
-
-# CSV import
-
-
-def _import_page(request: Request, viewer: Viewer, status: int = 200, **shown: Any) -> Response:
-    context: dict[str, Any] = {"error": "", "result": None, "group": ""} | shown
-    return page(
-        request,
-        "contacts_import.html",
-        viewer,
-        status=status,
-        title="Import contacts",
-        nav="contacts",
-        max_mb=MAX_CSV_BYTES // (1024 * 1024),
-        **context,
-    )
-
-
-@router.get("/contacts/import")
-async def import_form(request: Request, viewer: ViewerDep) -> Response:
-    """The CSV upload form."""
-    return _import_page(request, viewer)
-
-
-@router.post("/contacts/import")
-async def import_file(request: Request, viewer: ViewerDep) -> Response:
-    """Import an uploaded CSV file; the report says what became of each line."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
-        raise ConsoleError(411, "The upload must say its length: send the form again.")
-    if int(declared) > MAX_UPLOAD_BYTES:
-        too_large = f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB: split it."
-        return _import_page(request, viewer, 413, error=too_large)
-    if not request.headers.get("content-type", "").startswith(MULTIPART):
-        raise ConsoleError(415, f"This form is sent as {MULTIPART}.")
-    async with request.form(max_files=1, max_fields=10, max_part_size=64 * 1024) as form:
-        viewer.check(str(form.get("csrf", "")))
-        group = str(form.get("group", ""))
-        refresh = form.get("update") == "on"
-        upload = form.get("file")
-        data = await upload.read(MAX_CSV_BYTES + 1) if isinstance(upload, UploadFile) else b""
-    if not data:
-        return _import_page(request, viewer, 400, error="Choose a CSV file.", group=group)
-    book = book_of(viewer)
-
-    def work() -> ImportResult:
-        text = decode_upload(data)
-        return book.import_csv(
-            viewer.account, text, viewer.now(), group=group or None, update_existing=refresh
-        )
-
-    try:
-        result = await anyio.to_thread.run_sync(work)
-    except ContactError as exc:
-        message = _said(exc) + " Nothing was imported."
-        return _import_page(request, viewer, 400, error=message, group=group)
-    return _import_page(request, viewer, result=result, group=group)
