@@ -50,7 +50,6 @@ def test_a_wrong_password_says_so_and_keeps_the_number(tmp_path: Path) -> None:
         assert answer.status_code == 401
         assert "do not match an account" in answer.text
         assert f'value="{USER}"' in answer.text
-        assert COOKIE not in answer.headers.get("set-cookie", "") or "Max-Age=0" not in answer.text
         assert client.get("/", follow_redirects=False).status_code == 303
 
 
