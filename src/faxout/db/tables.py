@@ -80,6 +80,9 @@ accounts = Table(
     # When an operator last lifted the login throttle's locks on this account: a lock set
     # before it is void, in every worker process (faxout.intake.auth).
     Column("unlocked_at", UTCDateTime(), nullable=True),
+    # days a finished fax's documents and a received fax's image are kept; None: the server's
+    # inbound.retention_days (faxout.inbound.retention)
+    Column("retention_days", Integer, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -341,6 +344,10 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
     Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
     Index("ix_webhook_deliveries_submission_id", "submission_id"),
+    # the received fax of a fax.received / fax.receive.failed event (no foreign key, as
+    # job_id: a plain ADD COLUMN on every engine)
+    Column("inbound_id", Integer, nullable=True),
+    Index("ix_webhook_deliveries_inbound_id", "inbound_id"),
 )
 
 
@@ -403,4 +410,118 @@ server_secrets = Table(
     Column("name", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+# Where received faxes go (faxout.inbound): an account's inbox, or a shared one (account_id
+# NULL) that operators see. ``email``: addresses the faxes are mailed to, one per line ("" :
+# the owner's address; none for a shared inbox without one). ``attach``: pdf, tiff, or link
+# (privacy: no attachment, a link to the console).
+inboxes = Table(
+    "inboxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("email", Text, nullable=False, server_default=""),
+    Column("attach", String(8), nullable=False, server_default="pdf"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_inboxes_account_id", "account_id"),
+)
+
+# Routing rules, tried by ``position`` (then id): the first whose patterns all match the call
+# picks the inbox. An empty pattern matches anything (faxout.inbound.routing).
+inbound_routes = Table(
+    "inbound_routes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("inbox_id", Integer, ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("called", String(64), nullable=False, server_default=""),
+    Column("caller", String(64), nullable=False, server_default=""),
+    Column("csid", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_inbound_routes_position", "position"),
+)
+
+# Senders refused before answer (SIP 603): an account's block list, or every inbox's when
+# account_id is NULL.
+inbound_blocks = Table(
+    "inbound_blocks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("caller", String(64), nullable=False),
+    Column("note", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_inbound_blocks_account_id", "account_id"),
+)
+
+# Received faxes: one row per incoming call, written when the call is answered (``receiving``)
+# and kept up to date page by page, so a receiver killed mid-call leaves a row that recovery
+# finishes as ``partial``. ``(transport, call_ref)`` is unique: a fax seen twice (a HylaFAX
+# queue scanned again, a retransmitted INVITE) is stored once.
+inbound_faxes = Table(
+    "inbound_faxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("inbox_id", Integer, ForeignKey("inboxes.id", ondelete="RESTRICT"), nullable=False),
+    Column("transport", String(40), nullable=False),
+    Column("call_ref", String(200), nullable=False),
+    Column("state", String(12), nullable=False),  # receiving, received, partial, failed
+    Column("caller", String(64), nullable=False, server_default=""),
+    Column("caller_name", String(200), nullable=False, server_default=""),
+    Column("csid", String(40), nullable=False, server_default=""),
+    Column("called", String(64), nullable=False, server_default=""),
+    Column("pages", Integer, nullable=False, server_default="0"),
+    Column("resolution", String(16), nullable=False, server_default=""),
+    Column("bit_rate", Integer, nullable=True),
+    Column("ecm", Boolean, nullable=True),
+    Column("compression", String(10), nullable=True),
+    Column("line_seconds", Float, nullable=True),
+    Column("t30_code", Integer, nullable=True),
+    Column("t30_text", Text, nullable=False, server_default=""),
+    Column("notes", Text, nullable=False, server_default="[]"),
+    Column("spool_path", String(500), nullable=True),
+    Column("blob_key", String(200), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("receiver", String(100), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("read_at", UTCDateTime(), nullable=True),
+    Column("archived_at", UTCDateTime(), nullable=True),
+    Column("purged_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("transport", "call_ref"),
+    Index("ix_inbound_faxes_inbox_id_started_at", "inbox_id", "started_at"),
+    Index("ix_inbound_faxes_state", "state"),
+)
+
+# Fax-to-email: one mail per received fax, waiting for (or accepted by) the relay, with the
+# same leases and retries as the reports' outbox (faxout.report.inboundmail).
+inbound_mails = Table(
+    "inbound_mails",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "inbound_id",
+        Integer,
+        ForeignKey("inbound_faxes.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("state", String(12), nullable=False),  # pending, sent, failed
+    Column("message_id", String(250), nullable=True),
+    Column("recipients", Text, nullable=True),
+    Column("message", LargeBinary, nullable=True),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("next_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index("ix_inbound_mails_state_next_at", "state", "next_at"),
 )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from faxout.accounts.passwords import Passwords
     from faxout.blobs.store import BlobStore
+    from faxout.inbound.store import InboundStore
     from faxout.intake.auth import Authenticator
     from faxout.ops.settings import Settings
 
@@ -53,6 +54,21 @@ class Gateway:
         from faxout.render.cover import cover_names
 
         return cover_names(self.settings.coverpages_path)
+
+    def inbound_store(self, transport: str) -> InboundStore:
+        """Where the receiver of ``transport`` stores the faxes it receives."""
+        from faxout.inbound.inboxes import InboxRepo
+        from faxout.inbound.store import InboundStore, receiver_name
+
+        return InboundStore(
+            self.engine,
+            self.store,
+            InboxRepo(self.engine, self.clock),
+            self.settings.inbound,
+            self.settings.data_dir / "inbound" / "spool",
+            clock=self.clock,
+            receiver=receiver_name(transport),
+        )
 
 
 def build_repos(settings: Settings, *, clock: Clock | None = None) -> Repos:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from faxout.accounts.settings import Auth
 from faxout.errors import ConfigError
+from faxout.inbound.settings import Inbound
 from faxout.intake.console.settings import ConsoleSettings
 from faxout.intake.settings import ApiLimits, Http, Limits
 from faxout.jobs.retry import RetryPolicy
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     metrics: Metrics = Metrics()
     webhooks: Webhooks = Webhooks()
     console: ConsoleSettings = ConsoleSettings()
+    inbound: Inbound = Inbound()
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -68,7 +68,21 @@ class Offered:
 
     sdp: str | None
     caller: str
-    called: str
+    called: str  # the request URI's user
+    caller_name: str = ""
+    to: str = ""  # the To header's user
+    diversion: str = ""  # the first Diversion header's user: the number first dialled
+
+    @property
+    def dialled(self) -> str:
+        """The number the sender dialled: the Diversion header's when the call was forwarded,
+        else the To header's when it holds digits, else the request URI's (a trunk that
+        calls our registered contact may put only its own name there)."""
+        if any(c.isdigit() for c in self.diversion):
+            return self.diversion
+        if any(c.isdigit() for c in self.to):
+            return self.to
+        return self.called
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,8 @@ class Dialog:
         self._local_sdp = sdp  # the description in force (sippy may drop its copy)
         self._proposed: str | None = None
         self.call_id = ""
+        self.invite_to = ""  # set by the stack from the INVITE (sippy's event lacks them)
+        self.invite_diversion = ""
 
     # sippy's thread ---------------------------------------------------------------------
 
@@ -105,8 +121,17 @@ class Dialog:
         data = event.getData()
         log.debug("sip event %s %r", type(event).__name__, data)
         if isinstance(event, cc.CCEventTry):
-            _cid, caller, called, body, _auth, _name = data
-            self.events.put(Offered(_text(body), str(caller or ""), str(called or "")))
+            _cid, caller, called, body, _auth, name = data
+            self.events.put(
+                Offered(
+                    _text(body),
+                    str(caller or ""),
+                    str(called or ""),
+                    str(name or ""),
+                    self.invite_to,
+                    self.invite_diversion,
+                )
+            )
         elif isinstance(event, cc.CCEventRing):
             self.events.put(Ringing(int(data[0]) if data else 180))
         elif isinstance(event, cc.CCEventConnect):

@@ -1,8 +1,12 @@
-"""``faxout sip-receiver``: the receive side of the SIP stack. It answers every INVITE as a fax
-machine (G.711, T.38 when offered or asked for), and stores each fax as
-``<data_dir>/received/<call id>.tif`` with a ``.json`` summary beside it, as the simulated
-line's virtual machines do. It is the far end of the SIP tests and the first piece of inbound
-fax.
+"""The receive side of the SIP stack: it answers INVITEs as a fax machine (G.711, T.38 when
+offered or asked for).
+
+With an ``InboundStore`` (``faxout serve`` with ``transmit.sip.receive``) each call is screened
+(a blocked caller hears 603 Decline before anything is answered), committed as a row when it
+is answered, made durable page by page before each confirmation, and stored in its inbox
+(faxout.inbound.store). Without one (``faxout sip-receiver``, the far end of the SIP tests) each
+fax is written as ``<data_dir>/received/<call id>.tif`` with a ``.json`` summary beside it, as
+the simulated line's virtual machines do.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from pathlib import Path
 
 from faxout.clock import Clock, SystemClock
 from faxout.files import make_private, private_dir, write_private
+from faxout.inbound.model import IncomingCall, ReceptionFacts
+from faxout.inbound.store import InboundStore, Reception, Refuse
+from faxout.transmit.reception import reception_facts
 from faxout.transmit.sip.dialog import Dialog, Offered
 from faxout.transmit.sip.media import MediaConfig, MediaSession
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
@@ -27,10 +34,8 @@ from faxout.transmit.spandsp import (
     LogRoute,
     StatsSnapshot,
     T30Config,
-    completion_text,
     libtiff,
 )
-from faxout.transmit.spandsp import constants as k
 
 log = logging.getLogger("faxout.transmit.sip.receiver")
 
@@ -50,6 +55,7 @@ class ReceivedFax:
     path: str | None
     line_seconds: float
     notes: tuple[str, ...]
+    inbound_id: int | None = None  # the row in the inbound store, when there is one
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,11 @@ class SipReceiver:
         config: ReceiverConfig,
         on_received: Callable[[ReceivedFax], None] | None = None,
         wall: Clock | None = None,
+        store: InboundStore | None = None,
     ) -> None:
         self.config = config
         self._on_received = on_received
+        self._store = store
         self._wall: Clock = wall or SystemClock()
         self._media = config.media or MediaConfig(address=config.address)
         self.received: list[ReceivedFax] = []
@@ -132,13 +140,27 @@ class SipReceiver:
             log.info("refused a call: %s", exc, extra={"call_id": call_id})
             dialog.refuse(488, "Not Acceptable Here")
             return
-        path = self.inbox / f"{call_id}.tif"
+        reception: Reception | None = None
+        if self._store is not None:
+            call = IncomingCall("sip", call_id, event.caller, event.caller_name, event.dialled)
+            verdict = self._store.screen(call)
+            if isinstance(verdict, Refuse):
+                dialog.refuse(603, "Decline")
+                return
+            reception = self._store.begin(call, verdict.inbox)
+            if reception is None:  # this Call-ID was received already: a loop, or a replay
+                dialog.refuse(482, "Loop Detected")
+                return
+        path = reception.path if reception else self.inbox / f"{call_id}.tif"
         t30 = T30Config(ident=self.config.ident[-20:], ecm=self.config.ecm, rx_file=path)
         route = LogRoute(logging.LoggerAdapter(log, {"call_id": call_id}), f"{call_id} rx")
         pages_at: list[float] = []  # media time of each page's end
 
-        def on_phase_d(_fcf: int, _stats: StatsSnapshot) -> None:
+        def on_phase_d(_fcf: int, stats: StatsSnapshot) -> None:
             pages_at.append(media.line_seconds)
+            if reception is not None:
+                # before the MCF goes out: the page the sender hears confirmed is on disk
+                reception.page_done(max(stats.pages_rx, len(pages_at)))
 
         media = MediaSession(self._media, t30, False, route, before_phase_d=on_phase_d)
         local = LocalSdp(self.config.address)
@@ -151,6 +173,7 @@ class SipReceiver:
                 and media.line_seconds - pages_at[limit - 1] >= self.config.hang_up_delay
             )
 
+        notes: list[str] = []
         try:
             with libtiff.call_context(call_id):
                 if offer.kind is MediaKind.T38:
@@ -173,32 +196,49 @@ class SipReceiver:
                     self._wall,
                     hang_up_now if limit is not None else None,
                 ).run()
-                self._store(call_id, event, media, path, [*connected.notes, media.stats_note()])
+                notes = [*connected.notes, media.stats_note()]
+        except Exception as exc:
+            notes.append(f"the call broke: {exc}")
+            raise
         finally:
-            media.close()
+            facts = reception_facts(media.t30, media.line_seconds, notes)
+            mode = str(media.mode or "")
+            media.close()  # frees spandsp, which closes the TIFF
+            self._store_fax(call_id, event, mode, path, facts, reception)
 
-    def _store(
-        self, call_id: str, offer: Offered, media: MediaSession, path: Path, notes: list[str]
+    def _store_fax(
+        self,
+        call_id: str,
+        offer: Offered,
+        medium: str,
+        path: Path,
+        facts: ReceptionFacts,
+        reception: Reception | None,
     ) -> None:
-        t30 = media.t30
-        code = t30.completion if t30 and t30.completion is not None else k.T30_ERR_CALLDROPPED
-        stats = t30.stats() if t30 else None
+        inbound_id: int | None = None
+        if reception is not None:
+            stored = reception.finish(facts)
+            inbound_id = stored.id
         fax = ReceivedFax(
             call_id=call_id,
             caller=offer.caller,
-            called=offer.called,
-            medium=str(media.mode or ""),
-            pages=stats.pages_rx if stats else 0,
-            t30_code=code,
-            t30_text=completion_text(code),
-            remote_csid=(t30.remote_ident if t30 else "") or "",
+            called=offer.dialled,
+            medium=medium,
+            pages=facts.pages,
+            t30_code=facts.t30_code if facts.t30_code is not None else -1,
+            t30_text=facts.t30_text,
+            remote_csid=facts.csid,
             path=str(path) if path.exists() else None,
-            line_seconds=round(media.line_seconds, 2),
-            notes=tuple(notes),
+            line_seconds=facts.line_seconds or 0.0,
+            notes=facts.notes,
+            inbound_id=inbound_id,
         )
-        if fax.path is not None:
-            make_private(path)  # libtiff created it with whatever umask this process has
-        write_private(self.inbox / f"{call_id}.json", json.dumps(asdict(fax), indent=2).encode())
+        if reception is None:
+            if fax.path is not None:
+                make_private(path)  # libtiff created it with whatever umask this process has
+            write_private(
+                self.inbox / f"{call_id}.json", json.dumps(asdict(fax), indent=2).encode()
+            )
         log.info(
             "received %d page(s) from %s over %s: %s",
             fax.pages,

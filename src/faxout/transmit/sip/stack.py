@@ -206,5 +206,17 @@ class SipStack:
         ua.local_ua = self._user_agent
         ua.lContact = self._contact()
         dialog._ua = ua
+        dialog.invite_to = _header_user(req, "to")
+        dialog.invite_diversion = _header_user(req, "diversion")
         self._on_offer(dialog)
         return ua.recvRequest(req, sip_t)
+
+
+def _header_user(req: Any, name: str) -> str:
+    """The user part of the first ``name`` header's URI, or "" (absent or unparsable)."""
+    try:
+        if not req.countHFs(name):
+            return ""
+        return str(req.getHFBody(name).getUrl().username or "")
+    except Exception:  # sippy parses lazily: a malformed header raises here, not earlier
+        return ""
