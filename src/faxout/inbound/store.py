@@ -33,7 +33,7 @@ from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
 from faxout.db.engine import reading, transaction
 from faxout.db.insertnew import insert_new
-from faxout.db.tables import inbound_faxes
+from faxout.db.tables import inbound_faxes, inbound_mails
 from faxout.files import make_private, private_dir
 from faxout.inbound.faxes import load_fax
 from faxout.inbound.image import read_pages
@@ -268,6 +268,20 @@ class InboundStore:
                     finished_at=now,
                     updated_at=now,
                 )
+            )
+            # fax-to-email, in the same transaction: a final fax always has its mail queued
+            # (faxout.report.inboundmail composes and sends it)
+            insert_new(
+                conn,
+                inbound_mails,
+                {
+                    "inbound_id": inbound_id,
+                    "state": "pending",
+                    "tries": 0,
+                    "last_error": "",
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         path.unlink(missing_ok=True)
         fax = self.get(inbound_id)
