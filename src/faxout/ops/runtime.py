@@ -14,6 +14,7 @@ import logging
 
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
+from faxout.ops.receivers import Receivers
 from faxout.render.stage import Ran, RenderStage
 from faxout.report.runner import report_runner
 from faxout.sandbox import jail, workspace
@@ -129,6 +130,7 @@ class Pipeline:
         self.webhooks = WebhookRunner(
             WebhookOutbox(gw.engine, s.webhooks, clock=gw.clock, worker=worker_id("webhooks"))
         )
+        self.receivers = Receivers(gw)
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
@@ -172,10 +174,12 @@ class Pipeline:
             self.dispatcher.start()
             self.reports.start()
             self.webhooks.start()
+            self.receivers.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
         if self._dispatcher:
+            self.receivers.stop()
             self.dispatcher.stop(timeout)
             self.reports.stop(timeout)
             self.webhooks.stop(timeout)

@@ -142,6 +142,21 @@ class _Rejecter:
         return self._at is not None and self._now() >= self._at
 
 
+PageHook = Callable[[int, StatsSnapshot], None]
+
+
+def _chain(first: PageHook, then: PageHook | None) -> PageHook:
+    """Both phase D hooks, in order (``then`` is the owner's: the inbound store's page_done)."""
+    if then is None:
+        return first
+
+    def both(fcf: int, stats: StatsSnapshot) -> None:
+        first(fcf, stats)
+        then(fcf, stats)
+
+    return both
+
+
 class _Machine:
     """What both virtual fax machines share: a T.30 session on an endpoint, and the hook."""
 
@@ -164,9 +179,17 @@ class AudioFaxMachine(_Machine):
 
     endpoint: AudioEndpoint
 
-    def __init__(self, setup: MachineSetup, now: Callable[[], float], log: LogRoute) -> None:
+    def __init__(
+        self,
+        setup: MachineSetup,
+        now: Callable[[], float],
+        log: LogRoute,
+        on_page: PageHook | None = None,
+    ) -> None:
         self._rejecter = _Rejecter(setup.reject_after, now)
-        self.endpoint = AudioEndpoint(False, now, log, before_phase_d=self._rejecter)
+        self.endpoint = AudioEndpoint(
+            False, now, log, before_phase_d=_chain(self._rejecter, on_page)
+        )
         self.endpoint.t30.configure(setup.config)
         self._hung_up = False
 
@@ -240,10 +263,17 @@ class T38FaxMachine(_Machine):
     endpoint: T38Endpoint
 
     def __init__(
-        self, setup: MachineSetup, now: Callable[[], float], log: LogRoute, paced: bool
+        self,
+        setup: MachineSetup,
+        now: Callable[[], float],
+        log: LogRoute,
+        paced: bool,
+        on_page: PageHook | None = None,
     ) -> None:
         self._rejecter = _Rejecter(setup.reject_after, now)
-        self.endpoint = T38Endpoint(False, now, log, paced, before_phase_d=self._rejecter)
+        self.endpoint = T38Endpoint(
+            False, now, log, paced, before_phase_d=_chain(self._rejecter, on_page)
+        )
         self.endpoint.t30.configure(setup.config)
         self._hung_up = False
 

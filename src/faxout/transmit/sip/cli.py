@@ -61,6 +61,12 @@ def _hostport(_ctx: click.Context, param: click.Parameter, value: str | None) ->
     type=click.IntRange(1, 999),
     help="Act like a broken machine: hang up in the middle of the page after N pages.",
 )
+@click.option(
+    "--inbound",
+    is_flag=True,
+    help="Store faxes in the gateway's inboxes (routing, block lists, mail, API), as "
+    "`faxout serve` with transmit.sip.receive does, instead of DATA_DIR/received.",
+)
 @click.pass_context
 def sip_receiver(
     ctx: click.Context,
@@ -72,10 +78,12 @@ def sip_receiver(
     user: str | None,
     password: str | None,
     hang_up_after_pages: int | None,
+    inbound: bool,
 ) -> None:
     """Answer SIP fax calls (G.711 or T.38) and store what arrives.
 
-    Each fax is written to DATA_DIR/received/<call id>.tif with a .json summary beside it,
+    Each fax is written to DATA_DIR/received/<call id>.tif with a .json summary beside it
+    (with --inbound: into the gateway's inboxes, after finishing what a killed receiver left),
     and one line is printed per call. Runs until interrupted (Ctrl-C or SIGTERM).
     """
     if register_at and not user:
@@ -92,11 +100,23 @@ def sip_receiver(
     def show(fax: ReceivedFax) -> None:
         click.echo(
             f"{fax.call_id}: {fax.pages} page(s) from {fax.caller or 'unknown'} over "
-            f"{fax.medium or 'nothing'}, {fax.t30_text}; {fax.path or 'nothing stored'}"
+            f"{fax.medium or 'nothing'}, {fax.t30_text}; "
+            + (f"inbound fax {fax.inbound_id}" if fax.inbound_id else fax.path or "nothing stored")
         )
 
+    store = None
+    if inbound:
+        root = ctx.find_root().obj
+        if root is None or not hasattr(root, "ready_gateway"):  # pragma: no cover
+            raise click.UsageError("run it as `faxout sip-receiver --inbound`")
+        try:
+            store = root.ready_gateway().inbound_store("sip")
+            for fax in store.recover():
+                click.echo(f"recovered fax {fax.id}: {fax.pages} page(s), {fax.state}", err=True)
+        except FaxoutError as exc:
+            raise click.ClickException(str(exc)) from exc
     try:
-        receiver = SipReceiver(config, on_received=show)
+        receiver = SipReceiver(config, on_received=show, store=store)
     except FaxoutError as exc:
         raise click.ClickException(str(exc)) from exc
     stop = threading.Event()
@@ -110,7 +130,8 @@ def sip_receiver(
                 raise click.ClickException(str(exc)) from exc
             click.echo(f"registered as {user} at {register_at[0]}:{register_at[1]}", err=True)
         click.echo(
-            f"receiving faxes on sip:{config.address}:{receiver.port} into {receiver.inbox}",
+            f"receiving faxes on sip:{config.address}:{receiver.port} into "
+            f"{'the inboxes' if store else receiver.inbox}",
             err=True,
         )
         sys.stdout.flush()

@@ -70,6 +70,12 @@ class SipConfig(BaseModel):
         None, ge=1, le=1000, description="calls the trunk allows at once; None: transmit.lines"
     )
     ring_seconds: float = Field(60.0, gt=0, le=300, description="give up ringing after")
+    receive: bool = Field(
+        False, description="answer calls to us and store them as received faxes (docs/inbound.md)"
+    )
+    receive_port: int = Field(
+        5080, ge=0, le=65535, description="UDP port the receiver answers on (0: any free port)"
+    )
     impairment: Impairment = Field(default_factory=Impairment)
 
     @field_validator("proxy")
