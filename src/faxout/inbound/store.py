@@ -41,6 +41,7 @@ from faxout.inbound.inboxes import Inbox, InboxRepo
 from faxout.inbound.model import InboundFax, InboundState, IncomingCall, ReceptionFacts
 from faxout.inbound.routing import Block, blocking, choose
 from faxout.inbound.settings import Inbound
+from faxout.jobs.events import Event, emit_for_inbound
 
 log = logging.getLogger("faxout.inbound")
 
@@ -271,7 +272,7 @@ class InboundStore:
             )
             # fax-to-email, in the same transaction: a final fax always has its mail queued
             # (faxout.report.inboundmail composes and sends it)
-            insert_new(
+            mail = insert_new(
                 conn,
                 inbound_mails,
                 {
@@ -283,6 +284,11 @@ class InboundStore:
                     "updated_at": now,
                 },
             )
+            # and its webhook events: announced by the transaction that queued its mail, so a
+            # fax finished twice (two receivers recovering one stale row) is announced once
+            if mail is not None:
+                event = Event.RECEIVE_FAILED if state is InboundState.FAILED else Event.RECEIVED
+                emit_for_inbound(conn, now, event, inbound_id)
         path.unlink(missing_ok=True)
         fax = self.get(inbound_id)
         assert fax is not None

@@ -9,6 +9,9 @@ The body is fixed here, at the time of the event, so a retry three days later sa
 true then, with the same ``webhook-id`` (``msg_id``). Events carry a summary; a program that
 wants everything fetches ``GET /api/v1/faxes/{fax_id}``.
 
+A received fax (``emit_for_inbound``) is announced to the account owning its inbox, and to
+nobody for a shared inbox: its events name ``inbound_id`` rather than a submission.
+
 An account without webhooks costs one indexed query per transition.
 """
 
@@ -23,7 +26,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, insert, select
 
-from faxout.db.tables import jobs, submissions, webhook_deliveries, webhooks
+from faxout.db.tables import (
+    inbound_faxes,
+    inboxes,
+    jobs,
+    submissions,
+    webhook_deliveries,
+    webhooks,
+)
 
 PENDING = "pending"
 ANY = "*"
@@ -40,10 +50,13 @@ class Event(StrEnum):
     FAILED = "fax.failed"  # a recipient will not get the fax (cause in ``reason``)
     INTERRUPTED = "fax.interrupted"  # the call's outcome is unknown (the worker stopped)
     CANCELED = "fax.canceled"  # a recipient was canceled before dialling
+    RECEIVED = "fax.received"  # a fax came in (every page, or some: ``state`` says)
+    RECEIVE_FAILED = "fax.receive.failed"  # a call came in, but no page arrived
 
 
 EVENTS = tuple(e.value for e in Event)
 _PER_FAX = (Event.QUEUED, Event.RENDERED)
+_INBOUND = (Event.RECEIVED, Event.RECEIVE_FAILED)
 
 
 def parse_events(text: str) -> str:
@@ -91,14 +104,14 @@ def _endpoints(
     return found
 
 
-def _queue(
-    conn: Connection,
-    now: datetime,
-    event: Event,
-    bodies: list[tuple[list[int], int, int | None, dict[str, Any]]],
-) -> int:
+# For each event: its endpoints, the rows it concerns (submission_id, job_id, inbound_id; None
+# where it has none) and its data.
+_Body = tuple[list[int], dict[str, int | None], dict[str, Any]]
+
+
+def _queue(conn: Connection, now: datetime, event: Event, bodies: list[_Body]) -> int:
     rows = []
-    for endpoint_ids, submission_id, job_id, data in bodies:
+    for endpoint_ids, about, data in bodies:
         body = json.dumps(
             {"type": event.value, "timestamp": now.isoformat(), "data": data},
             separators=(",", ":"),
@@ -109,8 +122,9 @@ def _queue(
                 "webhook_id": endpoint,
                 "msg_id": new_msg_id(),
                 "event": event.value,
-                "submission_id": submission_id,
-                "job_id": job_id,
+                "submission_id": about.get("submission_id"),
+                "job_id": about.get("job_id"),
+                "inbound_id": about.get("inbound_id"),
                 "body": body,
                 "state": PENDING,
                 "tries": 0,
@@ -150,11 +164,10 @@ def emit_for_faxes(
         recipients.setdefault(row.submission_id, []).append(
             {"id": row.id, "number": row.number, "name": row.name}
         )
-    bodies: list[tuple[list[int], int, int | None, dict[str, Any]]] = [
+    bodies: list[_Body] = [
         (
             endpoints[sid],
-            sid,
-            None,
+            {"submission_id": sid},
             {"fax_id": sid, "pages": pages.get(sid), "recipients": recipients.get(sid, [])},
         )
         for sid in wanted
@@ -176,8 +189,8 @@ def emit_for_recipients(
     ``pages_confirmed``: the count during a call (the job's own changes only at its end)."""
     if not job_ids:
         return 0
-    if event in _PER_FAX:
-        raise ValueError(f"{event} is an event of a whole fax")
+    if event in _PER_FAX or event in _INBOUND:
+        raise ValueError(f"{event} is not an event of a recipient")
     endpoints = _endpoints(conn, event, jobs.c.id, jobs.c.id.in_(list(job_ids)))
     if not endpoints:
         return 0
@@ -217,5 +230,65 @@ def emit_for_recipients(
             },
             **extra,
         }
-        bodies.append((endpoints[r.id], r.submission_id, r.id, data))
+        bodies.append((endpoints[r.id], {"submission_id": r.submission_id, "job_id": r.id}, data))
     return _queue(conn, now, event, bodies)
+
+
+def inbound_links(inbound_id: int, pages: int) -> dict[str, Any]:
+    """Where the status API serves a received fax, its PDF and its pages (paths on the
+    server: the event is read by a program that knows where it is)."""
+    base = f"/api/v1/inbound/{inbound_id}"
+    return {
+        "self": base,
+        "pdf": f"{base}.pdf" if pages else None,
+        "pages": [f"{base}/pages/{n}.png" for n in range(1, pages + 1)],
+    }
+
+
+def emit_for_inbound(conn: Connection, now: datetime, event: Event, inbound_id: int) -> int:
+    """Queue ``event`` (fax.received, fax.receive.failed) for the received fax as it is now
+    on ``conn``, to the endpoints of the account owning its inbox (a shared inbox's fax is
+    announced to nobody); how many deliveries were queued."""
+    if event not in _INBOUND:
+        raise ValueError(f"{event} is not an event of a received fax")
+    f = inbound_faxes.c
+    # Who listens first: the only query when nobody does (or the inbox is shared, whose NULL
+    # owner joins no endpoint).
+    found = conn.execute(
+        select(webhooks.c.id, webhooks.c.events)
+        .join(inboxes, inboxes.c.account_id == webhooks.c.account_id)
+        .join(inbound_faxes, f.inbox_id == inboxes.c.id)
+        .where(f.id == inbound_id, webhooks.c.enabled.is_(True))
+        .order_by(webhooks.c.id)
+    ).all()
+    endpoint_ids = [w.id for w in found if subscribes(w.events, event)]
+    if not endpoint_ids:
+        return 0
+    row = conn.execute(
+        select(
+            f.id,
+            f.state,
+            f.caller,
+            f.caller_name,
+            f.csid,
+            f.called,
+            f.pages,
+            f.finished_at,
+            inboxes.c.name.label("inbox"),
+        )
+        .join(inboxes, inboxes.c.id == f.inbox_id)
+        .where(f.id == inbound_id)
+    ).one()
+    data = {
+        "id": row.id,
+        "inbox": row.inbox,
+        "state": row.state,
+        "caller": row.caller,
+        "caller_name": row.caller_name,
+        "csid": row.csid,
+        "called": row.called,
+        "pages": row.pages,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "links": inbound_links(row.id, row.pages),
+    }
+    return _queue(conn, now, event, [(endpoint_ids, {"inbound_id": row.id}, data)])

@@ -47,6 +47,7 @@ class Delivery:
     event: str
     fax_id: int | None
     recipient_id: int | None
+    inbound_id: int | None  # the received fax of fax.received and fax.receive.failed
     state: str
     tries: int
     next_at: datetime | None
@@ -148,11 +149,13 @@ class Endpoints:
         webhook_id: int | None = None,
         *,
         fax_id: int | None = None,
+        inbound_id: int | None = None,
         username: str | None = None,
         limit: int = 50,
         before: int | None = None,
     ) -> list[Delivery]:
-        """Deliveries, newest first: of one endpoint, of one fax, of one account's endpoints."""
+        """Deliveries, newest first: of one endpoint, of one fax (sent, or received:
+        ``inbound_id``), of one account's endpoints."""
         d = webhook_deliveries.c
         query = select(
             d.id,
@@ -161,6 +164,7 @@ class Endpoints:
             d.event,
             d.submission_id.label("fax_id"),
             d.job_id.label("recipient_id"),
+            d.inbound_id,
             d.state,
             d.tries,
             d.next_at,
@@ -174,6 +178,8 @@ class Endpoints:
             query = query.where(d.webhook_id == webhook_id)
         if fax_id is not None:
             query = query.where(d.submission_id == fax_id)
+        if inbound_id is not None:
+            query = query.where(d.inbound_id == inbound_id)
         if username is not None:
             own = (
                 select(webhooks.c.id)

@@ -1,6 +1,8 @@
 """The webhook outbox: events wait in SQL (``webhook_deliveries``) until their endpoint takes them.
 
-Rows are queued by ``faxout.jobs.events`` in the transaction of the fax's state change. A pass
+Rows are queued by ``faxout.jobs.events`` in the transaction of the fax's state change (a sent
+fax's rows name its submission and job, a received fax's its ``inbound_id``; the delivery is
+the same for both). A pass
 (``WebhookOutbox.run_once``) leases the due rows, signs each body afresh (Standard Webhooks:
 ``webhook-id`` = the row's ``msg_id``, the same on every try; ``webhook-timestamp`` = this
 try's time) and POSTs it:
@@ -66,12 +68,20 @@ class _Due:
     msg_id: str
     event: str
     submission_id: int | None
+    inbound_id: int | None
     body: str
     tries: int
     webhook_id: int
     url: str
     secret: str
     enabled: bool
+
+    @property
+    def about(self) -> str:
+        """What the event is about, for the log: a sent fax, or a received one."""
+        if self.inbound_id is not None:
+            return f"received fax {self.inbound_id}"
+        return f"fax {self.submission_id}"
 
 
 class WebhookOutbox:
@@ -133,6 +143,7 @@ class WebhookOutbox:
                     _d.msg_id,
                     _d.event,
                     _d.submission_id,
+                    _d.inbound_id,
                     _d.body,
                     _d.tries,
                     webhooks.c.id.label("webhook_id"),
@@ -211,20 +222,20 @@ class WebhookOutbox:
             why = answer.error if final else f"gave up after {tries} tries: {answer.error}"
             values |= {"state": FAILED, "last_error": why}
             log.error(
-                "webhook %s: %s of fax %s not delivered: %s",
+                "webhook %s: %s of %s not delivered: %s",
                 row.webhook_id,
                 row.event,
-                row.submission_id,
+                row.about,
                 why,
             )
         else:
             delay = timedelta(seconds=self.settings.schedule[tries - 1])
             retry_at = values["next_at"] = now + delay
             log.warning(
-                "webhook %s: %s of fax %s deferred (%s); next try in %s",
+                "webhook %s: %s of %s deferred (%s); next try in %s",
                 row.webhook_id,
                 row.event,
-                row.submission_id,
+                row.about,
                 answer.error,
                 delay,
             )

@@ -54,6 +54,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "event": d.event,
         "fax_id": d.fax_id,
         "recipient_id": d.recipient_id,
+        "inbound_id": d.inbound_id,
         "state": d.state,
         "tries": d.tries,
         "next_attempt_at": iso(d.next_at) if d.state == "pending" else None,

@@ -105,8 +105,9 @@ def webhook_deliveries(obj: CliContext, webhook_id: int, limit: int) -> None:
     for d in rows:
         status = f"HTTP {d.last_status}" if d.last_status else "no answer yet"
         when = d.sent_at or d.next_at
+        about = f"received {d.inbound_id}" if d.inbound_id is not None else f"fax {d.fax_id}"
         echo(
-            f"{d.id:>6}  {d.created_at:%Y-%m-%d %H:%M:%S}  {d.event:<18} fax {d.fax_id}  "
+            f"{d.id:>6}  {d.created_at:%Y-%m-%d %H:%M:%S}  {d.event:<18} {about}  "
             f"{d.state:<8} tries {d.tries}  {status}"
             + (f"  ({'sent' if d.sent_at else 'next'} {when:%H:%M:%S})" if when else "")
         )
