@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from faxout.intake.settings import ApiLimits
 from tests.intake.apiapp import InProcess, in_process
+from tests.intake.received import line_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TestClient on httpx
 
@@ -42,7 +43,12 @@ PROBLEMS = {"400", "401", "403", "404", "409", "413", "422", "429"}
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> InProcess:
     # No rate limit: hypothesis sends its examples faster than any client would.
-    return in_process(tmp_path_factory.mktemp("openapi"), ApiLimits(rate_per_second=0, burst=0))
+    tmp = tmp_path_factory.mktemp("openapi")
+    made = in_process(tmp, ApiLimits(rate_per_second=0, burst=0))
+    line = line_of(made, tmp)
+    for _ in range(3):  # received faxes, so their list and reads answer with a body
+        line.receive(pages=1)
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +138,16 @@ OPERATIONS = [
     ("/api/v1/faxes/{fax_id}/pages/{page}.png", "GET"),
     ("/api/v1/faxes/{fax_id}/fax.pdf", "GET"),
     ("/api/v1/faxes/{fax_id}/deliveries", "GET"),
+    ("/api/v1/inbound", "GET"),
+    ("/api/v1/inbound/{inbound_id}", "GET"),
+    ("/api/v1/inbound/{inbound_id}", "DELETE"),
+    ("/api/v1/inbound/{inbound_id}.pdf", "GET"),
+    ("/api/v1/inbound/{inbound_id}/pages/{page}.png", "GET"),
+    ("/api/v1/inbound/{inbound_id}/read", "POST"),
+    ("/api/v1/inbound/{inbound_id}/unread", "POST"),
+    ("/api/v1/inbound/{inbound_id}/archive", "POST"),
+    ("/api/v1/inbound/{inbound_id}/unarchive", "POST"),
+    ("/api/v1/inbound/{inbound_id}/deliveries", "GET"),
     ("/api/v1/webhooks", "GET"),
     ("/api/v1/webhooks", "POST"),
     ("/api/v1/webhooks/{webhook_id}", "GET"),

@@ -78,7 +78,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         from fastapi.exceptions import RequestValidationError
         from starlette.exceptions import HTTPException as StarletteHTTPException
 
-        from faxout.intake.api import pages
+        from faxout.intake.api import inbound, pages
         from faxout.intake.api.faxes import Problem
         from faxout.intake.api.ratelimit import RateLimiter, RateLimitHeaders
         from faxout.intake.api.routes import router
@@ -109,6 +109,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
         app.include_router(router)
         app.include_router(webhook_router)
         app.include_router(pages.router)
+        app.include_router(inbound.router)
         app.state.ratelimit = RateLimiter(intake.api_limits, intake.clock)
         app.add_middleware(RateLimitHeaders)
         if intake.console.enabled:

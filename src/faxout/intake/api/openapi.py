@@ -97,6 +97,52 @@ class FaxPage(BaseModel):
     sync_token: str | None
 
 
+InboundId = Annotated[int, Path(ge=1, le=MAX_ID, description="the received fax's id")]
+
+
+class InboundLinks(BaseModel):
+    """Where a received fax and its image are served (no image: no PDF, no pages)."""
+
+    self: str
+    pdf: str | None
+    pages: list[str]
+
+
+class InboundOut(BaseModel):
+    """A received fax (``GET /api/v1/inbound/{id}``)."""
+
+    id: int
+    inbox: str
+    state: str
+    caller: str
+    caller_name: str
+    csid: str
+    called: str
+    pages: int
+    resolution: str | None
+    bit_rate: int | None
+    ecm: bool | None
+    compression: str | None
+    line_seconds: float | None
+    t30_code: int | None
+    t30_text: str | None
+    notes: list[str]
+    size: int | None
+    started_at: str
+    finished_at: str | None
+    read_at: str | None
+    archived_at: str | None
+    purged_at: str | None
+    links: InboundLinks
+
+
+class InboundPage(BaseModel):
+    """A page of the list (``GET /api/v1/inbound``)."""
+
+    items: list[InboundOut]
+    next_cursor: int | None
+
+
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "instance"],
@@ -120,6 +166,7 @@ _WHY = {
     403: "The token lacks the scope, or the account may not fax",
     404: "No such fax (or recipient) for this account",
     409: "The fax is not in a state that allows it, or the Idempotency-Key was used otherwise",
+    410: "The received fax's image was removed (inbound.retention_days); its facts are kept",
     413: "The body is over limits.max_body_bytes (as documents)",
     422: "The request cannot be done as asked (each wrong field named in detail)",
     429: "Too many requests for this token or account (per HTTP worker); retry later",
@@ -248,6 +295,36 @@ FAX_PDF: dict[int | str, dict[str, Any]] = {
     200: {"description": "The fax", "content": {"application/pdf": {"schema": _BYTES}}},
     **_NOT_MODIFIED,
     **_PAGE_PROBLEMS,
+}
+
+# Received faxes (``inbound``): the fax's JSON, and its image as a PDF or page PNGs.
+_INBOUND = {"model": InboundOut, "headers": RATE_HEADERS}
+LIST_INBOUND = {
+    200: {"model": InboundPage, "description": "A page of received faxes", "headers": RATE_HEADERS},
+    **problems(401, 403, 422, 429),
+}
+READ_INBOUND = {200: {**_INBOUND, "description": "The fax"}, **problems(401, 403, 404, 422, 429)}
+ACT_ON_INBOUND = {
+    200: {**_INBOUND, "description": "The fax afterwards"},
+    **problems(401, 403, 404, 422, 429),
+}
+DELETE_INBOUND = {
+    204: {
+        "description": "Deleted, with its image, mail and webhook events",
+        "headers": RATE_HEADERS,
+    },
+    **problems(401, 403, 404, 409, 422, 429),
+}
+_IMAGE_PROBLEMS = problems(401, 403, 404, 409, 410, 422, 429, 500)
+INBOUND_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The page", "content": {"image/png": {"schema": _BYTES}}},
+    **_NOT_MODIFIED,
+    **_IMAGE_PROBLEMS,
+}
+INBOUND_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The fax", "content": {"application/pdf": {"schema": _BYTES}}},
+    **_NOT_MODIFIED,
+    **_IMAGE_PROBLEMS,
 }
 
 # The legacy endpoint: the same form as RingCentral's FaxOut API, whatever the encoding.

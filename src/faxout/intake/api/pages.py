@@ -79,7 +79,7 @@ def _headers(etag: str, sources: list[Source]) -> dict[str, str]:
     return headers
 
 
-def _fresh(request: Request, etag: str) -> bool:
+def fresh(request: Request, etag: str) -> bool:
     """Whether the client's ``If-None-Match`` holds this very answer."""
     held = [
         tag.strip().removeprefix("W/")
@@ -92,7 +92,7 @@ def _answer(
     request: Request, etag: str, sources: list[Source], media_type: str, draw: Callable[[], bytes]
 ) -> Response:
     headers = _headers(etag, sources)
-    if _fresh(request, etag):
+    if fresh(request, etag):
         return Response(status_code=304, headers=headers)
     try:
         body = draw()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from faxout.intake.api import openapi as spec
 from faxout.intake.api.faxes import Problem
+from faxout.intake.api.inbound import own_inbound
 from faxout.intake.api.routes import MAX_PAGE, CallerDep, own_fax
 from faxout.intake.api.views import iso
 from faxout.jobs.events import EVENTS
@@ -172,6 +173,33 @@ async def fax_deliveries(
         own_fax(c, fax_id)
         rows = c.api.webhooks.deliveries(
             fax_id=fax_id, username=c.token.username, limit=limit + 1, before=cursor
+        )
+        return _page(rows, limit)
+
+    return JSONResponse(await anyio.to_thread.run_sync(work))
+
+
+@router.get(
+    "/inbound/{inbound_id}/deliveries",
+    summary="The webhook deliveries of one received fax",
+    responses=spec.DELIVERIES,
+)
+async def inbound_deliveries(
+    c: CallerDep,
+    inbound_id: spec.InboundId,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
+    ] = None,
+) -> JSONResponse:
+    """The fax.received (or fax.receive.failed) event of the fax for the account's
+    endpoints, newest first."""
+    c.needs("read")
+
+    def work() -> dict[str, Any]:
+        own_inbound(c, inbound_id)
+        rows = c.api.webhooks.deliveries(
+            inbound_id=inbound_id, username=c.token.username, limit=limit + 1, before=cursor
         )
         return _page(rows, limit)
 
