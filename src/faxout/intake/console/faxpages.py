@@ -34,7 +34,9 @@ router = APIRouter(include_in_schema=False)
 MAX_BODY_CHARS = 200_000  # a report's text is a few KB; a larger one is cut, not refused
 
 
-def _width(request: Request) -> int | None:
+def thumb_width(request: Request) -> int | None:
+    """The ``?width=`` of a page image asked as a thumbnail (None: full size); the 404 page
+    for one out of range."""
     asked = request.query_params.get("width", "")
     if not asked:
         return None
@@ -43,7 +45,8 @@ def _width(request: Request) -> int | None:
     return int(asked)
 
 
-def _page_number(name: str) -> int:
+def page_number(name: str) -> int:
+    """A page number of a path; the 404 page for anything that cannot be one."""
     if not name.isdigit() or not 0 < int(name) < 100_000:
         raise ConsoleError(404, "There is no such page.")
     return int(name)
@@ -52,7 +55,7 @@ def _page_number(name: str) -> int:
 @router.get("/faxes/{fax_id}/pages/{number}.png")
 async def page_png(request: Request, viewer: ViewerDep, fax_id: str, number: str) -> Response:
     """Page ``number`` as the recipient got it (``?recipient=``, ``?width=`` a thumbnail)."""
-    fid, n, width = id_of(fax_id), _page_number(number), _width(request)
+    fid, n, width = id_of(fax_id), page_number(number), thumb_width(request)
 
     def work() -> Response:
         sub = own(viewer, fid)

@@ -27,6 +27,13 @@ STATES: dict[str, tuple[str, str]] = {
     "canceled": ("Canceled", "muted"),
 }
 FINAL = frozenset({"delivered", "partial", "failed", "interrupted", "canceled"})
+# A received fax's states (faxout.inbound.model.InboundState), in words, with the badge's tone.
+RECEIVED_STATES: dict[str, tuple[str, str]] = {
+    "receiving": ("Receiving", "busy"),
+    "received": ("Received", "good"),
+    "partial": ("Partly received", "warn"),
+    "failed": ("Failed", "bad"),
+}
 
 
 def zone_of(browser: str, account: str) -> str:
@@ -78,6 +85,16 @@ def state_tone(state: str) -> str:
     return STATES.get(state, ("", "muted"))[1]
 
 
+def received_label(state: str) -> str:
+    """A received fax's state in words."""
+    return RECEIVED_STATES.get(state, (state.capitalize(), ""))[0]
+
+
+def received_tone(state: str) -> str:
+    """The badge class of a received fax's state."""
+    return RECEIVED_STATES.get(state, ("", "muted"))[1]
+
+
 def size(count: int | None) -> str:
     """Bytes as people read them."""
     if count is None:
@@ -116,6 +133,8 @@ def install(env: jinja2.Environment) -> None:
         iso=iso,
         state_label=state_label,
         state_tone=state_tone,
+        received_label=received_label,
+        received_tone=received_tone,
         size=size,
         number=number,
         ticks=ticks,

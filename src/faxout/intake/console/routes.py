@@ -17,7 +17,9 @@ def routers() -> list[APIRouter]:
         contacts,
         fax,
         faxpages,
+        inbox,
         outbox,
+        received,
         send,
         signin,
     )
@@ -25,6 +27,8 @@ def routers() -> list[APIRouter]:
     return [
         signin.router,
         outbox.router,
+        inbox.router,
+        received.router,
         account.router,
         contacts.router,
         contactfiles.router,
