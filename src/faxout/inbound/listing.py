@@ -14,7 +14,7 @@ and every filter is applied in SQL.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -251,3 +251,13 @@ class InboundFaxes:
         """The fax's TIFF, to read (``no_image`` None: it has one)."""
         assert fax.blob_key is not None
         return self.blobs.open(fax.blob_key)
+
+
+Action = Callable[[InboundFaxes, InboundViewer, int], InboundFax | None]
+# What the API's and the console's buttons do, by the name in their paths.
+ACTIONS: dict[str, Action] = {
+    "read": lambda faxes, viewer, inbound_id: faxes.mark_read(viewer, inbound_id, True),
+    "unread": lambda faxes, viewer, inbound_id: faxes.mark_read(viewer, inbound_id, False),
+    "archive": lambda faxes, viewer, inbound_id: faxes.archive(viewer, inbound_id, True),
+    "unarchive": lambda faxes, viewer, inbound_id: faxes.archive(viewer, inbound_id, False),
+}

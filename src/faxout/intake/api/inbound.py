@@ -23,6 +23,8 @@ from pydantic import AwareDatetime
 
 from faxout.inbound.image import dpi_of
 from faxout.inbound.listing import (
+    ACTIONS,
+    Action,
     InboundFaxes,
     InboundFilter,
     InboundViewer,
@@ -274,11 +276,8 @@ async def get_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
     return JSONResponse(await anyio.to_thread.run_sync(work))
 
 
-Act = Callable[[InboundFaxes, InboundViewer, int], InboundFax | None]
-
-
-async def _act(c: Caller, inbound_id: int, act: Act) -> JSONResponse:
-    """Do ``act`` (a method of ``InboundFaxes``) to the fax; its JSON afterwards."""
+async def _act(c: Caller, inbound_id: int, act: Action) -> JSONResponse:
+    """Do ``act`` to the fax; its JSON afterwards."""
     c.needs("send")
 
     def work() -> dict[str, Any]:
@@ -291,42 +290,35 @@ async def _act(c: Caller, inbound_id: int, act: Act) -> JSONResponse:
     return JSONResponse(await anyio.to_thread.run_sync(work))
 
 
-@router.post(
-    "/inbound/{inbound_id}/read", summary="Mark a received fax read", responses=spec.ACT_ON_INBOUND
-)
-async def read_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
-    """``read_at`` is the first time it was marked read; marking it again keeps that time."""
-    return await _act(c, inbound_id, lambda f, v, i: f.mark_read(v, i, True))
+_ACTED = {
+    "read": ("Mark a received fax read", "``read_at`` is the first time it was marked read."),
+    "unread": ("Mark a received fax unread", "``read_at`` is null again."),
+    "archive": ("Archive a received fax", "Kept, but out of the list of ``archived=false``."),
+    "unarchive": ("Bring an archived fax back", "``archived_at`` is null again."),
+}
 
 
-@router.post(
-    "/inbound/{inbound_id}/unread",
-    summary="Mark a received fax unread",
-    responses=spec.ACT_ON_INBOUND,
-)
-async def unread_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
-    """``read_at`` is null again."""
-    return await _act(c, inbound_id, lambda f, v, i: f.mark_read(v, i, False))
+def _action_route(name: str) -> None:
+    """``POST /inbound/{id}/<name>``: one route per action of ``ACTIONS``, alike but for it."""
+    act = ACTIONS[name]
+    summary, description = _ACTED[name]
+
+    async def endpoint(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
+        return await _act(c, inbound_id, act)
+
+    router.add_api_route(
+        f"/inbound/{{inbound_id}}/{name}",
+        endpoint,
+        methods=["POST"],
+        name=f"{name}_inbound",
+        summary=summary,
+        description=description,
+        responses=spec.ACT_ON_INBOUND,
+    )
 
 
-@router.post(
-    "/inbound/{inbound_id}/archive",
-    summary="Archive a received fax",
-    responses=spec.ACT_ON_INBOUND,
-)
-async def archive_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
-    """Kept, with its image, but out of the list of ``archived=false``."""
-    return await _act(c, inbound_id, lambda f, v, i: f.archive(v, i, True))
-
-
-@router.post(
-    "/inbound/{inbound_id}/unarchive",
-    summary="Bring an archived fax back",
-    responses=spec.ACT_ON_INBOUND,
-)
-async def unarchive_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
-    """``archived_at`` is null again."""
-    return await _act(c, inbound_id, lambda f, v, i: f.archive(v, i, False))
+for _name in ACTIONS:
+    _action_route(_name)
 
 
 @router.delete(

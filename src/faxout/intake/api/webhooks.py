@@ -6,6 +6,8 @@ account's endpoints (another's is a 404). Looking needs ``read``; adding and rem
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -128,29 +130,38 @@ async def remove_webhook(c: CallerDep, webhook_id: spec.WebhookId) -> Response:
     return Response(status_code=204)
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Cursor = Annotated[
+    int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
+]
+
+
+async def _deliveries(
+    c: CallerDep, check: Callable[[], object], limit: int, cursor: int | None, **where: Any
+) -> JSONResponse:
+    """A page of the deliveries ``where`` picks, once ``check`` (from a worker thread) found
+    what they are of to be the account's."""
+    c.needs("read")
+
+    def work() -> dict[str, Any]:
+        check()
+        return _page(c.api.webhooks.deliveries(limit=limit + 1, before=cursor, **where), limit)
+
+    return JSONResponse(await anyio.to_thread.run_sync(work))
+
+
 @router.get(
     "/webhooks/{webhook_id}/deliveries",
     summary="What was sent to an endpoint",
     responses=spec.DELIVERIES,
 )
 async def list_deliveries(
-    c: CallerDep,
-    webhook_id: spec.WebhookId,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
-    ] = None,
+    c: CallerDep, webhook_id: spec.WebhookId, limit: Limit = 50, cursor: Cursor = None
 ) -> JSONResponse:
     """The endpoint's deliveries, newest first: each event as sent, its state (pending, sent,
     failed), tries, the last HTTP status and error."""
-    c.needs("read")
-
-    def work() -> dict[str, Any]:
-        _mine(c, webhook_id)
-        rows = c.api.webhooks.deliveries(webhook_id, limit=limit + 1, before=cursor)
-        return _page(rows, limit)
-
-    return JSONResponse(await anyio.to_thread.run_sync(work))
+    check = partial(_mine, c, webhook_id)
+    return await _deliveries(c, check, limit, cursor, webhook_id=webhook_id)
 
 
 @router.get(
@@ -159,24 +170,11 @@ async def list_deliveries(
     responses=spec.DELIVERIES,
 )
 async def fax_deliveries(
-    c: CallerDep,
-    fax_id: spec.FaxId,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
-    ] = None,
+    c: CallerDep, fax_id: spec.FaxId, limit: Limit = 50, cursor: Cursor = None
 ) -> JSONResponse:
     """Every event of the fax sent (or waiting) for the account's endpoints, newest first."""
-    c.needs("read")
-
-    def work() -> dict[str, Any]:
-        own_fax(c, fax_id)
-        rows = c.api.webhooks.deliveries(
-            fax_id=fax_id, username=c.token.username, limit=limit + 1, before=cursor
-        )
-        return _page(rows, limit)
-
-    return JSONResponse(await anyio.to_thread.run_sync(work))
+    check = partial(own_fax, c, fax_id)
+    return await _deliveries(c, check, limit, cursor, fax_id=fax_id, username=c.token.username)
 
 
 @router.get(
@@ -185,25 +183,13 @@ async def fax_deliveries(
     responses=spec.DELIVERIES,
 )
 async def inbound_deliveries(
-    c: CallerDep,
-    inbound_id: spec.InboundId,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        int | None, Query(ge=1, le=spec.MAX_ID, description="next_cursor of the last page")
-    ] = None,
+    c: CallerDep, inbound_id: spec.InboundId, limit: Limit = 50, cursor: Cursor = None
 ) -> JSONResponse:
     """The fax.received (or fax.receive.failed) event of the fax for the account's
     endpoints, newest first."""
-    c.needs("read")
-
-    def work() -> dict[str, Any]:
-        own_inbound(c, inbound_id)
-        rows = c.api.webhooks.deliveries(
-            inbound_id=inbound_id, username=c.token.username, limit=limit + 1, before=cursor
-        )
-        return _page(rows, limit)
-
-    return JSONResponse(await anyio.to_thread.run_sync(work))
+    check = partial(own_inbound, c, inbound_id)
+    where = {"inbound_id": inbound_id, "username": c.token.username}
+    return await _deliveries(c, check, limit, cursor, **where)
 
 
 def _page(rows: list[Delivery], limit: int) -> dict[str, Any]:

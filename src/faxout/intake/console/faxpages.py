@@ -10,6 +10,7 @@ waits for its first delivery pass) has nothing to show, and the page says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -52,21 +53,31 @@ def page_number(name: str) -> int:
     return int(name)
 
 
+async def image_answer(request: Request, draw: Callable[[], Response]) -> Response:
+    """The image ``draw`` answers (from a worker thread: it reads and decodes), with the
+    status API's refusal as the console's error page; it keeps its own Cache-Control, with
+    the ETag."""
+
+    def work() -> Response:
+        try:
+            return draw()
+        except Problem as exc:
+            raise refusal(exc) from exc
+
+    return finish(request, await anyio.to_thread.run_sync(work), private=False)
+
+
 @router.get("/faxes/{fax_id}/pages/{number}.png")
 async def page_png(request: Request, viewer: ViewerDep, fax_id: str, number: str) -> Response:
     """Page ``number`` as the recipient got it (``?recipient=``, ``?width=`` a thumbnail)."""
     fid, n, width = id_of(fax_id), page_number(number), thumb_width(request)
 
-    def work() -> Response:
+    def draw() -> Response:
         sub = own(viewer, fid)
-        try:
-            pages, rec = rendered(viewer.api, sub, chosen(request, sub))
-            return page_answer(request, pages, rec, fid, n, width)
-        except Problem as exc:
-            raise refusal(exc) from exc
+        pages, rec = rendered(viewer.api, sub, chosen(request, sub))
+        return page_answer(request, pages, rec, fid, n, width)
 
-    answer = await anyio.to_thread.run_sync(work)
-    return finish(request, answer, private=False)  # its own Cache-Control, with the ETag
+    return await image_answer(request, draw)
 
 
 @router.get("/faxes/{fax_id}/fax.pdf")
@@ -74,16 +85,12 @@ async def fax_pdf(request: Request, viewer: ViewerDep, fax_id: str) -> Response:
     """Every page as the recipient got it, in one PDF (``?recipient=``)."""
     fid = id_of(fax_id)
 
-    def work() -> Response:
+    def draw() -> Response:
         sub = own(viewer, fid)
-        try:
-            pages, rec = rendered(viewer.api, sub, chosen(request, sub))
-            return pdf_answer(request, pages, rec, fid)
-        except Problem as exc:
-            raise refusal(exc) from exc
+        pages, rec = rendered(viewer.api, sub, chosen(request, sub))
+        return pdf_answer(request, pages, rec, fid)
 
-    answer = await anyio.to_thread.run_sync(work)
-    return finish(request, answer, private=False)
+    return await image_answer(request, draw)
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,20 @@ to the inbox rather than to the page (which would mark it read again).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from faxout.inbound.listing import InboundFaxes, InboundViewer, StillReceivingError, no_image
+from faxout.inbound.listing import (
+    ACTIONS,
+    InboundFaxes,
+    InboundViewer,
+    StillReceivingError,
+    no_image,
+)
 from faxout.inbound.model import InboundFax
-from faxout.intake.api.faxes import Problem
 from faxout.intake.api.inbound import (
     image_problem,
     inbound_json,
@@ -27,14 +31,13 @@ from faxout.intake.api.inbound import (
     inbound_pdf,
     inbound_png,
 )
-from faxout.intake.console.fax import THUMB_WIDTH, duration, id_of, refusal, sentence
-from faxout.intake.console.faxpages import page_number, thumb_width
+from faxout.intake.console.fax import THUMB_WIDTH, duration, id_of, sentence
+from faxout.intake.console.faxpages import image_answer, page_number, thumb_width
 from faxout.intake.console.inbox import inbound_viewer
 from faxout.intake.console.web import (
     ConsoleError,
     Viewer,
     ViewerDep,
-    finish,
     page,
     read_form,
     redirect,
@@ -88,15 +91,11 @@ async def received_png(
     """Page ``number`` in grey with square pixels (``?width=`` a thumbnail)."""
     fid, n, width = id_of(inbound_id), page_number(number), thumb_width(request)
 
-    def work() -> Response:
+    def draw() -> Response:
         faxes, _, fax = own(viewer, fid)
-        try:
-            return inbound_png(request, faxes, fax, n, width)
-        except Problem as exc:
-            raise refusal(exc) from exc
+        return inbound_png(request, faxes, fax, n, width)
 
-    answer = await anyio.to_thread.run_sync(work)
-    return finish(request, answer, private=False)  # its own Cache-Control, with the ETag
+    return await image_answer(request, draw)
 
 
 @router.get("/inbox/{inbound_id}/fax.pdf")
@@ -104,24 +103,19 @@ async def received_pdf(request: Request, viewer: ViewerDep, inbound_id: str) -> 
     """Every page in one PDF, each its own size."""
     fid = id_of(inbound_id)
 
-    def work() -> Response:
+    def draw() -> Response:
         faxes, _, fax = own(viewer, fid)
-        try:
-            return inbound_pdf(request, faxes, fax)
-        except Problem as exc:
-            raise refusal(exc) from exc
+        return inbound_pdf(request, faxes, fax)
 
-    answer = await anyio.to_thread.run_sync(work)
-    return finish(request, answer, private=False)
+    return await image_answer(request, draw)
 
 
-# The buttons: what each does, where it goes next and what it says there.
-Act = Callable[[InboundFaxes, InboundViewer, int], object]
-_ACTIONS: dict[str, tuple[Act, bool, str]] = {
-    "read": (lambda f, v, i: f.mark_read(v, i, True), True, "Fax {id} was marked read."),
-    "unread": (lambda f, v, i: f.mark_read(v, i, False), True, "Fax {id} is unread again."),
-    "archive": (lambda f, v, i: f.archive(v, i, True), True, "Fax {id} was archived."),
-    "unarchive": (lambda f, v, i: f.archive(v, i, False), False, "Back in the inbox."),
+# Where each button goes next and what it says there (what it does: ``ACTIONS``).
+_AFTER: dict[str, tuple[bool, str]] = {
+    "read": (True, "Fax {id} was marked read."),
+    "unread": (True, "Fax {id} is unread again."),
+    "archive": (True, "Fax {id} was archived."),
+    "unarchive": (False, "Back in the inbox."),
 }
 
 
@@ -131,14 +125,14 @@ async def received_act(
 ) -> Response:
     """Mark read or unread, archive or unarchive, or delete (a POST form with the CSRF
     token); back to the inbox or the fax's page with what became of it."""
-    if action not in (*_ACTIONS, "delete"):
+    if action not in (*ACTIONS, "delete"):
         raise ConsoleError(404, "There is no such page.")
     form = await read_form(request)
     viewer.check(form.get("csrf"))
     fid = id_of(inbound_id)
     if action == "delete":
         return await _delete(request, viewer, fid)
-    act, to_inbox, said = _ACTIONS[action]
+    act, (to_inbox, said) = ACTIONS[action], _AFTER[action]
 
     def work() -> None:
         faxes, who, _ = own(viewer, fid)
