@@ -195,3 +195,19 @@ def test_patterns_are_checked(inboxes: InboxRepo, pattern: str, why: str | None)
         return
     with pytest.raises(ValueError, match=why):
         inboxes.add_rule(inbox.id, called=pattern)
+
+
+def test_a_reception_finished_twice_keeps_the_first_outcome(
+    store: InboundStore, tmp_path: Path
+) -> None:
+    reception = store.begin(CALL)
+    assert reception is not None
+    fax_tiff(reception.path, 2)
+    first = reception.finish(ReceptionFacts(pages=2, complete=True))
+    # a second receiver recovering the same row, its spool file already gone
+    again = store.finish(first.id, reception.path, ReceptionFacts(pages=0, complete=False))
+    assert (again.state, again.pages, again.blob_key) == (
+        InboundState.RECEIVED,
+        2,
+        first.blob_key,
+    )

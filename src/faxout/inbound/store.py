@@ -247,9 +247,14 @@ class InboundStore:
         resolution = facts.resolution or (pages[0].resolution if pages else "")
         now = self.clock.now()
         with transaction(self.engine) as conn:
-            conn.execute(
+            moved = conn.execute(
                 update(inbound_faxes)
-                .where(inbound_faxes.c.id == inbound_id)
+                # only a reception still in progress: two receivers recovering one stale row
+                # finish it once, and the second changes nothing
+                .where(
+                    inbound_faxes.c.id == inbound_id,
+                    inbound_faxes.c.state == InboundState.RECEIVING.value,
+                )
                 .values(
                     inbox_id=inbox.id,
                     state=state.value,
@@ -270,6 +275,10 @@ class InboundStore:
                     updated_at=now,
                 )
             )
+            if moved.rowcount != 1:
+                finished = load_fax(conn, inbound_id)
+                assert finished is not None
+                return finished
             # fax-to-email, in the same transaction: a final fax always has its mail queued
             # (faxout.report.inboundmail composes and sends it)
             mail = insert_new(

@@ -10,10 +10,14 @@ that had arrived, and mailed and announced like any other.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from faxout.inbound.model import InboundFax
 from faxout.ops.gateway import Gateway
+
+if TYPE_CHECKING:
+    from faxout.inbound.store import InboundStore
 
 log = logging.getLogger("faxout.inbound")
 
@@ -29,9 +33,17 @@ class Receiver(Protocol):
 class Receivers:
     """Starts and stops this process's receivers."""
 
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Gateway, on_final: Callable[[InboundFax], None] | None = None) -> None:
         self.gw = gw
+        self.on_final = on_final  # wakes the mail and webhook runners: no wait for a pass
         self.running: list[Receiver] = []
+
+    def store(self, transport: str) -> InboundStore:
+        """The inbound store of ``transport``'s receiver, with this process's hooks."""
+        store = self.gw.inbound_store(transport)
+        if self.on_final is not None:
+            store.hooks.append(self.on_final)
+        return store
 
     def start(self) -> None:
         """Recover, then start every receiver the settings ask for."""
@@ -45,7 +57,7 @@ class Receivers:
 
         s = self.gw.settings
         sip = s.transmit.sip
-        store = self.gw.inbound_store("sip")
+        store = self.store("sip")
         _recover(store.recover(), "sip")
         address = sip.our_address()
         config = ReceiverConfig(

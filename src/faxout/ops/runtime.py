@@ -130,7 +130,7 @@ class Pipeline:
         self.webhooks = WebhookRunner(
             WebhookOutbox(gw.engine, s.webhooks, clock=gw.clock, worker=worker_id("webhooks"))
         )
-        self.receivers = Receivers(gw)
+        self.receivers = Receivers(gw, on_final=lambda _fax: self.webhooks.poke())
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
