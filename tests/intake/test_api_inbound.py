@@ -18,6 +18,9 @@ from starlette.testclient import TestClient
 
 from faxout.db.engine import reading, transaction
 from faxout.db.tables import inbound_mails, webhook_deliveries
+from faxout.report.inboundmail import InboundMailbox
+from faxout.report.mailer import MemoryMailer, Temporary
+from faxout.report.settings import Report
 from tests.inbound.faxfiles import fax_tiff
 from tests.intake.apiapp import USER, InProcess, in_process
 from tests.intake.received import OTHER, SHARED, Line, line_of, make_operator, token_for
@@ -50,7 +53,15 @@ def _ids(answer: Any) -> list[int]:
 def test_a_received_fax_is_listed_with_its_facts(line: Line, client: TestClient) -> None:
     fax = line.receive(pages=3)
     (item,) = client.get("/api/v1/inbound").json()["items"]
-    assert item == client.get(f"/api/v1/inbound/{fax.id}").json()
+    detail = client.get(f"/api/v1/inbound/{fax.id}").json()
+    assert item == {k: v for k, v in detail.items() if k != "mail"}
+    assert detail["mail"] == {
+        "state": "pending",
+        "to": [],
+        "tries": 0,
+        "last_error": None,
+        "sent_at": None,
+    }
     assert item["id"] == fax.id and item["inbox"] == USER
     assert (item["state"], item["pages"], item["resolution"]) == ("received", 3, "204x196")
     assert (item["caller"], item["caller_name"]) == ("+16505550100", "Dr Smith")
@@ -261,6 +272,7 @@ def test_a_fax_still_coming_in_has_no_image_and_is_not_deleted(
     reception = line.begin()
     item = client.get(f"/api/v1/inbound/{reception.inbound_id}").json()
     assert item["state"] == "receiving" and item["links"]["pdf"] is None
+    assert item["mail"] is None
     pdf = client.get(f"/api/v1/inbound/{reception.inbound_id}.pdf")
     assert pdf.status_code == 409 and "still being received" in pdf.json()["detail"]
     assert pdf.headers["retry-after"] == "30"
@@ -288,3 +300,22 @@ def test_a_purged_image_is_gone_and_the_facts_stay(line: Line, client: TestClien
         assert gone.headers["content-type"] == "application/problem+json"
         assert "removed by retention" in gone.json()["detail"]
     assert client.delete(f"/api/v1/inbound/{fax.id}").status_code == 204
+
+
+def test_the_fax_says_where_its_mail_went(made: InProcess, line: Line, client: TestClient) -> None:
+    fax = line.receive(pages=1)
+    mailer = MemoryMailer(results=[Temporary("451 4.3.0 try again later", 451)])
+    mailbox = InboundMailbox(made.gw.engine, made.gw.store, Report(), mailer, clock=made.clock)
+    assert mailbox.deliver_pending(made.clock.now()).deferred == 1
+    mail = client.get(f"/api/v1/inbound/{fax.id}").json()["mail"]
+    assert (mail["state"], mail["tries"], mail["last_error"]) == (
+        "pending",
+        1,
+        "451 4.3.0 try again later",
+    )
+    made.clock.advance(3600)
+    assert mailbox.deliver_pending(made.clock.now()).sent == 1
+    mail = client.get(f"/api/v1/inbound/{fax.id}").json()["mail"]
+    assert mail["state"] == "sent" and mail["sent_at"] and mail["last_error"] is None
+    [envelope] = mailer.sent
+    assert mail["to"] == list(envelope.recipients) and len(envelope.recipients) == 1

@@ -1,5 +1,5 @@
 """Leases: the one pattern by which a worker holds a row (a job, a render, a line, a report,
-a webhook delivery).
+a webhook delivery, the mail of a received fax).
 
 A leased row has an owner column and an expiry column. Its holder takes it (``take``) in a
 compare-and-set, renews it while it works (``renew``, from ``jobs.heartbeat``) and gives it back
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Column, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from faxout.db.tables import jobs, lines, outbox, submissions, webhook_deliveries
+from faxout.db.tables import inbound_mails, jobs, lines, outbox, submissions, webhook_deliveries
 
 
 @dataclass(frozen=True)
@@ -57,4 +57,5 @@ RENDER = Lease(submissions.c.lease_owner, submissions.c.lease_until)
 LINE = Lease(lines.c.holder, lines.c.lease_until)
 REPORT = Lease(outbox.c.lease_owner, outbox.c.lease_until)
 WEBHOOK = Lease(webhook_deliveries.c.lease_owner, webhook_deliveries.c.lease_until)
-LEASES = (JOB, RENDER, LINE, REPORT, WEBHOOK)
+INBOUND_MAIL = Lease(inbound_mails.c.lease_owner, inbound_mails.c.lease_until)
+LEASES = (JOB, RENDER, LINE, REPORT, WEBHOOK, INBOUND_MAIL)

@@ -17,6 +17,13 @@ class Inbound(BaseModel):
     default_email: str = Field(
         "", description="addresses the default inbox mails its faxes to, comma-separated"
     )
+    console_url: str = Field(
+        "",
+        max_length=300,
+        pattern=r"^(https?://[^\s]+)?$",
+        description="the console's address in the links of privacy-mode mails "
+        "(https://fax.example.com); empty: http://HOST:PORT of this server",
+    )
     retention_days: int = Field(
         30,
         ge=0,

@@ -158,7 +158,7 @@ class InboundStore:
                 call.called or "?",
                 block.id,
                 f", {block.note}" if block.note else "",
-                extra={"call_id": call.call_ref},
+                extra={"fields": {"call_id": call.call_ref}},
             )
             return Refuse(inbox, block)
         return Accept(inbox)
@@ -196,7 +196,7 @@ class InboundStore:
                 "%s call %s was stored already",
                 call.transport,
                 call.call_ref,
-                extra={"call_id": call.call_ref},
+                extra={"fields": {"call_id": call.call_ref}},
             )
             return None
         path.unlink(missing_ok=True)  # a leftover of a database that was reset
@@ -309,7 +309,7 @@ class InboundStore:
             fax.csid or "no CSID",
             inbox.name,
             state.value,
-            extra={"call_id": fax.call_ref, "inbound_id": fax.id},
+            extra={"fields": {"call_id": fax.call_ref, "inbound_id": fax.id}},
         )
         for hook in self.hooks:
             try:

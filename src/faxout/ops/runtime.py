@@ -126,13 +126,19 @@ class Pipeline:
             data_dir=s.data_dir,
             clock=gw.clock,
             worker=worker_id("report"),
+            console_url=s.console_base,
         )
         self.webhooks = WebhookRunner(
             WebhookOutbox(gw.engine, s.webhooks, clock=gw.clock, worker=worker_id("webhooks"))
         )
-        self.receivers = Receivers(gw, on_final=lambda _fax: self.webhooks.poke())
+        self.receivers = Receivers(gw, on_final=self._received)
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
+
+    def _received(self, _fax: object) -> None:
+        # its mail and its webhook events are queued: send them now, not at the next pass
+        self.reports.poke()
+        self.webhooks.poke()
 
     def _render(self, submission_id: int) -> None:
         if self.renderer.run(submission_id) is Ran.DEFERRED:

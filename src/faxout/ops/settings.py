@@ -146,6 +146,17 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @property
+    def console_base(self) -> str:
+        """The console's address in mails: ``inbound.console_url``, else this server's own."""
+        if self.inbound.console_url:
+            return self.inbound.console_url.rstrip("/")
+        # a wildcard address is where we listen, not an address to open: use loopback
+        wildcard = ("", "0.0.0.0", "::")  # noqa: S104
+        host = "127.0.0.1" if self.host in wildcard else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
+
+    @property
     def db_url(self) -> str:
         """The SQLAlchemy URL in force."""
         return self.database_url or f"sqlite:///{self.data_dir / 'faxout.db'}"

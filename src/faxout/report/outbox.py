@@ -29,19 +29,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     String,
-    and_,
     cast,
     exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -58,8 +55,10 @@ from faxout.jobs.model import AttemptPhase, SubmissionState
 from faxout.report.compose import BadAddressError, Composed, compose, new_message_id
 from faxout.report.facts import load_facts
 from faxout.report.mailer import Accepted, Envelope, Mailer, Permanent, SendResult, Temporary
+from faxout.report.mailrows import MailRows, deliver_each
+from faxout.report.retrying import settle
 from faxout.report.settings import Report
-from faxout.report.status import FAILED, PENDING, SENT
+from faxout.report.status import PENDING
 from faxout.report.wording import ReportKind
 
 log = logging.getLogger("faxout.report")
@@ -136,6 +135,14 @@ class Outbox:
         self.mailer = mailer
         self.clock = clock
         self.worker = worker
+        self.rows = MailRows(
+            engine,
+            outbox,
+            REPORT,
+            worker=worker,
+            lease_seconds=settings.lease_seconds,
+            clock=clock,
+        )
 
     # -- queueing ---------------------------------------------------------------------------
 
@@ -318,49 +325,14 @@ class Outbox:
         result = DeliveryPass()
         if not self.settings.enabled:
             return result
-        with reading(self.engine) as conn:
-            due = list(
-                conn.execute(
-                    select(outbox.c.id)
-                    .where(
-                        outbox.c.state == PENDING,
-                        or_(outbox.c.next_at.is_(None), outbox.c.next_at <= now),
-                        REPORT.free(now),
-                    )
-                    .order_by(outbox.c.id)
-                    .limit(limit)
-                ).scalars()
-            )
-        for row_id in due:
-            outcome = self._deliver(row_id)
+        for outcome in deliver_each(self.rows.due(now, limit), self._deliver):
             if isinstance(outcome, Accepted):
                 result.sent += 1
             elif isinstance(outcome, Temporary):
                 result.deferred += 1
-                if outcome.relay_down:
-                    break
             elif isinstance(outcome, Permanent):
                 result.failed += 1
         return result
-
-    def _claim(self, row_id: int) -> bool:
-        now = self.clock.now()
-        with transaction(self.engine) as conn:
-            res = conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == row_id,
-                    outbox.c.state == PENDING,
-                    REPORT.free(now),
-                )
-                .values(
-                    **REPORT.take(self.worker, now + timedelta(seconds=self.settings.lease_seconds))
-                )
-            )
-            return res.rowcount == 1
-
-    def _mine(self, row_id: int) -> ColumnElement[bool]:
-        return and_(outbox.c.id == row_id, outbox.c.state == PENDING, REPORT.held_by(self.worker))
 
     def _prepare(self, row_id: int) -> Envelope | Permanent:
         """The row's message: composed now (once) or as stored by an earlier try."""
@@ -383,7 +355,7 @@ class Outbox:
         with transaction(self.engine) as conn:
             conn.execute(
                 update(outbox)
-                .where(self._mine(row_id))
+                .where(self.rows.mine(row_id))
                 .values(
                     message=data,
                     message_id=message_id,
@@ -394,7 +366,7 @@ class Outbox:
         return Envelope(self.settings.from_address, (composed.recipient,), data, message_id)
 
     def _deliver(self, row_id: int) -> SendResult | None:
-        if not self._claim(row_id):
+        if not self.rows.claim(row_id):
             return None
         prepared = self._prepare(row_id)
         if isinstance(prepared, Permanent):
@@ -415,33 +387,14 @@ class Outbox:
                     outbox.c.id == row_id
                 )
             ).one()
-            tries = row.tries + 1
-            values: dict[str, object]
-            if isinstance(result, Accepted):
-                values = {"state": SENT, "sent_at": now, "tries": tries, "last_error": ""}
-            elif isinstance(result, Permanent):
-                values = {"state": FAILED, "tries": tries, "last_error": result.reason}
-                log.error(
-                    "report %s of submission %s refused for good: %s",
+            settled = settle(result, row.tries + 1, row.created_at, now, self.settings)
+            if settled.level is not None:
+                log.log(
+                    logging.ERROR if settled.level == "error" else logging.WARNING,
+                    "report %s of submission %s %s",
                     row_id,
                     row.submission_id,
-                    result.reason,
+                    settled.reason,
                 )
-            elif now - row.created_at >= self.settings.give_up_after:
-                reason = f"gave up after {tries} tries: {result.reason}"
-                values = {"state": FAILED, "tries": tries, "last_error": reason}
-                log.error("report %s of submission %s: %s", row_id, row.submission_id, reason)
-            else:
-                delay = min(
-                    self.settings.retry_initial * (2 ** min(tries - 1, 30)),
-                    self.settings.retry_max,
-                )
-                values = {"tries": tries, "next_at": now + delay, "last_error": result.reason}
-                log.warning(
-                    "report %s of submission %s deferred (%s); next try in %s",
-                    row_id,
-                    row.submission_id,
-                    result.reason,
-                    delay,
-                )
-            conn.execute(update(outbox).where(self._mine(row_id)).values(**values, **released))
+            values = settled.values
+            conn.execute(update(outbox).where(self.rows.mine(row_id)).values(**values, **released))

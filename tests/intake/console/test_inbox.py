@@ -13,6 +13,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from faxout.intake.console import inbox
+from faxout.report.inboundmail import InboundMailbox
+from faxout.report.mailer import MemoryMailer
+from faxout.report.settings import Report
 from tests.intake.apiapp import InProcess
 from tests.intake.console.signedin import console, sign_in
 from tests.intake.received import OTHER, SHARED, Line, line_of, make_operator
@@ -103,6 +106,20 @@ def test_the_fax_page_shows_its_facts_pages_and_pdf(
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/inbox/{fax.id}/pages/3.png").status_code == 404
     assert client.get(f"/inbox/{fax.id}/pages/1.png?width=5").status_code == 404
+    assert 'data-mail-state="pending">Waiting for the mail relay' in html
+
+
+def test_the_fax_page_says_where_its_mail_went(
+    signed: tuple[InProcess, TestClient, str, Line],
+) -> None:
+    made, client, _token, line = signed
+    fax = line.receive(pages=1)
+    mailer = MemoryMailer()
+    mailbox = InboundMailbox(made.gw.engine, made.gw.store, Report(), mailer, clock=made.clock)
+    assert mailbox.deliver_pending(made.clock.now()).sent == 1
+    html = client.get(f"/inbox/{fax.id}").text
+    [envelope] = mailer.sent
+    assert f'data-mail-state="sent">Sent to {envelope.recipients[0]}' in html
 
 
 def test_mark_unread_goes_back_to_the_inbox(

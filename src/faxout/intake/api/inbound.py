@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from pydantic import AwareDatetime
+from sqlalchemy import Engine
 
 from faxout.inbound.image import dpi_of
 from faxout.inbound.listing import (
@@ -43,6 +44,7 @@ from faxout.intake.api.views import iso
 from faxout.intake.services import Intake
 from faxout.jobs.events import inbound_links
 from faxout.render.geometry import FAX_WIDTH
+from faxout.report.inboundmail import mail_status
 from faxout.report.pages import grey_thumbnail
 
 log = logging.getLogger("faxout.intake")
@@ -82,6 +84,22 @@ def inbound_json(fax: InboundFax) -> dict[str, Any]:
         "purged_at": iso(fax.purged_at),
         "links": inbound_links(fax.id, shown),
     }
+
+
+def with_mail(engine: Engine, shown: dict[str, Any]) -> dict[str, Any]:
+    """``shown`` (a fax's JSON) with where its mail stands: ``mail`` is null while the fax is
+    coming in, else its state (pending, sent, failed, skipped), addresses, tries, last error."""
+    status = mail_status(engine, int(shown["id"]))
+    shown["mail"] = None
+    if status is not None:
+        shown["mail"] = {
+            "state": status.state,
+            "to": list(status.recipients),
+            "tries": status.tries,
+            "last_error": status.last_error or None,
+            "sent_at": iso(status.sent_at),
+        }
+    return shown
 
 
 def image_problem(fax: InboundFax) -> Problem | None:
@@ -271,7 +289,7 @@ async def get_inbound(c: CallerDep, inbound_id: spec.InboundId) -> JSONResponse:
     c.needs("read")
 
     def work() -> dict[str, Any]:
-        return inbound_json(own_inbound(c, inbound_id)[2])
+        return with_mail(c.intake.engine, inbound_json(own_inbound(c, inbound_id)[2]))
 
     return JSONResponse(await anyio.to_thread.run_sync(work))
 

@@ -13,7 +13,7 @@ from html import escape
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from faxout.intake.api.resend import ResendAsked
 from faxout.intake.api.submit import NewFax
@@ -134,6 +134,23 @@ class InboundOut(BaseModel):
     archived_at: str | None
     purged_at: str | None
     links: InboundLinks
+
+
+class InboundMailOut(BaseModel):
+    """Where the fax's mail stands (fax-to-email, docs/inbound.md)."""
+
+    state: str = Field(description="pending, sent, failed, or skipped (the inbox has no address)")
+    to: list[str]
+    tries: int
+    last_error: str | None
+    sent_at: str | None
+
+
+class InboundDetail(InboundOut):
+    """One received fax with its mail (``GET /api/v1/inbound/{id}``); ``mail`` is null while
+    the fax is still coming in."""
+
+    mail: InboundMailOut | None
 
 
 class InboundPage(BaseModel):
@@ -303,7 +320,10 @@ LIST_INBOUND = {
     200: {"model": InboundPage, "description": "A page of received faxes", "headers": RATE_HEADERS},
     **problems(401, 403, 422, 429),
 }
-READ_INBOUND = {200: {**_INBOUND, "description": "The fax"}, **problems(401, 403, 404, 422, 429)}
+READ_INBOUND = {
+    200: {"model": InboundDetail, "headers": RATE_HEADERS, "description": "The fax"},
+    **problems(401, 403, 404, 422, 429),
+}
 ACT_ON_INBOUND = {
     200: {**_INBOUND, "description": "The fax afterwards"},
     **problems(401, 403, 404, 422, 429),

@@ -30,6 +30,7 @@ from faxout.intake.api.inbound import (
     inbound_of,
     inbound_pdf,
     inbound_png,
+    with_mail,
 )
 from faxout.intake.console.fax import THUMB_WIDTH, duration, id_of, sentence
 from faxout.intake.console.faxpages import image_answer, page_number, thumb_width
@@ -61,7 +62,7 @@ def _read(viewer: Viewer, inbound_id: int) -> dict[str, Any]:
     problem = image_problem(opened)
     events = viewer.api.webhooks.deliveries(inbound_id=inbound_id, username=viewer.account.username)
     return {
-        "fax": inbound_json(opened),
+        "fax": with_mail(viewer.intake.engine, inbound_json(opened)),
         "image": no_image(opened) is None,
         "why": sentence(problem.detail) if problem else "",
         "events": events,

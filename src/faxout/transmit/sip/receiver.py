@@ -137,7 +137,7 @@ class SipReceiver:
             if offer.kind is MediaKind.AUDIO:
                 offer.law(self._media.laws)
         except SdpError as exc:
-            log.info("refused a call: %s", exc, extra={"call_id": call_id})
+            log.info("refused a call: %s", exc, extra={"fields": {"call_id": call_id}})
             dialog.refuse(488, "Not Acceptable Here")
             return
         reception: Reception | None = None
@@ -245,7 +245,7 @@ class SipReceiver:
             fax.caller or "unknown",
             fax.medium,
             fax.t30_text,
-            extra={"call_id": call_id},
+            extra={"fields": {"call_id": call_id}},
         )
         with self._arrived:
             self.received.append(fax)

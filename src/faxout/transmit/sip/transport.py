@@ -153,7 +153,7 @@ class SipTransport:
                     "call refused: SIP %s %s",
                     event.code,
                     event.reason,
-                    extra={"call_id": call.call_id},
+                    extra={"fields": {"call_id": call.call_id}},
                 )
                 text = causes.explain(event.code, event.reason)
                 outcome = causes.outcome_of(event.code)

@@ -45,7 +45,7 @@ def _emit(level: int, module: bytes | None, fmt: bytes | None, args: int | None)
         text = _format(fmt or b"", args)
         where = (module or b"").decode("utf-8", "replace")
         call_id = getattr(_current, "call_id", None)
-        log.log(level, "%s: %s", where, text, extra={"call_id": call_id})
+        log.log(level, "%s: %s", where, text, extra={"fields": {"call_id": call_id}})
     except Exception:  # noqa: S110 - a lost log line must not crash a call
         pass
 
