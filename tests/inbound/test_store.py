@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import Engine
 
 from faxout.accounts.repo import AccountRepo
 from faxout.blobs.local import LocalBlobStore
@@ -211,3 +212,43 @@ def test_a_reception_finished_twice_keeps_the_first_outcome(
         2,
         first.blob_key,
     )
+
+
+def test_a_fax_to_an_accounts_own_number_reaches_it_without_a_rule(
+    store: InboundStore,
+    inboxes: InboxRepo,
+    accounts: AccountRepo,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    _account(accounts, clock, "16505550001")
+    other = inboxes.ensure("other")
+    inboxes.add_rule(other.id, caller="*0199")
+    tiff = fax_tiff(tmp_path / "in.tif", 1)
+    facts = ReceptionFacts(pages=1, complete=True)
+    mine = store.ingest(IncomingCall("sip", "a", "+15550100", "", "+1 650 555 0001"), tiff, facts)
+    ruled = store.ingest(IncomingCall("sip", "b", "+15550199", "", "16505550001"), tiff, facts)
+    national = store.ingest(IncomingCall("sip", "c", "+15550100", "", "6505550001"), tiff, facts)
+    assert mine is not None and ruled is not None and national is not None
+    assert (mine.inbox, ruled.inbox, national.inbox) == ("16505550001", "other", "inbox")
+
+
+def test_the_default_email_setting_reaches_an_inbox_made_before_it(
+    engine: Engine,
+    blobs: LocalBlobStore,
+    inboxes: InboxRepo,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    def store_with(default_email: str) -> InboundStore:
+        settings = Inbound(default_email=default_email)
+        return InboundStore(
+            engine, blobs, inboxes, settings, tmp_path / "spool", clock=clock, receiver="t@here"
+        )
+
+    assert store_with("").default_inbox().email == ()
+    later = store_with("desk@example.com, Office@Example.com").default_inbox()
+    assert later.email == ("desk@example.com", "Office@Example.com")
+    assert store_with("").default_inbox().email == later.email  # unset: left as configured
+    with pytest.raises(ValueError, match="'desk' is not an email address"):
+        Inbound(default_email="desk")

@@ -13,7 +13,14 @@ from faxout.clock import Clock
 from faxout.db.engine import reading, transaction
 from faxout.db.insertnew import insert_new
 from faxout.db.tables import accounts, inbound_blocks, inbound_routes, inboxes
-from faxout.inbound.routing import BadPatternError, Block, Rule, csid_text, number_pattern
+from faxout.inbound.routing import (
+    BadPatternError,
+    Block,
+    Rule,
+    csid_text,
+    digits,
+    number_pattern,
+)
 
 
 class Attach(enum.StrEnum):
@@ -45,7 +52,9 @@ def _inbox(row: Row[tuple[object, ...]]) -> Inbox:
     return Inbox(int(m["id"]), str(m["name"]), m["account_id"], email, Attach(m["attach"]))
 
 
-def _addresses(value: str | tuple[str, ...]) -> str:
+def checked_addresses(value: str | tuple[str, ...]) -> str:
+    """``value`` (comma- or newline-separated) as stored: one address per line, each checked,
+    duplicates dropped; raises ``InboxError`` naming a bad one."""
     items = value.replace(",", "\n").split("\n") if isinstance(value, str) else value
     cleaned = [a.strip() for a in items if a.strip()]
     for address in cleaned:
@@ -108,7 +117,7 @@ class InboxRepo:
                 {
                     "name": name,
                     "account_id": account_id,
-                    "email": _addresses(email),
+                    "email": checked_addresses(email),
                     "attach": Attach.PDF.value,
                     "created_at": now,
                     "updated_at": now,
@@ -132,6 +141,18 @@ class InboxRepo:
             raise InboxError(f"there is no account {account_id}")
         return self.ensure(str(username), account_id)
 
+    def for_number(self, number: str) -> Inbox | None:
+        """The inbox of the account whose user name is ``number`` (digits compared: a fax to
+        an account's own fax number reaches it with no rule), or None."""
+        wanted = digits(number)
+        if not wanted:
+            return None
+        with reading(self.engine) as conn:
+            account_id = conn.execute(
+                select(accounts.c.id).where(accounts.c.username == wanted)
+            ).scalar_one_or_none()
+        return None if account_id is None else self.for_account(int(account_id))
+
     def configure(
         self,
         inbox_id: int,
@@ -142,7 +163,7 @@ class InboxRepo:
         """Change where an inbox mails its faxes and what the mail carries."""
         values: dict[str, object] = {"updated_at": self.clock.now()}
         if email is not None:
-            values["email"] = _addresses(email)
+            values["email"] = checked_addresses(email)
         if attach is not None:
             try:
                 values["attach"] = Attach(attach).value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from faxout.inbound.inboxes import InboxError, checked_addresses
 
 
 class Inbound(BaseModel):
@@ -38,3 +40,13 @@ class Inbound(BaseModel):
         description="a reception still 'receiving' this long after its last page is finished "
         "as partial (its receiver died)",
     )
+
+    @field_validator("default_email")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        # a typo here would only show when the first fax arrives: stop at start instead
+        try:
+            checked_addresses(value)
+        except InboxError as exc:
+            raise ValueError(str(exc)) from exc
+        return value

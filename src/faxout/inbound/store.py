@@ -130,12 +130,21 @@ class InboundStore:
         self.clock = clock
         self.receiver = receiver[:100]
         self.hooks: list[FinalHook] = []
+        self._default_email = tuple(
+            dict.fromkeys(a.strip() for a in settings.default_email.split(",") if a.strip())
+        )
 
     # -- routing ----------------------------------------------------------------------------
 
     def default_inbox(self) -> Inbox:
-        """The shared inbox of faxes no rule claims (made on first use)."""
-        return self.inboxes.ensure(self.settings.default_inbox, None, self.settings.default_email)
+        """The shared inbox of faxes no rule claims (made on first use). When
+        ``inbound.default_email`` is set it is that inbox's addresses: a setting changed later
+        reaches the inbox made earlier."""
+        inbox = self.inboxes.ensure(self.settings.default_inbox, None, self.settings.default_email)
+        wanted = self._default_email
+        if wanted and inbox.email != wanted:
+            inbox = self.inboxes.configure(inbox.id, email=wanted)
+        return inbox
 
     def route(self, call: IncomingCall, csid: str | None) -> Inbox:
         """The inbox a call goes to (``csid`` None: still ringing)."""
@@ -144,7 +153,7 @@ class InboundStore:
             inbox = self.inboxes.get(rule.inbox_id)
             if inbox is not None:
                 return inbox
-        return self.default_inbox()
+        return self.inboxes.for_number(call.called) or self.default_inbox()
 
     def screen(self, call: IncomingCall) -> Accept | Refuse:
         """Whether to answer a ringing call: refused when its inbox's account (or everyone)
