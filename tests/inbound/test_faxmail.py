@@ -165,7 +165,7 @@ def test_a_received_fax_arrives_as_a_pdf_with_every_page_at_its_size(
     text = msg.get_body(("plain",))
     assert text is not None
     body = text.get_content()
-    assert "Smith Clinic" in body and "14400 bit/s, ECM" in body and "1 min 11 s" in body
+    assert "Smith Clinic" in body and "14,400 bit/s, ECM" in body and "1 min 11 s" in body
     assert f"fax-{fax.id}.pdf" in body
 
     [(name, (ctype, data))] = _attachments(msg).items()

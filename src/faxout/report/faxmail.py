@@ -126,7 +126,7 @@ def _facts(fax: InboundFax, inbox: Inbox, privacy: bool, time_zone_note: str) ->
             rows.append(("Resolution", fax.resolution + " dpi"))
         if fax.bit_rate:
             ecm = "" if fax.ecm is None else (", ECM" if fax.ecm else ", no ECM")
-            rows.append(("Speed", f"{fax.bit_rate} bit/s{ecm}"))
+            rows.append(("Speed", f"{fax.bit_rate:,} bit/s{ecm}"))
         if fax.line_seconds is not None:
             rows.append(("Call duration", _duration(fax.line_seconds)))
     headline = _subject(fax, privacy)
