@@ -8,9 +8,12 @@ malformed or over a limit is recorded in ``ParsedForm.problem``. Parsing goes on
 past ``limits.max_body_bytes`` or ``limits.max_parts``: from there on bytes are only counted, so
 what one request costs is bounded by those limits, not by what the client sends.
 
-The work per byte is linear everywhere: the transfer decoders hold at most one line, and the
-urlencoded splitter below finds separators with C-level searches, doing Python work only per
-field (at most ``max_parts`` of them) and per chunk.
+Multipart bodies go through ``multipart``'s SansIO ``PushMultipartParser``, which hands over
+each part's headers at once and its body as slices of the chunk (far less Python work per
+part than a callback per header token), and stops at the first refusal: nothing after a limit
+is parsed. The work per byte is linear everywhere: the transfer decoders hold at most one
+line, and the urlencoded splitter below finds separators with C-level searches, doing Python
+work only per field (at most ``max_parts`` of them) and per chunk.
 
 Accepted shapes: ``multipart/form-data`` (boundary quoted or not, or missing from the header and
 taken from the body; a preamble; parts with or without ``Content-Type`` and
@@ -26,8 +29,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser
+from multipart import MultipartError, MultipartSegment, PushMultipartParser
 
 from faxout.blobs.store import BlobStore, Upload
 from faxout.errors import StorageError
@@ -48,8 +50,14 @@ _NAME_MORE = re.compile(rb"([^=&;]*)([=&;]?)")
 _VALUE_END = re.compile(rb"[&;]")
 
 
-class _RefusedError(Exception):
-    """Raised inside a parser callback to abandon the rest of the chunk (the body is refused)."""
+class _Segments(PushMultipartParser):  # type: ignore[misc]  # the package has no types
+    """The SansIO multipart parser, minus its form-data checks on each part's headers: a
+    part without a ``Content-Disposition``, or with another type than ``form-data`` (old
+    clients write ``file`` or ``attachment``), is judged by ``disposition`` like any other
+    (ignored when it names no field) rather than failing the whole body."""
+
+    def _create_segment(self, headerlist: list[tuple[str, str]]) -> MultipartSegment:
+        return MultipartSegment(headerlist)
 
 
 @dataclass
@@ -186,10 +194,8 @@ class FormParser:
         self._feed: Callable[[bytes], object] | None = None
         self._ended = False
         # multipart part state
+        self._multipart: _Segments | None = None
         self._parts = 0
-        self._hname = bytearray()
-        self._hvalue = bytearray()
-        self._headers: dict[str, str] = {}
         self._sink: _Sink = _NullSink()
         self._decoder: Callable[[bytes], None] = self._sink.write
         self._decoder_finish: Callable[[], None] = lambda: None
@@ -244,9 +250,7 @@ class FormParser:
         assert self._feed is not None
         try:
             self._feed(data)
-        except _RefusedError:
-            pass  # the reason is recorded already
-        except MultipartParseError as exc:
+        except MultipartError as exc:
             self._kill(f"malformed body: {exc}")
         except TransferDecodeError as exc:
             self._kill(f"malformed attachment: {exc}")
@@ -285,62 +289,54 @@ class FormParser:
     def _start_multipart(self, boundary: str, data: bytes) -> None:
         self._head.clear()
         try:
-            parser = MultipartParser(
+            self._multipart = _Segments(
                 boundary,
-                {
-                    "on_part_begin": self._part_begin,
-                    "on_header_field": self._header_field,
-                    "on_header_value": self._header_value,
-                    "on_header_end": self._header_end,
-                    "on_headers_finished": self._headers_finished,
-                    "on_part_data": self._part_data,
-                    "on_part_end": self._part_end,
-                    "on_end": self._end,
-                },
-                max_header_count=MAX_PART_HEADERS,
+                header_charset="latin1",  # every byte decodes; ``_text`` then tries UTF-8
                 max_header_size=MAX_PART_HEADER_BYTES,
+                max_header_count=MAX_PART_HEADERS,
             )
-        except (ValueError, MultipartParseError) as exc:
+        except MultipartError as exc:
             self._kill(f"malformed body: {exc}")
             return
-        self._feed = parser.write
+        self._feed = self._mp_write
         self._safe_feed(data)
 
-    def _part_begin(self) -> None:
+    def _mp_write(self, data: bytes) -> None:
+        """Hand ``data`` to the multipart parser and act on its events: a segment (a part's
+        headers), bytes of its body, ``None`` at its end."""
+        assert self._multipart is not None
+        for event in self._multipart.parse(data):
+            if event is None:
+                self._part_end()
+            elif isinstance(event, MultipartSegment):
+                self._part_begin(event)
+            else:
+                self._part_data(event)
+            if self._dead:
+                return  # the events after a refusal are not wanted: stop parsing the chunk
+
+    def _part_begin(self, segment: MultipartSegment) -> None:
         self._parts += 1
-        self._headers = {}
         self._sink = _NullSink()
         if self._parts > self.limits.max_parts:
-            # Raised, not just recorded: python-multipart would go on with the chunk's other
-            # parts, so a single chunk could carry any number of them.
             self._kill(f"more than {self.limits.max_parts} parts")
-            raise _RefusedError
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._hname += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._hvalue += data[start:end]
-
-    def _header_end(self) -> None:
-        name = bytes(self._hname).decode("latin-1").strip().lower()
-        self._headers[name] = _text(bytes(self._hvalue)).strip()
-        self._hname.clear()
-        self._hvalue.clear()
-
-    def _headers_finished(self) -> None:
-        name, filename = disposition(self._headers.get("content-disposition", ""))
+            return
+        headers = {
+            name.strip().lower(): _text(value.encode("latin-1")).strip()
+            for name, value in segment.headerlist
+        }
+        name, filename = disposition(headers.get("content-disposition", ""))
         key = names.canonical(name) if name else None
         if key == names.ATTACHMENT:
             self._sink = self._new_attachment(
-                filename, self._headers.get("content-type", ""), filename is None
+                filename, headers.get("content-type", ""), filename is None
             )
         elif key is not None:
             self._sink = _FieldSink(self, key)
         decoder = (
             IdentityStream(self._sink.write)  # an ignored part is dropped undecoded
             if isinstance(self._sink, _NullSink)
-            else decoder_for(self._headers.get("content-transfer-encoding", ""), self._sink.write)
+            else decoder_for(headers.get("content-transfer-encoding", ""), self._sink.write)
         )
         self._decoder = decoder.write
         self._decoder_finish = decoder.finish
@@ -358,19 +354,26 @@ class FormParser:
         self.form.attachments.append(att)
         return _AttachmentSink(self, att)
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
+    def _part_data(self, data: bytes) -> None:
         if self.files_off and isinstance(self._sink, _AttachmentSink):
             # The request is refused already: an attachment's bytes are not worth decoding.
             self._decoder_finish = _nothing
             return
-        self._decoder(data[start:end])
+        self._decoder(data)
 
     def _part_end(self) -> None:
         self._decoder_finish()
         self._sink.close()
         self._sink = _NullSink()
 
-    def _end(self) -> None:
+    def _close_multipart(self) -> None:
+        """The end of the body: complete only if the closing boundary was seen."""
+        if self._multipart is None:
+            return
+        try:
+            self._multipart.close()
+        except MultipartError:
+            return  # ended early: ``finish`` says so
         self._ended = True
 
     # -- urlencoded ------------------------------------------------------------------------
@@ -467,6 +470,7 @@ class FormParser:
             if self._feed is not None and not self._dead:
                 if self._qstarted:
                     self._q_end()
+                self._close_multipart()
                 if not self._ended:
                     self.fail("body ends before the closing multipart boundary")
         if self.files_off:
