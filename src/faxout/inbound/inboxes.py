@@ -7,12 +7,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Engine, Row, delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from faxout.clock import Clock
 from faxout.db.engine import reading, transaction
 from faxout.db.insertnew import insert_new
-from faxout.db.tables import accounts, inbound_blocks, inbound_routes, inboxes
+from faxout.db.tables import accounts, inbound_blocks, inbound_faxes, inbound_routes, inboxes
 from faxout.inbound.routing import (
     BadPatternError,
     Block,
@@ -44,6 +45,14 @@ class Inbox:
     account_id: int | None
     email: tuple[str, ...]
     attach: Attach
+
+
+@dataclass(frozen=True)
+class InUse:
+    """Why an inbox was not removed: the rules that route calls to it, the faxes it holds."""
+
+    rules: tuple[int, ...]
+    faxes: int
 
 
 def _inbox(row: Row[tuple[object, ...]]) -> Inbox:
@@ -177,6 +186,64 @@ class InboxRepo:
         found = self.get(inbox_id)
         assert found is not None
         return found
+
+    def assign(self, inbox_id: int, account_id: int | None) -> Inbox:
+        """Give the inbox to ``account_id`` (None: make it shared, seen by operators)."""
+        with transaction(self.engine) as conn:
+            done = conn.execute(
+                update(inboxes)
+                .where(inboxes.c.id == inbox_id)
+                .values(account_id=account_id, updated_at=self.clock.now())
+            )
+        if done.rowcount != 1:
+            raise InboxError(f"there is no inbox {inbox_id}")
+        found = self.get(inbox_id)
+        assert found is not None
+        return found
+
+    def counts(self) -> dict[int, tuple[int, int]]:
+        """Per inbox id that holds any: its unread faxes (never marked read, archived or
+        not) and all its faxes."""
+        unread = func.count().filter(inbound_faxes.c.read_at.is_(None))
+        query = select(inbound_faxes.c.inbox_id, unread, func.count()).group_by(
+            inbound_faxes.c.inbox_id
+        )
+        with reading(self.engine) as conn:
+            return {int(i): (int(u), int(t)) for i, u, t in conn.execute(query)}
+
+    def remove(self, inbox_id: int, *, move_faxes_to: int | None = None) -> InUse | None:
+        """Delete the inbox, unless rules still route calls to it or it holds faxes (and
+        ``move_faxes_to`` names no inbox to move them to first): then nothing changes and
+        the answer says what holds it. One transaction: a fax arriving meanwhile is either
+        moved, or keeps the inbox (the foreign key refuses the delete)."""
+        if move_faxes_to == inbox_id:
+            raise InboxError("move the faxes to another inbox than the one removed")
+        if move_faxes_to is not None and self.get(move_faxes_to) is None:
+            raise InboxError(f"there is no inbox {move_faxes_to}")
+        if self.get(inbox_id) is None:
+            raise InboxError(f"there is no inbox {inbox_id}")
+        routes = select(inbound_routes.c.id).where(inbound_routes.c.inbox_id == inbox_id)
+        held = inbound_faxes.c.inbox_id == inbox_id
+        try:
+            with transaction(self.engine) as conn:
+                if move_faxes_to is not None and not conn.execute(routes.limit(1)).first():
+                    conn.execute(update(inbound_faxes).where(held).values(inbox_id=move_faxes_to))
+                gone = conn.execute(
+                    delete(inboxes).where(
+                        inboxes.c.id == inbox_id,
+                        ~exists(routes),
+                        ~exists(select(inbound_faxes.c.id).where(held)),
+                    )
+                ).rowcount
+        except IntegrityError:
+            gone = 0  # a fax was committed to it between our check and the delete
+        with reading(self.engine) as conn:
+            rules = tuple(
+                int(r) for r in conn.execute(routes.order_by(inbound_routes.c.id)).scalars()
+            )
+            faxes = conn.execute(select(func.count()).where(held)).scalar_one()
+        # Nothing holds it: it was removed (or vanished meanwhile, which is as good).
+        return InUse(rules, int(faxes)) if gone != 1 and (rules or faxes) else None
 
     # -- routing rules ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, Engine, delete, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, delete, false, func, or_, select, true, update
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
@@ -52,6 +52,18 @@ class InboundViewer:
         """The condition on ``inboxes`` of the inboxes this viewer sees."""
         own = inboxes.c.account_id == self.account_id
         return or_(own, inboxes.c.account_id.is_(None)) if self.operator else own
+
+
+@dataclass(frozen=True)
+class EveryInbox(InboundViewer):
+    """The server's own command line: whoever runs it holds the database, so it sees every
+    inbox, an account's or shared (``faxout inbox faxes``)."""
+
+    account_id: int = 0
+
+    def sees(self) -> ColumnElement[bool]:
+        """Every inbox."""
+        return true()
 
 
 def parse_states(values: Iterable[str]) -> tuple[str, ...]:
