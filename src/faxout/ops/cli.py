@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "faxout.render.cli:coverpage",
         "Cover pages: HTML/CSS templates with Jinja2 placeholders...",
     ),
+    "inbox": (
+        "faxout.ops.commands.inbox:inbox",
+        "Received faxes: inboxes, routing rules, block lists.",
+    ),
     "jobs": (
         "faxout.ops.commands.jobs:jobs",
         "Look at submissions and their jobs (one job per recipient).",
