@@ -160,7 +160,7 @@ def inbox_set(
     username: str | None,
     shared: bool,
 ) -> None:
-    """Change where an inbox mails, what the mail carries, or whose it is.
+    """Change an inbox's addresses, attachment or owner.
 
     \b
     faxout inbox set sales --attach tiff --email fax@example.com
