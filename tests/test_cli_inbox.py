@@ -74,8 +74,9 @@ class Site:
         """A fax received as a receiver stores one (``pages`` 0: the call broke first)."""
         call = IncomingCall("test", f"call-{next(_refs)}", caller, "Dr Smith", to)
         facts = ReceptionFacts(
-            pages=pages, complete=True, csid=csid, bit_rate=14400, ecm=True, line_seconds=42.5
-        )
+            pages=pages, complete=True, csid=csid, bit_rate=14400, ecm=True, line_seconds=42.5,
+            t30_code=0, t30_text="OK",
+        )  # fmt: skip
         if pages == 0:
             reception = self.store.begin(call)
             assert reception is not None
@@ -456,6 +457,7 @@ def test_one_fax_is_shown_and_written_as_a_pdf(site: Site) -> None:
     assert facts["from"] == "+1 415 555 0111 (Dr Smith)"
     assert facts["CSID"] == "Smith Clinic" and facts["to"] == SALES
     assert facts["line"] == "14400 bit/s, ECM, 204x196, 42.5 s on the line"
+    assert facts["T.30"] == "0 OK"  # code 0 is a code too
     assert facts["read"] == "no" and facts["archived"] == "no"
     assert facts["image"] == f"{fax.size} bytes"
     assert json.loads(site.ok("inbox", "fax", str(fax.id), "--json"))["csid"] == "Smith Clinic"

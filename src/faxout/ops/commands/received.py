@@ -179,7 +179,8 @@ def _facts(f: InboundFax) -> list[str]:
         f"  started   {_when(f.started_at)}",
         f"  finished  {_when(f.finished_at)}",
         f"  line      {', '.join(p for p in line if p) or '-'}",
-        "  T.30      " + (f"{f.t30_code} {f.t30_text}".strip() if f.t30_code else "-"),
+        "  T.30      "
+        + (" ".join(str(p) for p in (f.t30_code, f.t30_text) if p not in (None, "")) or "-"),
         f"  read      {_when(f.read_at) if f.read_at else 'no'}",
         f"  archived  {_when(f.archived_at) if f.archived_at else 'no'}",
         f"  image     {image}",
