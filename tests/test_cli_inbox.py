@@ -228,7 +228,9 @@ def test_wrong_inbox_inputs_are_refused_saying_why(site: Site) -> None:
     assert [n for n in _rows(site.ok("inbox", "list"))] == ["sales"]  # nothing was made
 
 
-def test_a_used_inbox_is_not_removed_and_the_refusal_says_what_to_do(site: Site) -> None:
+def test_a_used_inbox_is_not_removed_and_the_refusal_says_what_to_do(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site.ok("inbox", "add", "sales")
     site.ok("inbox", "add", "archive")
     rule = site.ok("inbox", "route", "add", "sales", "--called", "*5550100").split()[1]
@@ -254,6 +256,11 @@ def test_a_used_inbox_is_not_removed_and_the_refusal_says_what_to_do(site: Site)
     site.receive("+1 800 555 0199")  # no rule: the default inbox, made for it
     refused = site.refused("inbox", "remove", "inbox")
     assert "'inbox' is the default inbox" in refused and "[inbound] default_inbox" in refused
+    monkeypatch.setenv("FAXOUT_INBOUND__DEFAULT_EMAIL", "desk@example.com")
+    refused = site.refused("inbox", "set", "inbox", "--email", "me@example.com")
+    assert "its addresses are [inbound] default_email (desk@example.com)" in refused
+    assert "change that setting instead" in refused
+    assert "attaches link" in site.ok("inbox", "set", "inbox", "--attach", "link")
 
 
 # -- routing --------------------------------------------------------------------------------
@@ -341,6 +348,13 @@ def test_route_test_says_what_the_receivers_do(site: Site) -> None:
     assert said.startswith("refused before answer (SIP 603) by block 2 (its account's list)")
     said = site.ok("inbox", "route", "test", "--called", "6505550100", "--caller", "+44 20 7946")
     assert said.startswith("answered, ringing for the inbox 'sales'")
+    # No rule for an account's own number: its inbox (legal, the one it owns), its blocks.
+    said = site.ok("inbox", "route", "test", "--called", "+1 650 555 1234", "--caller", "4930")
+    assert said.splitlines()[0] == (
+        f"answered, ringing for the inbox 'legal' (account {USER}'s own number)"
+    )
+    said = site.ok("inbox", "route", "test", "--called", USER, "--caller", "+44 20 7946")
+    assert said.startswith("refused before answer (SIP 603) by block 2 (its account's list)")
 
     # What it said is what the store does with the same calls.
     store = site.store
@@ -349,6 +363,9 @@ def test_route_test_says_what_the_receivers_do(site: Site) -> None:
         (SALES, "4930123", "SMITH Clinic"),
         ("123", "4930123", "anyone"),
         ("6505550142", "+44 20 7946", None),
+        ("+1 650 555 1234", "4930", None),
+        (USER, "+44 20 7946", "anyone"),
+        (OTHER, "4930", None),  # its inbox is made on its first fax: named before that
     ):
         call = IncomingCall("test", "probe", caller, "", called)
         said = site.ok("inbox", "route", "test", "--called", called, "--caller", caller,

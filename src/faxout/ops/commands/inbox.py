@@ -174,6 +174,13 @@ def inbox_set(
     repo = repo_of(obj)
     box = named(repo, name)
     owner = account_of(obj, username) if username else None
+    inbound = obj.ready_repos().settings.inbound
+    if email is not None and box.name == inbound.default_inbox and inbound.default_email:
+        # The store sets them from the setting again on the next fax: say so, change nothing.
+        raise click.ClickException(
+            f"{box.name!r} is the default inbox: its addresses are [inbound] default_email "
+            f"({inbound.default_email}); change that setting instead"
+        )
     if email is not None or attach is not None:
         box = repo.configure(box.id, email=email, attach=attach)
     if owner is not None or shared:

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from faxout.inbound.routing import Rule, blocking, choose
+from faxout.inbound.routing import Rule, blocking, choose, digits
 from faxout.ops.commands.inboxnames import account_of, named, owners_of, repo_of
 from faxout.ops.context import CliContext, pass_ctx
 from faxout.text import echo
@@ -121,21 +121,28 @@ def route_test(obj: CliContext, called: str, caller: str, csid: str | None) -> N
 
     As a real call: screened when it rings (CSID rules skipped, the sender has not said it
     yet; the inbox chosen then decides whose block list applies), routed again at the end
-    with the CSID. Nothing is changed.
+    with the CSID. With no rule matching, a call to an account's own number goes to its
+    inbox, any other to the default inbox. Nothing is changed.
 
     \b
     faxout inbox route test --called +16505550100 --caller 4930123456 --csid 'Smith Clinic'
     """
-    repo = repo_of(obj)
+    repo, repos = repo_of(obj), obj.ready_repos()
     rules, names = repo.rules(), {b.id: b for b in repo.all()}
-    default = obj.ready_repos().settings.inbound.default_inbox
+    default = repos.settings.inbound.default_inbox
+    # As InboundStore.route, reading only: an inbox it would make is named, not made.
+    own = repos.accounts.get(digits(called)) if digits(called) else None
 
     def where(rule: Rule | None) -> tuple[str, int | None]:
         box = names.get(rule.inbox_id) if rule else None
-        if rule is None or box is None:
-            known = repo.by_name(default)
-            return f"the inbox {default!r} (the default)", known.account_id if known else None
-        return f"the inbox {box.name!r} (rule {rule.id})", box.account_id
+        if rule is not None and box is not None:
+            return f"the inbox {box.name!r} (rule {rule.id})", box.account_id
+        if own is not None:
+            owned = repo.of_account(own.id)
+            name = owned[0].name if owned else own.username
+            return f"the inbox {name!r} (account {own.username}'s own number)", own.id
+        known = repo.by_name(default)
+        return f"the inbox {default!r} (the default)", known.account_id if known else None
 
     ringing, owner = where(choose(rules, called, caller, None))
     block = blocking(repo.blocks(), caller, owner)
