@@ -271,7 +271,8 @@ def test_routing_rules_are_added_listed_and_removed(site: Site) -> None:
     site.ok("inbox", "add", "legal", "--account", USER)
     assert (
         site.ok("inbox", "route", "list").strip()
-        == "no rules: every call goes to 'inbox' (default)"
+        == "no rules: a call goes to the inbox of the account whose number it called, "
+        "else to 'inbox' (default)"
     )
     first = site.ok("inbox", "route", "add", "sales", "--called", "+1 (650) 555-0100")
     assert first.strip() == "rule 1 (position 10): called 16505550100, caller any, CSID any → sales"
@@ -286,7 +287,10 @@ def test_routing_rules_are_added_listed_and_removed(site: Site) -> None:
         ["1", "10", "16505550100", "any", "any", "sales"],
         ["2", "20", "any", "4930*", "smith", "clinic", "legal"],
     ]
-    assert listed[4] == "any other call goes to 'inbox' (default)"
+    assert listed[4] == (
+        "any other call goes to the inbox of the account whose number it called, "
+        "else to 'inbox' (default)"
+    )
     as_json = json.loads(site.ok("inbox", "route", "list", "--json"))
     assert as_json[2] == {
         "id": 2, "position": 20, "called": "", "caller": "4930*", "csid": "smith clinic",

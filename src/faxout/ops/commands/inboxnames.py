@@ -18,7 +18,7 @@ def repo_of(obj: CliContext) -> InboxRepo:
 
 
 def named(repo: InboxRepo, name: str) -> Inbox:
-    """The inbox ``name``; a clear refusal naming the ones there are when there is none."""
+    """The inbox ``name``; when there is none, a refusal saying how to list or make one."""
     found = repo.by_name(name)
     if found is None:
         raise click.ClickException(

@@ -18,8 +18,8 @@ def route() -> None:
     """Routing rules: which inbox a call goes to.
 
     A rule matches by the number called, the caller's number and the sender's CSID; the
-    first matching rule by position wins, and no match means the default inbox
-    ([inbound] default_inbox).
+    first matching rule by position wins. With none, a call to an account's own number goes
+    to its inbox, any other to the default inbox ([inbound] default_inbox).
 
     Number patterns compare digits only, `*` any digits, `?` one: `*5550100` matches
     +1 650 555 0100 written nationally or internationally.
@@ -94,7 +94,10 @@ def route_list(obj: CliContext, as_json: bool) -> None:
             f"{r.id:>5} {r.position:>6}  {_pattern(r.called):<16} {_pattern(r.caller):<16} "
             f"{r.csid or 'any':<20} {names.get(r.inbox_id, '?')}"
         )
-    echo(f"{'no rules: every' if not rules else 'any other'} call goes to {default!r} (default)")
+    echo(
+        f"{'no rules: a' if not rules else 'any other'} call goes to the inbox of the account "
+        f"whose number it called, else to {default!r} (default)"
+    )
 
 
 @route.command("remove")
