@@ -194,7 +194,12 @@ def test_inboxes_are_made_listed_changed_and_removed(site: Site) -> None:
     }  # fmt: skip
     assert as_json["sales"]["account"] is None
 
-    assert site.ok("inbox", "remove", "legal").strip() == "inbox legal removed"
+    assert site.ok("inbox", "remove", "legal").splitlines() == [
+        "inbox legal removed",
+        f"(a fax to {USER}'s own number makes it an inbox again)",
+    ]
+    assert site.ok("inbox", "remove", "sales").strip() == "inbox sales removed"  # shared
+    site.ok("inbox", "add", "sales")
     assert "legal" not in _rows(site.ok("inbox", "list"))
 
 

@@ -74,7 +74,7 @@ def inbox_list(obj: CliContext, as_json: bool) -> None:
     """List the inboxes, their owners, mail and fax counts.
 
     The owner is an account, or "shared" (operators see it); "(default)" marks the inbox of
-    the calls no rule claims.
+    the calls that neither a rule nor an account's own number claims.
 
     \b
     faxout inbox list
@@ -225,6 +225,9 @@ def inbox_remove(obj: CliContext, name: str, move_faxes_to: str | None) -> None:
             f"`faxout inbox remove {box.name} --move-faxes-to INBOX` moves them first"
         )
     echo(f"inbox {box.name} removed" + (f"; its faxes are in {target.name}" if target else ""))
+    owner = obj.ready_repos().accounts.by_id(box.account_id) if box.account_id else None
+    if owner is not None and not repo.of_account(owner.id):
+        echo(f"(a fax to {owner.username}'s own number makes it an inbox again)")
 
 
 for _command in (route, block, faxes, fax):
