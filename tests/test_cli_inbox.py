@@ -19,8 +19,11 @@ from pathlib import Path
 import pypdfium2
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 
+from faxout.db.engine import transaction
 from faxout.db.migrate import upgrade
+from faxout.db.tables import inbound_faxes
 from faxout.inbound.listing import ACTIONS, EveryInbox, InboundFaxes
 from faxout.inbound.model import InboundFax, IncomingCall, ReceptionFacts
 from faxout.inbound.store import InboundStore, Refuse
@@ -502,13 +505,33 @@ def test_one_fax_is_shown_and_written_as_a_pdf(site: Site) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["received.pdf"]  # no part file left
 
 
-def test_a_fax_without_pages_or_id_is_refused_and_no_file_made(site: Site) -> None:
+def test_a_fax_without_an_image_writes_no_pdf_and_says_why(site: Site) -> None:
     failed = site.receive(pages=0)
     out = site.tmp / "none.pdf"
     assert f"fax {failed.id} has no PDF: no page arrived" in site.refused(
         "inbox", "fax", str(failed.id), "--pdf", str(out)
     )
     assert not out.exists()
+    coming = site.store.begin(IncomingCall("test", "still-on", "+14155550111", "", SALES))
+    assert coming is not None
+    assert f"fax {coming.inbound_id} has no PDF: it is still being received" in site.refused(
+        "inbox", "fax", str(coming.inbound_id), "--pdf", str(out)
+    )
+    purged = site.receive()
+    with transaction(site.gw.engine) as conn:  # what retention does: the image gone, facts kept
+        conn.execute(
+            update(inbound_faxes)
+            .where(inbound_faxes.c.id == purged.id)
+            .values(blob_key=None, purged_at=site.gw.clock.now())
+        )
+    shown = site.ok("inbox", "fax", str(purged.id))
+    assert "  image     its image was removed by retention; its facts are kept" in shown
+    assert "was removed by retention" in site.refused(
+        "inbox", "fax", str(purged.id), "--pdf", str(out)
+    )
+    assert not out.exists()
+    assert _rows(site.ok("inbox", "faxes"))[str(purged.id)][-1] == "unread,purged"
+    assert _rows(site.ok("inbox", "faxes"))[str(coming.inbound_id)][-2] == "receiving"
     assert "there is no received fax 999; `faxout inbox faxes` lists them" in site.refused(
         "inbox", "fax", "999"
     )
