@@ -485,7 +485,7 @@ def test_one_fax_is_shown_and_written_as_a_pdf(site: Site) -> None:
     assert facts["inbox"] == "inbox"
     assert facts["from"] == "+1 415 555 0111 (Dr Smith)"
     assert facts["CSID"] == "Smith Clinic" and facts["to"] == SALES
-    assert facts["line"] == "14400 bit/s, ECM, 204x196, 42.5 s on the line"
+    assert facts["line"] == "14,400 bit/s, ECM, 204x196, 42.5 s on the line"
     assert facts["T.30"] == "0 OK"  # code 0 is a code too
     assert facts["read"] == "no" and facts["archived"] == "no"
     assert facts["image"] == f"{fax.size} bytes"

@@ -162,7 +162,7 @@ def fax(obj: CliContext, inbound_id: int, pdf_path: Path | None, as_json: bool) 
 def _facts(f: InboundFax) -> list[str]:
     caller = f.caller or "a withheld number"
     line = [
-        f"{f.bit_rate} bit/s" if f.bit_rate else "",
+        f"{f.bit_rate:,} bit/s" if f.bit_rate else "",
         {True: "ECM", False: "no ECM", None: ""}[f.ecm],
         f.compression or "",
         f.resolution,
