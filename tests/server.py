@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST_ARGON2 = {
     "FAXOUT_AUTH__ARGON2_MEMORY_KIB": "1024",
     "FAXOUT_AUTH__ARGON2_TIME_COST": "1",
+    # and no render warm-up: each server of the suite would spend seconds of CPU on a cover
+    # and a soffice per worker that most tests never use (tests/render/test_warm_up.py)
+    "FAXOUT_RENDER__WARM_UP": "false",
 }
 
 

@@ -22,6 +22,7 @@ from faxout.jobs.repo import JobView
 from faxout.ops.gateway import Gateway, build_gateway
 from faxout.ops.runtime import Pipeline
 from faxout.ops.settings import Auth, Settings, Transmit
+from faxout.render.settings import Render
 from faxout.taskqueue.port import InlineTaskQueue
 from faxout.transmit.result import CallProgress, CallResult, FaxCall, Modem, Outcome
 from tests.accepting import accept
@@ -78,6 +79,9 @@ class Harness:
             data_dir=tmp,
             auth=Auth(argon2_memory_kib=1024, argon2_time_cost=1),
             transmit=Transmit(**transmit),  # type: ignore[arg-type]
+            # No warm-up: each pipeline of the suite would spend seconds of CPU on a cover
+            # and a soffice it mostly never uses (tests/render/test_warm_up.py tests it).
+            render=Render(warm_up=False),
         )
         self.gw: Gateway = build_gateway(settings, clock=self.clock)
         migrate.upgrade(self.gw.engine)

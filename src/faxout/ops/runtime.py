@@ -118,6 +118,7 @@ class Pipeline:
             render_workers=s.runtime.render_workers,
             options=s.render.options(),
             limits=s.render.worker_limits(),
+            warm_up=s.render.warm_up_steps(),
         )
         self.reports = report_runner(
             gw.engine,

@@ -100,11 +100,13 @@ class OfficeFailed(Exception):  # noqa: N818 - a verdict on the document, caught
 
 
 class WarmOffice:
-    """One jailed soffice + bridge pair, started on first use."""
+    """One jailed soffice + bridge pair, started on first use (or by ``warm``). Thread-safe:
+    the worker's warm-up thread may be starting it when a job's conversion comes."""
 
     def __init__(self, soffice: str, python: str) -> None:
         self.soffice = soffice
         self.python = python
+        self._lock = threading.Lock()
         self.exchange = workspace.current().new_dir("lo-io-")
         self._bridge: subprocess.Popen[str] | None = None
         self.conversions = 0
@@ -171,6 +173,13 @@ class WarmOffice:
         answer: dict[str, object] = json.loads(line)
         return answer
 
+    def warm(self) -> None:
+        """Start soffice now (if it is not running), so the first document does not wait."""
+        with self._lock:
+            if self._bridge is None or self._bridge.poll() is not None:
+                self.stop()
+                self._start()
+
     def convert(self, source: Path, target: Path, timeout_s: float) -> None:
         """Convert ``source`` to the PDF ``target`` or raise :class:`OfficeFailed`.
 
@@ -178,9 +187,10 @@ class WarmOffice:
         tried once more in the new one: the document did not fail, the instance did.
         """
         deadline = time.monotonic() + timeout_s
-        if self._convert(source, target, deadline) == "lost":
-            self.stop()
-            self._convert(source, target, deadline)
+        with self._lock:
+            if self._convert(source, target, deadline) == "lost":
+                self.stop()
+                self._convert(source, target, deadline)
 
     def _convert(self, source: Path, target: Path, deadline: float) -> str:
         if self._bridge is None or self._bridge.poll() is not None:

@@ -79,7 +79,12 @@ def _python_inside(pid: int) -> int:
 
 class _Worker:
     def __init__(
-        self, home: Path, pristine: Path, covers: Path | None, limits: WorkerLimits
+        self,
+        home: Path,
+        pristine: Path,
+        covers: Path | None,
+        limits: WorkerLimits,
+        warm_up: str = "",
     ) -> None:
         self.home = home
         self.jobs = 0
@@ -111,6 +116,7 @@ class _Worker:
                 "FAXOUT_LO_PRISTINE": str(view / "lo-pristine" if confined else pristine),
                 "FAXOUT_CONVERTER_MEMORY_MB": str(limits.converter_memory_mb),
                 "FAXOUT_CONVERTER_FILE_MB": str(limits.file_mb),
+                "FAXOUT_WORKER_WARM_UP": warm_up,
                 **jail.python_env(),
             },
             nested=True,
@@ -217,8 +223,11 @@ class RenderPool:
         grace_s: float = GRACE_S,
         covers_dir: Path | None = None,
         limits: WorkerLimits | None = None,
+        warm_up: tuple[str, ...] = (),
     ) -> None:
         self.size = workers or os.cpu_count() or 1
+        # what each worker warms as it starts ("cover", "office": faxout.render.worker)
+        self.warm_up = ",".join(warm_up)
         self.max_documents = max_documents
         self.grace_s = grace_s
         self.covers_dir = covers_dir.resolve() if covers_dir else None
@@ -263,7 +272,7 @@ class RenderPool:
 
     def _add_worker(self) -> _Worker:
         home = self._space.new_dir("w-")
-        worker = _Worker(home, self._pristine, self._covers, self.limits)
+        worker = _Worker(home, self._pristine, self._covers, self.limits, self.warm_up)
         with self._lock:
             self._all.append(worker)
         self._idle.put(worker)

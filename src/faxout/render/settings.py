@@ -28,6 +28,15 @@ class Render(BaseModel):
         2048, ge=256, description="address space of each Ghostscript or LibreOffice process"
     )
     max_file_mb: int = Field(1024, ge=16, description="the largest file a converter may write")
+    warm_up: bool = Field(
+        True,
+        description="each render worker warms its cover renderer and starts its LibreOffice "
+        "with the server, so the first fax does not wait for them (false: on first use)",
+    )
+
+    def warm_up_steps(self) -> tuple[str, ...]:
+        """What each render worker of the pipeline warms as it starts (faxout.render.worker)."""
+        return ("cover", "office") if self.warm_up else ()
 
     def options(self) -> RenderOptions:
         """The render options these settings give (per-submission values are set later)."""

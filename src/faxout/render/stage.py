@@ -98,8 +98,10 @@ class RenderStage:
         render_workers: int = 0,
         options: RenderOptions | None = None,
         limits: WorkerLimits | None = None,
+        warm_up: tuple[str, ...] = (),
     ) -> None:
         self._engine = engine
+        self._warm_up = warm_up
         self._store = store
         self._lifecycle = lifecycle
         self._clock = clock
@@ -121,7 +123,10 @@ class RenderStage:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = RenderPool(
-                    self._workers or None, covers_dir=self._covers, limits=self._limits
+                    self._workers or None,
+                    covers_dir=self._covers,
+                    limits=self._limits,
+                    warm_up=self._warm_up,
                 )
             return self._pool
 
