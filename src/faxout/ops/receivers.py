@@ -50,6 +50,8 @@ class Receivers:
         sip = self.gw.settings.transmit.sip
         if sip.receive:
             self.running.append(self._sip())
+        if self.gw.settings.transmit.hylafax.receive:
+            self.running.append(self._hylafax())
 
     def _sip(self) -> Receiver:
         from faxout.transmit.sip.media import MediaConfig
@@ -73,6 +75,17 @@ class Receivers:
         if sip.registration:
             receiver.register(sip.target(), sip.caller(), sip.credentials())
         log.info("receiving SIP faxes on sip:%s:%d", address, receiver.port)
+        return receiver
+
+    def _hylafax(self) -> Receiver:
+        from faxout.transmit.hylafax_inbound import TRANSPORT, HylaFaxReceiver
+
+        config = self.gw.settings.transmit.hylafax
+        store = self.store(TRANSPORT)
+        _recover(store.recover(), TRANSPORT)
+        receiver = HylaFaxReceiver(config, store, self.gw.clock)
+        receiver.start()
+        log.info("picking up HylaFAX's received faxes from %s:%d", config.host, config.port)
         return receiver
 
     def stop(self) -> None:

@@ -314,6 +314,30 @@ class HfaxdSession:
         except _WIRE_ERRORS:
             pass
 
+    # -- the received queue (faxout.transmit.hylafax_inbound) -----------------------------
+
+    def listing(self, command: str) -> list[str]:
+        """The lines of a listing (``LIST recvq``), each without its line end."""
+        lines: list[str] = []
+        try:
+            self._ftp.retrlines(command, lines.append)
+        except _WIRE_ERRORS as exc:
+            raise self._error(command, exc) from exc
+        return lines
+
+    def download(self, path: str, dest: Path) -> None:
+        """``RETR path`` (binary) into the file ``dest``."""
+        try:
+            self._ftp.sendcmd("TYPE I")
+            with dest.open("wb") as fh:
+                self._ftp.retrbinary(f"RETR {path}", fh.write)
+        except _WIRE_ERRORS as exc:
+            raise self._error(f"RETR {path}", exc) from exc
+
+    def delete(self, path: str) -> None:
+        """``DELE path`` on the server."""
+        self.command(f"DELE {path}")
+
 
 @contextmanager
 def _session(config: HylaFaxConfig) -> Iterator[HfaxdSession]:

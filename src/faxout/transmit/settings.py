@@ -32,6 +32,29 @@ class HylaFaxConfig(BaseModel):
         "the job at this time (LASTTIME) and we give up a minute later",
     )
     from_user: str = Field("faxout", description="FROMUSER of the jobs (HylaFAX logs)")
+    receive: bool = Field(
+        False, description="pick up the faxes HylaFAX receives (its recvq) into the inboxes"
+    )
+    receive_poll_interval: float = Field(
+        5.0, gt=0, le=3600, description="seconds between looks at HylaFAX's received queue"
+    )
+    receive_delete: bool = Field(
+        False,
+        description="delete a queue file once its fax is stored (false: HylaFAX's faxcron "
+        "ages it out, as with HylaFAX's own tools)",
+    )
+    admin_password: SecretStr = Field(
+        SecretStr(""),
+        description="hfaxd ADMIN password (hosts.hfaxd's 4th field): the received queue's "
+        "files (mode 0600) and log/xferfaxlog are visible to an administrator only",
+    )
+    receive_did_field: int = Field(
+        0,
+        ge=0,
+        le=9,
+        description="which CallIDPattern of the receiving modem (1-based) holds the dialled "
+        "number (DID); 0: the called number is the modem's FAXNumber",
+    )
 
 
 class Transmit(BaseModel):
