@@ -262,3 +262,23 @@ def start_lab(workdir: Path, modems: bool) -> HylaFaxLab:
         lab.stop()
         raise
     return lab
+
+
+ADMIN_PASSWORD = "adm1n-fax"
+
+
+def enable_admin(lab: HylaFaxLab, password: str = ADMIN_PASSWORD) -> None:
+    """Give ``USER`` an hfaxd ADMIN password (hosts.hfaxd's 4th field): recvq files are mode
+    0600, listed and fetched for administrators only. hfaxd reads the file per connection."""
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", "faxoutadm", password],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    hosts = lab.spool / "etc" / "hosts.hfaxd"
+    lines = hosts.read_text().splitlines()
+    prefix = f"^{USER}@"
+    lines = [f"{line.rstrip(':')}:{hashed}" if line.startswith(prefix) else line for line in lines]
+    hosts.write_text("\n".join(lines) + "\n")
+    _own(hosts, 0o600)
