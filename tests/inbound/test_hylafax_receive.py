@@ -4,6 +4,7 @@ inbound store: whole, once across polls and restarts, deleted only after the com
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
@@ -26,13 +28,14 @@ from faxout.inbound.model import InboundState
 from faxout.inbound.settings import Inbound
 from faxout.inbound.store import InboundStore
 from faxout.render.tiff import TiffFWriter
-from faxout.transmit.hylafax import HfaxdSession, HylaFaxConfig, HylaFaxTransport
+from faxout.transmit.hylafax import HfaxdSession, HylaFaxConfig, HylaFaxTransport, job_parameters
 from faxout.transmit.hylafax_inbound import (
     RCVFMT,
     HylaFaxReceiver,
     QueuedFax,
     RecvRecord,
     incoming_call,
+    keep_whole_pages,
     parse_listing,
     parse_xferlog,
     reception_facts,
@@ -40,7 +43,7 @@ from faxout.transmit.hylafax_inbound import (
 from faxout.transmit.result import Compression, FaxCall, Outcome
 from tests.inbound.faxfiles import fax_tiff
 from tests.transmit import hylafax_server as lab_mod
-from tests.transmit.pages import read_pages
+from tests.transmit.pages import read_pages, text_page
 
 # ---------------------------------------------------------------------- parsing, no server
 
@@ -123,6 +126,40 @@ def test_xferfaxlog_records_and_the_facts_they_make() -> None:
     # no record (the log is not readable): the listing's own error field decides
     assert reception_facts(fax, None).complete
     assert not reception_facts(parse_listing(DONE_LINE + "Call dropped") or fax, None).complete
+
+
+def _cut_off_page(path: Path) -> Path:
+    """``path`` with a last directory that has no strips, as faxgetty leaves a page cut off."""
+    data = bytearray(path.read_bytes())
+    with Image.open(path) as image:
+        image.seek(getattr(image, "n_frames", 1) - 1)
+        last = image.tag_v2.offset
+    assert last is not None
+    link = last + 2 + 12 * int.from_bytes(data[last : last + 2], "little")
+    if len(data) % 2:
+        data.append(0)
+    data[link : link + 4] = len(data).to_bytes(4, "little")
+    # what HylaFAX 6.0.7 left of a page 2 cut off: no length, no coding, no strips
+    entries = [(254, 2), (256, 1728), (257, 0), (258, 1), (259, 1), (262, 0), (277, 1)]
+    data += len(entries).to_bytes(2, "little")
+    for tag, value in entries:
+        data += struct.pack("<HHII", tag, 4, 1, value)
+    data += (0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_page_cut_off_is_unlinked_from_the_file(tmp_path: Path) -> None:
+    path = _cut_off_page(fax_tiff(tmp_path / "cut.tif", 2))
+    with pytest.raises((OSError, SyntaxError)):
+        read_pages(path)  # a reader that takes every frame (the PDF) fails on it
+    before = path.read_bytes()
+    assert keep_whole_pages(path) == 2
+    after = path.read_bytes()
+    assert len(after) == len(before)
+    assert sum(a != b for a, b in zip(after, before, strict=True)) <= 4  # one link cleared
+    assert len(read_pages(path)) == 2
+    assert keep_whole_pages(path) == 2 and path.read_bytes() == after
 
 
 # ------------------------------------------------------------------------ the real HylaFAX
@@ -325,3 +362,64 @@ def test_the_queue_file_is_deleted_only_after_the_commit(
     assert _rows(engine) == 1
     assert sent.name not in {q.name for q in _listing(config)}
     assert not (lab.spool / "recvq" / sent.name).exists()
+
+
+def _text_pages(root: Path, pages: int) -> Path:
+    """``pages`` pages of text as TIFF-F: several seconds each on the line."""
+    document = root / f"text-{pages}.tif"
+    with TiffFWriter(document, lpi=196, compression=Compression.MMR) as writer:
+        for n in range(1, pages + 1):
+            writer.add_page(~np.array(text_page(n), dtype=bool))
+    return document
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # it breaks the sending modem
+def test_a_reception_broken_off_is_kept_as_partial(
+    lab: lab_mod.HylaFaxLab, sent: Sent, store: InboundStore, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    config = _config(lab)
+    document = _text_pages(tmp_path, 4)
+    before = {q.name for q in _listing(config)}
+    # submitted without following it: its sender is stopped half-way
+    session = HfaxdSession(config)
+    try:
+        name = session.upload(document)
+        jobid = session.new_job()
+        call = FaxCall(document, "5550101", "hylafax-receive-broken")
+        session.submit(job_parameters(call, "fine", config), name, jobid)
+    finally:
+        session.close()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        busy = [q for q in _listing(config) if q.receiving and q.pages >= 1]
+        if busy:
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"page 1 never arrived: {lab.log_tail()}")
+    # the line drops in the middle of the call: the sending modem dies without a hangup
+    modem = lab.procs.pop(f"iaxmodem-{lab.tx}")
+    modem.kill()
+    modem.wait(10)
+    while time.monotonic() < deadline:
+        done = [q for q in _listing(config) if q.name not in before and not q.receiving]
+        if done:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the broken reception never ended")
+    stored = {f.call_ref: f for f in HylaFaxReceiver(config, store, SystemClock()).poll()}
+    fax = stored[done[0].call_ref]
+    assert fax.state is InboundState.PARTIAL, fax
+    assert fax.t30_text, "HylaFAX's error is kept"
+    assert 1 <= fax.pages < 4
+    assert fax.blob_key is not None
+    got = tmp_path / "partial.tif"
+    with blobs.open(fax.blob_key) as src:
+        got.write_bytes(src.read())
+    kept, sent_pages = read_pages(got), read_pages(document)
+    assert len(kept) == fax.pages
+    for n, (a, b) in enumerate(zip(sent_pages, kept, strict=False), start=1):
+        assert int(np.count_nonzero(a != b)) == 0, f"page {n} differs"

@@ -25,6 +25,7 @@ fax; the same file seen again, by this process or the next, is the same fax, sto
 from __future__ import annotations
 
 import logging
+import struct
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from faxout.clock import Clock
 from faxout.db.engine import reading
 from faxout.db.tables import inbound_faxes
 from faxout.errors import TransportError
+from faxout.inbound.image import read_pages
 from faxout.inbound.model import InboundFax, InboundState, IncomingCall, ReceptionFacts
 from faxout.inbound.store import InboundStore
 from faxout.periodic import Periodic
@@ -182,6 +184,45 @@ def callid_field(tiff: Path, index: int) -> str:
     return _text(lines[index]) if index < len(lines) else ""
 
 
+def keep_whole_pages(path: Path) -> int:
+    """Unlink the TIFF directories after the last page that decodes; the page count kept.
+
+    faxgetty writes a page's directory before its data: a reception broken off mid-page leaves
+    a last directory without strips, and a reader that takes every frame (the PDF) fails on
+    it. The chain is cut after the last whole page, in place; no image byte changes.
+    """
+    good = len(read_pages(path))
+    if good == 0:
+        return 0
+    with path.open("r+b") as fh:
+        head = fh.read(8)
+        if len(head) < 8 or head[:2] not in (b"II", b"MM"):
+            return good
+        order = "<" if head[:2] == b"II" else ">"
+        magic, offset = struct.unpack(order + "HI", head[2:8])
+        if magic != 42:  # BigTIFF: HylaFAX does not write it
+            return good
+        for number in range(1, good + 1):
+            fh.seek(offset)
+            raw = fh.read(2)
+            if len(raw) < 2:
+                break
+            (entries,) = struct.unpack(order + "H", raw)
+            link = offset + 2 + 12 * entries
+            fh.seek(link)
+            raw = fh.read(4)
+            if len(raw) < 4:
+                break
+            (offset,) = struct.unpack(order + "I", raw)
+            if number == good and offset:
+                fh.seek(link)
+                fh.write(struct.pack(order + "I", 0))
+                log.info("hylafax: %s: dropped what followed page %d (cut off)", path, good)
+            if not offset:
+                break
+    return good
+
+
 def incoming_call(fax: QueuedFax, record: RecvRecord | None, did: str) -> IncomingCall:
     """The call as routing sees it: the DID, else the modem's number, else its device."""
     called = did or (record.local_number if record else "") or (record.device if record else "")
@@ -317,6 +358,7 @@ class HylaFaxReceiver:
         with tempfile.TemporaryDirectory(dir=self.store.spool) as tmp:
             copy = Path(tmp) / fax.name
             session.download(fax.path, copy)
+            keep_whole_pages(copy)
             did = callid_field(copy, self.config.receive_did_field)
             call = incoming_call(fax, record, did)
             stored = self.store.ingest(call, copy, reception_facts(fax, record))
