@@ -22,11 +22,14 @@ from faxout.blobs.local import LocalBlobStore
 from faxout.clock import FrozenClock, SystemClock
 from faxout.db.engine import make_engine, reading
 from faxout.db.migrate import upgrade
-from faxout.db.tables import inbound_faxes
+from faxout.db.tables import inbound_faxes, inbound_mails
 from faxout.inbound.inboxes import InboxRepo
 from faxout.inbound.model import InboundState
 from faxout.inbound.settings import Inbound
 from faxout.inbound.store import InboundStore
+from faxout.ops.gateway import build_gateway
+from faxout.ops.receivers import Receivers
+from faxout.ops.settings import Settings
 from faxout.render.tiff import TiffFWriter
 from faxout.transmit.hylafax import HfaxdSession, HylaFaxConfig, HylaFaxTransport, job_parameters
 from faxout.transmit.hylafax_inbound import (
@@ -247,9 +250,11 @@ def sent(lab: lab_mod.HylaFaxLab, tmp_path_factory: pytest.TempPathFactory) -> S
     thread.start()
     try:
         while thread.is_alive():
-            busy = [q for q in _listing(config) if q.receiving]
-            if busy:
-                record.polls_while_receiving.append(len(poller.poll()))
+            if any(q.receiving for q in _listing(config)):
+                stored = len(poller.poll())
+                # busy before and after: busy throughout (a file never goes back to busy)
+                if any(q.receiving for q in _listing(config)):
+                    record.polls_while_receiving.append(stored)
             time.sleep(0.5)
     finally:
         thread.join()
@@ -338,6 +343,38 @@ def test_without_a_did_the_modems_number_routes_the_fax(
     config = _config(lab, receive_did_field=0)
     (fax,) = HylaFaxReceiver(config, store, SystemClock()).poll()
     assert (fax.called, fax.inbox) == ("+1.800.555.1212", "fax-desk")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_serve_starts_the_poller_when_asked(
+    lab: lab_mod.HylaFaxLab, sent: Sent, tmp_path: Path
+) -> None:
+    hylafax = _config(lab, receive=True, receive_poll_interval=0.2).model_dump()
+    hylafax["password"] = lab_mod.PASSWORD
+    hylafax["admin_password"] = lab_mod.ADMIN_PASSWORD
+    settings = Settings(data_dir=tmp_path / "data", transmit={"hylafax": hylafax})
+    gw = build_gateway(settings)
+    try:
+        upgrade(gw.engine)
+        finals: list[int] = []
+        receivers = Receivers(gw, on_final=lambda fax: finals.append(fax.id))
+        receivers.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not finals and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            receivers.stop()
+        assert receivers.running == []
+        with reading(gw.engine) as conn:
+            rows = conn.execute(select(inbound_faxes.c.id, inbound_faxes.c.call_ref)).all()
+            mails = conn.execute(select(inbound_mails.c.inbound_id)).scalars().all()
+        assert [r.id for r in rows] == finals and len(finals) == 1
+        assert rows[0].call_ref.startswith(f"recvq/{sent.name}@")
+        assert mails == finals  # fax-to-email queued with the fax
+    finally:
+        gw.engine.dispose()
 
 
 class _CrashBeforeDelete(HylaFaxReceiver):
