@@ -165,6 +165,39 @@ def test_a_page_cut_off_is_unlinked_from_the_file(tmp_path: Path) -> None:
     assert keep_whole_pages(path) == 2 and path.read_bytes() == after
 
 
+class _Session:
+    """Stands in for hfaxd in ``HylaFaxReceiver._take``: RETR copies ``tiff``."""
+
+    def __init__(self, tiff: Path) -> None:
+        self.tiff = tiff
+        self.fetched: list[str] = []
+
+    def download(self, path: str, dest: Path) -> None:
+        self.fetched.append(path)
+        dest.write_bytes(self.tiff.read_bytes())
+
+
+def test_a_file_waits_for_its_xferfaxlog_record_then_goes_in_without(
+    store: InboundStore, clock: FrozenClock, tmp_path: Path
+) -> None:
+    fax = parse_listing(DONE_LINE)
+    assert fax is not None
+    session = _Session(fax_tiff(tmp_path / "in.tif", 3))
+    receiver = HylaFaxReceiver(HylaFaxConfig(), store, clock)
+    offset = fax.mtime - clock.now().timestamp()
+    clock.advance(offset + 10)  # 10 s after faxgetty let the file go: its record may follow
+    assert receiver._take(session, fax, {}) is None  # type: ignore[arg-type]
+    assert session.fetched == []
+    clock.advance(25)
+    stored = receiver._take(session, fax, {})  # type: ignore[arg-type]
+    assert stored is not None and stored.state is InboundState.RECEIVED
+    assert session.fetched == ["recvq/fax000000001.tif"]
+    # the log not readable at all (no ADMIN): no wait, the listing's facts only
+    fresh = parse_listing(BUSY_LINE.replace("\t*\t", "\t \t"))
+    assert fresh is not None
+    assert receiver._take(session, fresh, None) is not None  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------------ the real HylaFAX
 
 
