@@ -24,7 +24,7 @@ from faxout.db.engine import make_engine, reading
 from faxout.db.migrate import upgrade
 from faxout.db.tables import inbound_faxes, inbound_mails
 from faxout.inbound.inboxes import InboxRepo
-from faxout.inbound.model import InboundState
+from faxout.inbound.model import InboundState, IncomingCall
 from faxout.inbound.settings import Inbound
 from faxout.inbound.store import InboundStore
 from faxout.ops.gateway import build_gateway
@@ -415,6 +415,28 @@ class _CrashBeforeDelete(HylaFaxReceiver):
 
     def _remove(self, session: HfaxdSession, fax: QueuedFax) -> None:
         raise RuntimeError("killed before DELE")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_pickup_killed_inside_ingest_is_finished_from_hylafax_again(
+    lab: lab_mod.HylaFaxLab, sent: Sent, store: InboundStore, engine: Engine
+) -> None:
+    config = _config(lab, receive_delete=True)
+    (queued,) = [q for q in _listing(config) if q.name == sent.name]
+    # killed after the row was committed, with the copy barely begun
+    reception = store.begin(IncomingCall("hylafax", queued.call_ref, "5550100", "", "5550101"))
+    assert reception is not None
+    reception.path.write_bytes(b"II*\0")
+    poller = HylaFaxReceiver(config, store, SystemClock())
+    (fax,) = poller.recover()
+    assert fax.id == reception.inbound_id
+    assert (fax.state, fax.pages, fax.csid) == (InboundState.RECEIVED, 2, "IAXmodem")
+    assert poller.recover() == []
+    # the poll finds it stored; its file stays for the next test, whose poller deletes it
+    with pytest.raises(RuntimeError, match="killed before DELE"):
+        _CrashBeforeDelete(config, store, SystemClock()).poll()
+    assert _rows(engine) == 1
 
 
 @pytest.mark.slow

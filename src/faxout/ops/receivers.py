@@ -78,12 +78,17 @@ class Receivers:
         return receiver
 
     def _hylafax(self) -> Receiver:
+        from faxout.errors import TransportError
         from faxout.transmit.hylafax_inbound import TRANSPORT, HylaFaxReceiver
 
         config = self.gw.settings.transmit.hylafax
         store = self.store(TRANSPORT)
-        _recover(store.recover(), TRANSPORT)
         receiver = HylaFaxReceiver(config, store, self.gw.clock)
+        try:  # a killed pickup again from HylaFAX's whole file, when it is still there
+            receiver.recover()
+        except TransportError as exc:
+            log.warning("hylafax: could not finish stopped pickups from HylaFAX: %s", exc)
+        _recover(store.recover(), TRANSPORT)
         receiver.start()
         log.info("picking up HylaFAX's received faxes from %s:%d", config.host, config.port)
         return receiver

@@ -17,6 +17,9 @@ One pass (``HylaFaxReceiver.poll``):
    the next pass lists it again, finds its fax stored, and deletes it then. A file whose
    stored fax holds fewer pages than HylaFAX counted is never deleted (a warning says so).
 
+A poller killed inside ``ingest`` leaves its row ``receiving``: ``recover`` (at start, before
+``InboundStore.recover``) finishes it from HylaFAX's file again, whole.
+
 **Identity.** ``call_ref`` is ``recvq/<file>@<mtime>``: HylaFAX reuses a name only after the
 file was removed, and the new file has a new modification time, so a reused name is a new
 fax; the same file seen again, by this process or the next, is the same fax, stored once.
@@ -38,6 +41,7 @@ from faxout.clock import Clock
 from faxout.db.engine import reading
 from faxout.db.tables import inbound_faxes
 from faxout.errors import TransportError
+from faxout.files import make_private
 from faxout.inbound.image import read_pages
 from faxout.inbound.model import InboundFax, InboundState, IncomingCall, ReceptionFacts
 from faxout.inbound.store import InboundStore
@@ -264,6 +268,7 @@ class HylaFaxReceiver:
         self.store = store
         self.clock = clock
         self._loop: Periodic | None = None
+        self._warned: set[str] = set()  # files kept for missing pages: said once
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -294,9 +299,8 @@ class HylaFaxReceiver:
 
     # -- one pass ---------------------------------------------------------------------------
 
-    def poll(self) -> list[InboundFax]:
-        """One look at the queue: store every finished fax not stored yet, delete what is
-        stored (with ``receive_delete``). The faxes stored by this pass."""
+    def _open(self) -> tuple[HfaxdSession, list[QueuedFax]]:
+        """A session (ADMIN when configured, our RCVFMT) and its listing of ``recvq``."""
         session = HfaxdSession(self.config)
         try:
             secret = self.config.admin_password.get_secret_value()
@@ -304,6 +308,16 @@ class HylaFaxReceiver:
                 session.command(f"ADMIN {secret}")
             session.command(f'RCVFMT "{RCVFMT}"')
             queued = [q for q in map(parse_listing, session.listing("LIST recvq")) if q]
+        except BaseException:
+            session.close()
+            raise
+        return session, queued
+
+    def poll(self) -> list[InboundFax]:
+        """One look at the queue: store every finished fax not stored yet, delete what is
+        stored (with ``receive_delete``). The faxes stored by this pass."""
+        session, queued = self._open()
+        try:
             finished = [q for q in queued if not q.receiving]
             stored = self._stored(q.call_ref for q in finished)
             records: dict[str, RecvRecord] | None = None
@@ -320,6 +334,49 @@ class HylaFaxReceiver:
                     known = _Stored(fax_row.id, fax_row.state.value, fax_row.pages)
                 self._done_with(session, fax, known)
             return new
+        finally:
+            session.close()
+
+    def recover(self) -> list[InboundFax]:
+        """Finish the ingests a poller on this host was killed in (rows still ``receiving``)
+        from HylaFAX's file again, whole. A row whose file is gone is left to
+        ``InboundStore.recover`` (partial, with the pages copied before the kill)."""
+        c = inbound_faxes.c
+        with reading(self.store.engine) as conn:
+            rows = conn.execute(
+                select(c.id, c.call_ref, c.spool_path)
+                .where(
+                    c.transport == TRANSPORT,
+                    c.state == InboundState.RECEIVING.value,
+                    c.receiver == self.store.receiver,
+                )
+                .order_by(c.id)
+            ).all()
+        if not rows:
+            return []
+        session, queued = self._open()
+        try:
+            listed = {q.call_ref: q for q in queued if not q.receiving}
+            records = self._records(session)
+            done = []
+            for row in rows:
+                fax = listed.get(row.call_ref)
+                if fax is None:
+                    continue
+                path = Path(row.spool_path or self.store.spool / f"{row.id}.tif")
+                session.download(fax.path, path)
+                make_private(path)
+                keep_whole_pages(path)
+                record = records.get(fax.path) if records is not None else None
+                finished = self.store.finish(row.id, path, reception_facts(fax, record))
+                log.warning(
+                    "hylafax: finished inbound fax %d from %s again (its poller was stopped)",
+                    finished.id,
+                    fax.path,
+                    extra={"inbound_id": finished.id, "call_id": fax.call_ref},
+                )
+                done.append(finished)
+            return done
         finally:
             session.close()
 
@@ -384,6 +441,9 @@ class HylaFaxReceiver:
         if not self.config.receive_delete or known.state == InboundState.RECEIVING.value:
             return
         if known.pages < fax.pages:
+            if fax.call_ref in self._warned:
+                return
+            self._warned.add(fax.call_ref)
             log.warning(
                 "hylafax: %s kept: inbound fax %d holds %d of its %d page(s)",
                 fax.path,
