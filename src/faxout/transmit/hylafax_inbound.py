@@ -274,6 +274,11 @@ class HylaFaxReceiver:
 
     def start(self) -> None:
         """Poll every ``receive_poll_interval`` seconds on a thread of its own."""
+        if not self.config.admin_password.get_secret_value():
+            log.warning(
+                "hylafax: no transmit.hylafax.admin_password: hfaxd lists only the received "
+                "faxes everyone may read (HylaFAX's RecvFileMode is 0600 by default, so none)"
+            )
         self._loop = Periodic(
             "hylafax-receive", self._step, self.config.receive_poll_interval, self._failed
         )
@@ -327,7 +332,11 @@ class HylaFaxReceiver:
                 if known is None:
                     if records is None:
                         records = self._records(session)
-                    fax_row = self._take(session, fax, records)
+                    try:
+                        fax_row = self._take(session, fax, records)
+                    except TransportError as exc:  # this file only: the others go on
+                        log.warning("hylafax: %s not picked up: %s", fax.path, exc)
+                        continue
                     if fax_row is None:
                         continue  # waits for its xferfaxlog record
                     new.append(fax_row)
