@@ -43,6 +43,29 @@ class Account:
     paper: str = ""  # "": by each recipient's country
     operator: bool = False  # also runs the server from the web console
     unlocked_at: datetime | None = None  # login locks set before this are void
+    # days its sent documents and received images are kept once final (0: until deleted);
+    # None: the server's inbound.retention_days (faxout.inbound.retention)
+    retention_days: int | None = None
+
+
+MAX_RETENTION_DAYS = 36500  # as inbound.retention_days
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What ``AccountRepo.update`` sets an account's retention to: ``days`` (0: kept until
+    deleted), or None for the server's ``inbound.retention_days``."""
+
+    days: int | None
+
+    def column(self) -> int | None:
+        """The value of ``accounts.retention_days``; ``AccountError`` when out of range."""
+        if self.days is not None and not 0 <= self.days <= MAX_RETENTION_DAYS:
+            raise AccountError(
+                f"retention: {self.days} days is not from 0 (keep until deleted) "
+                f"to {MAX_RETENTION_DAYS}"
+            )
+        return self.days
 
 
 def validate_email(email: str) -> str:
@@ -72,6 +95,7 @@ def _row_to_account(row: object) -> Account:
         paper=m["paper"],
         operator=bool(m["operator"]),
         unlocked_at=m["unlocked_at"],
+        retention_days=m["retention_days"],
     )
 
 
@@ -176,8 +200,10 @@ class AccountRepo:
         pages: PageStyle | None = None,
         operator: bool | None = None,
         unlocked_at: datetime | None = None,
+        retention: Retention | None = None,
     ) -> Account:
-        """Change the given fields; raises ``AccountError`` when there is no such account."""
+        """Change the given fields (None: unchanged); raises ``AccountError`` when there is no
+        such account."""
         user = normalize_username(username)
         values: dict[str, object] = {
             "updated_at": now,
@@ -196,6 +222,8 @@ class AccountRepo:
             values["operator"] = operator
         if unlocked_at is not None:
             values["unlocked_at"] = unlocked_at
+        if retention is not None:
+            values["retention_days"] = retention.column()
         with transaction(self._engine) as conn:
             result = conn.execute(
                 update(accounts).where(accounts.c.username == user).values(**values)

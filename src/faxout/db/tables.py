@@ -130,8 +130,12 @@ submissions = Table(
     Column("lease_owner", String(100), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=True),
+    # When retention removed its documents and rendered pages (the rows stay: the facts);
+    # its documents' keys then hold nothing (faxout.db.blobrefs).
+    Column("purged_at", UTCDateTime(), nullable=True),
     Index("ix_submissions_account_created", "account_id", "created_at"),
     Index("ix_submissions_state", "state"),
+    Index("ix_submissions_purged_at_created_at", "purged_at", "created_at"),
 )
 
 documents = Table(
@@ -496,6 +500,8 @@ inbound_faxes = Table(
     UniqueConstraint("transport", "call_ref"),
     Index("ix_inbound_faxes_inbox_id_started_at", "inbox_id", "started_at"),
     Index("ix_inbound_faxes_state", "state"),
+    # retention's search: the faxes not purged yet, oldest first
+    Index("ix_inbound_faxes_purged_at_finished_at", "purged_at", "finished_at"),
 )
 
 # Fax-to-email: one mail per received fax, waiting for (or accepted by) the relay, with the

@@ -19,20 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, Engine, delete, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Engine, delete, func, or_, select, true, update
 
 from faxout.blobs.store import BlobStore
 from faxout.clock import Clock
+from faxout.db.blobrefs import unreferenced
 from faxout.db.engine import reading, transaction
-from faxout.db.tables import (
-    documents,
-    inbound_faxes,
-    inbound_mails,
-    inboxes,
-    jobs,
-    submissions,
-    webhook_deliveries,
-)
+from faxout.db.tables import inbound_faxes, inbound_mails, inboxes, webhook_deliveries
 from faxout.inbound.faxes import fax_of, fax_select
 from faxout.inbound.model import InboundFax, InboundState
 
@@ -236,28 +229,12 @@ class InboundFaxes:
             )
             conn.execute(delete(inbound_mails).where(inbound_mails.c.inbound_id == inbound_id))
         # After the commit, never before: a rolled-back delete keeps a fax with its image.
-        if fax.blob_key is not None and not self._referenced(fax.blob_key):
-            self.blobs.delete(fax.blob_key)
+        if fax.blob_key is not None:
+            with reading(self.engine) as conn:
+                free = unreferenced(conn, [fax.blob_key])
+            for key in free:
+                self.blobs.delete(key)
         return True
-
-    def _referenced(self, key: str) -> bool:
-        """Whether any row still names ``key``: the store is content-addressed, so another
-        received fax with the same bytes, or a document sent from them, shares it."""
-        holders = (
-            (inbound_faxes, _f.blob_key),
-            (documents, documents.c.blob_key),
-            (submissions, submissions.c.rendered_key),
-            (jobs, jobs.c.rendered_key),
-            (jobs, jobs.c.cover_key),
-        )
-        with reading(self.engine) as conn:
-            return any(
-                conn.execute(
-                    select(false()).select_from(table).where(column == key).limit(1)
-                ).first()
-                is not None
-                for table, column in holders
-            )
 
     def image(self, fax: InboundFax) -> BinaryIO:
         """The fax's TIFF, to read (``no_image`` None: it has one)."""

@@ -259,12 +259,22 @@ class Lifecycle:
     def retry(self, now: datetime, job_id: int) -> bool:
         """A failed or interrupted job → ready, due now, resuming after its confirmed pages and
         with fresh counters and kill time; its submission is open again so it settles (and
-        is reported) once more. False when the job is in another state."""
+        is reported) once more. False when the job is in another state, or retention removed
+        its pages (``submissions.purged_at``)."""
         with transaction(self._engine) as conn:
             row = conn.execute(
                 select(jobs.c.submission_id).where(jobs.c.id == job_id, jobs.c.state.in_(RETRYABLE))
             ).first()
             if row is None:
+                return False
+            # The submission's row first, as retention takes it before it reads the jobs: a
+            # purged fax has no pages left to send, and one being purged waits for this.
+            held = conn.execute(
+                update(submissions)
+                .where(submissions.c.id == row.submission_id, submissions.c.purged_at.is_(None))
+                .values(updated_at=now)
+            )
+            if held.rowcount != 1:
                 return False
             conn.execute(
                 update(jobs)

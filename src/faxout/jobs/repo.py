@@ -108,6 +108,8 @@ class SubmissionView:
     render_warnings: list[str] | None = None
     render_count: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    # when retention removed its documents and pages (faxout.inbound.retention)
+    purged_at: datetime | None = None
 
 
 def to_json(value: Any) -> Any:
@@ -427,4 +429,5 @@ def _submission_view(
         render_warnings=list(json.loads(m["render_warnings"] or "[]")),
         render_count=m["render_count"],
         labels=labels,
+        purged_at=m["purged_at"],
     )

@@ -38,6 +38,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Render FILES (PDF, Office, HTML, text, images,...",
     ),
     "report": ("faxout.report.cli:report", "Delivery reports: show one, or send it again."),
+    "retention": (
+        "faxout.ops.commands.retention:retention",
+        "Retention: remove old received images and sent documents.",
+    ),
     "sim": (
         "faxout.transmit.cli:sim",
         "Send faxes over the simulated phone line (spandsp on both...",

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from faxout.inbound.retention import Retention
 from faxout.jobs.lifecycle import Lifecycle
 from faxout.ops.gateway import Gateway
 from faxout.ops.receivers import Receivers
+from faxout.periodic import Periodic
 from faxout.render.stage import Ran, RenderStage
 from faxout.report.runner import report_runner
 from faxout.sandbox import jail, workspace
@@ -34,6 +36,7 @@ from faxout.webhooks.runner import WebhookRunner
 
 log = logging.getLogger("faxout.runtime")
 DEFERRED_RENDER_SECONDS = 1.0  # a submission whose account has its share of the workers
+RETENTION_SECONDS = 3600.0  # retention is counted in days: an hour late is on time
 
 
 def simline_transport(gw: Gateway) -> SimLineTransport:
@@ -133,6 +136,13 @@ class Pipeline:
             WebhookOutbox(gw.engine, s.webhooks, clock=gw.clock, worker=worker_id("webhooks"))
         )
         self.receivers = Receivers(gw, on_final=self._received)
+        self.purge = Retention(gw.engine, gw.store, gw.clock, default_days=s.inbound.retention_days)
+        self.retention = Periodic(
+            "retention",
+            self._retain,
+            RETENTION_SECONDS,
+            lambda exc: log.error("retention pass failed; next in an hour", exc_info=exc),
+        )
         self.queue.register(RENDER, self._render)
         self.queue.register(TRANSMIT, self._transmit)
 
@@ -140,6 +150,9 @@ class Pipeline:
         # its mail and its webhook events are queued: send them now, not at the next pass
         self.reports.poke()
         self.webhooks.poke()
+
+    def _retain(self) -> None:
+        self.purge.run()  # it logs what it removed, and audits each item
 
     def _render(self, submission_id: int) -> None:
         if self.renderer.run(submission_id) is Ran.DEFERRED:
@@ -182,10 +195,12 @@ class Pipeline:
             self.reports.start()
             self.webhooks.start()
             self.receivers.start()
+            self.retention.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
         if self._dispatcher:
+            self.retention.stop(timeout)
             self.receivers.stop()
             self.dispatcher.stop(timeout)
             self.reports.stop(timeout)

@@ -96,9 +96,11 @@ def cancel(api: Api, now: datetime, fax_id: int) -> int:
 
 def retry(api: Api, now: datetime, sub: SubmissionView, recipient_id: int) -> None:
     """Make a failed or interrupted recipient due at once; a 404 for a recipient the fax does
-    not have, a 409 for one in another state."""
+    not have, a 409 for one in another state or whose pages retention removed."""
     if recipient_id not in {job.id for job in sub.jobs}:
         raise Problem(404, "Not Found", f"fax {sub.id} has no recipient {recipient_id}")
+    if sub.purged_at is not None:
+        raise Problem(409, "Conflict", f"the pages of fax {sub.id} were removed by retention")
     if not api.lifecycle.retry(now, recipient_id):
         raise Problem(409, "Conflict", "only a failed or interrupted recipient is retried")
 

@@ -87,6 +87,7 @@ class FaxOut(BaseModel):
     render_error: str | None
     notes: list[str]
     recipients: list[RecipientOut]
+    purged_at: str | None  # retention removed its documents and pages (images: 410)
 
 
 class FaxPage(BaseModel):
@@ -183,7 +184,7 @@ _WHY = {
     403: "The token lacks the scope, or the account may not fax",
     404: "No such fax (or recipient) for this account",
     409: "The fax is not in a state that allows it, or the Idempotency-Key was used otherwise",
-    410: "The received fax's image was removed (inbound.retention_days); its facts are kept",
+    410: "The images were removed by retention (inbound.retention_days); its facts are kept",
     413: "The body is over limits.max_body_bytes (as documents)",
     422: "The request cannot be done as asked (each wrong field named in detail)",
     429: "Too many requests for this token or account (per HTTP worker); retry later",
@@ -298,7 +299,7 @@ WEBHOOK_REMOVE = {
 DELIVERIES = {200: _json("A page of deliveries", _ITEMS), **problems(401, 403, 404, 422, 429)}
 
 # Page images (``pages``): the bytes, or 304 to a matching If-None-Match.
-_PAGE_PROBLEMS = problems(401, 403, 404, 409, 422, 429, 500)
+_PAGE_PROBLEMS = problems(401, 403, 404, 409, 410, 422, 429, 500)
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified (If-None-Match)"}
 }

@@ -48,7 +48,8 @@ def rendered(
     api: Api, sub: SubmissionView, recipient_id: int | None
 ) -> tuple[SentPages, Recipient]:
     """The page drawer and the recipient ``recipient_id`` of ``sub`` (None: its first); a
-    404 problem for no such recipient or no pages, a 409 while they are not rendered yet."""
+    404 problem for no such recipient or no pages, a 409 while they are not rendered yet, a
+    410 once retention removed them."""
     fax_id = sub.id
     pages = api.pages
     if pages is None:
@@ -56,6 +57,9 @@ def rendered(
     job = next((j for j in sub.jobs if recipient_id in (None, j.id)), None)
     if job is None:
         raise Problem(404, "Not Found", f"fax {fax_id} has no recipient {recipient_id}")
+    if sub.purged_at is not None:
+        detail = f"the pages of fax {fax_id} were removed by retention; its facts are kept"
+        raise Problem(410, "Gone", detail)
     if sub.state == SubmissionState.RENDER_FAILED:
         raise Problem(404, "Not Found", f"fax {fax_id} has no pages: it could not be rendered")
     rec = pages.recipient(job.id)

@@ -84,7 +84,8 @@ def resend_submission(
 ) -> NewSubmission:
     """The new submission: ``original``'s documents and options, but what ``asked`` changes."""
     missing = [d.filename for d in original.documents if not intake.store.exists(d.blob_key)]
-    if missing or not original.documents:
+    # Purged: its documents are gone for its sender even when another fax holds the bytes.
+    if missing or not original.documents or original.purged_at is not None:
         raise Problem422(f"the documents of fax {original.id} are no longer stored")
     labels = dict(original.labels if asked.labels is None else asked.labels)
     labels[RESENT_FROM] = str(original.id)

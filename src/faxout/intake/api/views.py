@@ -128,6 +128,7 @@ def fax_json(
         "notes": sub.notes + (sub.render_warnings or []),
         "labels": sub.labels,
         "recipients": recipients,
+        "purged_at": iso(sub.purged_at),
     }
 
 

@@ -12,7 +12,7 @@ import click
 
 from faxout.accounts.locks import LoginLocks
 from faxout.accounts.pagestyle import PageStyle
-from faxout.accounts.repo import Account
+from faxout.accounts.repo import MAX_RETENTION_DAYS, Account, Retention
 from faxout.ops.context import CliContext, pass_ctx
 from faxout.text import echo
 
@@ -47,6 +47,7 @@ def _account_json(a: Account) -> dict[str, Any]:
         "header_format": a.tagline,
         "paper": a.paper,
         "operator": a.operator,
+        "retention_days": a.retention_days,
         "created_at": a.created_at.isoformat(),
     }
 
@@ -97,6 +98,25 @@ def _page_options(command: _Command) -> _Command:
     ):
         command = option(command)
     return command
+
+
+def _retention(value: str | None) -> Retention | None:
+    """``--retention-days 7`` → 7 days; "" → the server's; None: unchanged."""
+    if value is None:
+        return None
+    if not value.strip():
+        return Retention(None)
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_RETENTION_DAYS:
+        raise click.BadParameter(
+            f"{value!r}: give whole days from 0 (keep until deleted) to {MAX_RETENTION_DAYS}, "
+            "or '' for the server's inbound.retention_days",
+            param_hint="--retention-days",
+        )
+    return Retention(days)
 
 
 def _page_style(
@@ -183,6 +203,12 @@ def user_list(obj: CliContext, as_json: bool) -> None:
 @click.option(
     "--operator/--no-operator", default=None, help="Give or take the web console's admin role."
 )
+@click.option(
+    "--retention-days",
+    metavar="DAYS",
+    help="Keep its sent documents and received images DAYS days once final, then remove "
+    "them (the facts stay); 0 = until deleted; '' = the server's inbound.retention_days.",
+)
 @_dialling_options
 @_page_options
 @pass_ctx
@@ -194,6 +220,7 @@ def user_set(
     password_stdin: bool,
     fax_prohibited: bool | None,
     operator: bool | None,
+    retention_days: str | None,
     region: str | None,
     dial_allow: str | None,
     dial_deny: str | None,
@@ -203,16 +230,18 @@ def user_set(
     paper: str | None,
 ) -> None:
     """Change an account."""
-    gw = obj.ready_gateway()
-    password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
+    retention = _retention(retention_days)
     style = _page_style(time_zone, station, header_format, paper)
-    given = (email, name, password_hash, fax_prohibited, operator, region, dial_allow, dial_deny)
-    if all(value is None for value in given) and style == PageStyle():
+    given = (email, name, fax_prohibited, operator, retention, region, dial_allow, dial_deny)
+    if not password_stdin and all(value is None for value in given) and style == PageStyle():
         raise click.UsageError(
             "nothing to change: give --email, --name, --password-stdin, "
-            "--fax-prohibited/--fax-allowed, --operator/--no-operator, --region, --dial-allow, "
-            "--dial-deny, --time-zone, --station, --header-format or --paper"
+            "--fax-prohibited/--fax-allowed, --operator/--no-operator, --retention-days, "
+            "--region, --dial-allow, --dial-deny, --time-zone, --station, --header-format or "
+            "--paper"
         )
+    gw = obj.ready_gateway()
+    password_hash = gw.passwords.hash(_read_password(True)) if password_stdin else None
     account = gw.accounts.update(
         username,
         email=email,
@@ -224,9 +253,19 @@ def user_set(
         dial_allow=_patterns(dial_allow),
         dial_deny=_patterns(dial_deny),
         pages=style,
+        retention=retention,
         now=gw.clock.now(),
     )
     echo(f"account {account.username} updated")
+    if retention is not None:
+        echo(f"  retention: {_kept(account.retention_days, gw.settings.inbound.retention_days)}")
+
+
+def _kept(days: int | None, server_days: int) -> str:
+    """An account's retention in words."""
+    if days is None:
+        return f"the server's ({_kept(server_days, server_days)})"
+    return "until deleted" if days == 0 else f"{days} days once final"
 
 
 @user.command("remove")

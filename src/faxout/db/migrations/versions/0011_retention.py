@@ -1,0 +1,39 @@
+"""retention: submissions.purged_at, and the indexes retention searches by
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-02 17:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN (no batch): see 0009.
+    op.add_column("submissions", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_submissions_purged_at_created_at",
+        "submissions",
+        ["purged_at", "created_at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_inbound_faxes_purged_at_finished_at",
+        "inbound_faxes",
+        ["purged_at", "finished_at"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_inbound_faxes_purged_at_finished_at", table_name="inbound_faxes")
+    op.drop_index("ix_submissions_purged_at_created_at", table_name="submissions")
+    op.drop_column("submissions", "purged_at")
