@@ -21,11 +21,13 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed; change nothing.")
 @pass_ctx
 def retention_run(obj: CliContext, dry_run: bool) -> None:
-    """Remove, now, what is past its time: the image of each received fax and the documents,
-    pages and cover pages of each sent fax (every recipient final) finished more than the
-    account's retention days ago (faxout user set --retention-days; else the server's
-    inbound.retention_days). The faxes themselves, their calls and reports stay. `faxout
-    serve` does this every hour; each removal writes a line on the faxout.audit log."""
+    """Remove now what is past its retention.
+
+    That is the image of each received fax, and the documents, pages and cover pages of each
+    sent fax whose recipients are all final, finished more than the account's retention days
+    ago (faxout user set --retention-days; else the server's inbound.retention_days). The
+    faxes themselves, their calls and their reports stay. `faxout serve` does this every
+    hour; each removal writes a line on the faxout.audit log."""
     from faxout.inbound.retention import Purged, Retention
 
     gw = obj.ready_gateway()
