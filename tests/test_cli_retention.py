@@ -7,13 +7,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select, update
+
 from faxout.clock import FrozenClock
-from faxout.db.engine import reading
-from faxout.db.tables import inbound_faxes
+from faxout.db.engine import reading, transaction
+from faxout.db.tables import inbound_faxes, jobs, submissions
 from faxout.inbound.inboxes import InboxRepo
 from faxout.inbound.model import IncomingCall, ReceptionFacts
+from faxout.jobs.create import NewDocument, NewSubmission
+from faxout.jobs.model import Resolution
+from faxout.jobs.numbers import Recipient
 from faxout.ops.gateway import build_gateway
 from faxout.ops.settings import Settings
+from tests.accepting import accept
 from tests.inbound.faxfiles import fax_tiff
 from tests.server import run_cli
 
@@ -113,6 +119,58 @@ def test_an_accounts_retention_days_are_set_shown_and_checked(
     done = run_cli(data_dir, "retention", "run")
     assert done.stdout.splitlines()[0].startswith(f"removed received fax 1 ({MINE})")
     assert _state(data_dir) == [(1, False, True), (2, True, False)]  # the shared one: 30
+
+
+def _sent_long_ago(data_dir: Path, days: float) -> int:
+    """A fax from MINE delivered ``days`` ago; its job's id."""
+    clock = FrozenClock(datetime.now(UTC) - timedelta(days=days))
+    gw = build_gateway(Settings(data_dir=data_dir, demo_account=False), clock=clock)
+    try:
+        account = gw.accounts.get(MINE)
+        assert account is not None
+        upload = gw.store.new_upload()
+        upload.write(b"a letter")
+        sub_id = accept(
+            gw.engine,
+            NewSubmission(
+                account_id=account.id,
+                recipients=[Recipient("+15550123456", "Desk")],
+                documents=[NewDocument("letter.txt", "text/plain", upload)],
+                resolution=Resolution.HIGH,
+                cover_page="none",
+                cover_text="",
+                send_at=clock.now(),
+                sendtime_raw=None,
+                notes=[],
+                request_id="old",
+                client_addr="127.0.0.1",
+                accepted_at=clock.now(),
+            ),
+        )
+        with transaction(gw.engine) as conn:
+            conn.execute(update(submissions).values(state="done"))
+            conn.execute(update(jobs).values(state="done", finished_at=clock.now()))
+            return int(
+                conn.execute(select(jobs.c.id).where(jobs.c.submission_id == sub_id)).scalar_one()
+            )
+    finally:
+        gw.engine.dispose()
+
+
+def test_a_sent_fax_purged_says_so_in_jobs_show(data_dir: Path) -> None:
+    assert run_cli(data_dir, "user", "add", MINE, "--email", "a@example.com").returncode == 0
+    job_id = _sent_long_ago(data_dir, days=31)
+    assert "purged" not in run_cli(data_dir, "jobs", "show", str(job_id)).stdout
+
+    done = run_cli(data_dir, "retention", "run")
+    assert done.stdout.splitlines()[0].startswith(
+        f"removed sent fax 1 ({MINE}): finished 31.0 days ago, 1 file"
+    )
+    shown = run_cli(data_dir, "jobs", "show", str(job_id)).stdout
+    assert "documents and pages removed by retention" in shown
+    assert "document 1: letter.txt (8 bytes)" in shown  # the facts stay
+    shown_json = json.loads(run_cli(data_dir, "jobs", "show", str(job_id), "--json").stdout)
+    assert shown_json["submission"]["purged_at"] is not None
 
 
 def test_the_help_reads_well(data_dir: Path) -> None:

@@ -1,6 +1,6 @@
 """The background pipeline of one process, wired: task consumers, the dispatcher (with the
-reconciler) and the report runner. What each does is in its own package; this module only
-connects them.
+reconciler), the report runner and the hourly retention pass. What each does is in its own
+package; this module only connects them.
 
 ``faxout serve`` runs it inside the HTTP process (the embedded default: no other service);
 ``faxout worker`` runs consumers only and ``faxout dispatch`` the dispatcher only, for the

@@ -146,6 +146,8 @@ def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
         echo(f"  render      {sub.render_error}")
     if sub.render_diagnostic:  # what the converter said: the sender's report leaves it out
         echo(f"  converter   {sub.render_diagnostic}")
+    if sub.purged_at is not None:
+        echo(f"  purged      {sub.purged_at.isoformat()}: documents and pages removed by retention")
     for d in sub.documents:
         echo(f"  document {d.seq}: {d.filename} ({d.size} bytes)")
     for j in sub.jobs:
