@@ -23,9 +23,6 @@ from sqlalchemy import Column, Connection, Select, select, union
 
 from faxout.db.tables import documents, inbound_faxes, jobs, submissions
 
-_LIVE_DOCUMENT = documents.c.submission_id.in_(
-    select(submissions.c.id).where(submissions.c.purged_at.is_(None))
-)
 # Every column that holds a key (a documents row only while its submission is not purged).
 HOLDERS: tuple[Column[Any], ...] = (
     inbound_faxes.c.blob_key,
@@ -39,7 +36,16 @@ _BATCH = 500  # keys per IN (...): well under every engine's limit on bound para
 
 def _held(column: Column[Any], keys: list[str]) -> Select[Any]:
     query = select(column.label("key")).where(column.in_(keys))
-    return query.where(_LIVE_DOCUMENT) if column is documents.c.blob_key else query
+    if column is not documents.c.blob_key:
+        return query
+    # The submission's purged_at per document found by key (a correlated lookup by primary
+    # key): as a join, an engine may walk every live submission's documents instead.
+    purged = (
+        select(submissions.c.purged_at)
+        .where(submissions.c.id == documents.c.submission_id)
+        .scalar_subquery()
+    )
+    return query.where(purged.is_(None))
 
 
 def held_keys(conn: Connection, keys: Iterable[str]) -> set[str]:

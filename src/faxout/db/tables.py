@@ -136,6 +136,7 @@ submissions = Table(
     Index("ix_submissions_account_created", "account_id", "created_at"),
     Index("ix_submissions_state", "state"),
     Index("ix_submissions_purged_at_created_at", "purged_at", "created_at"),
+    Index("ix_submissions_rendered_key", "rendered_key"),  # faxout.db.blobrefs
 )
 
 documents = Table(
@@ -154,6 +155,7 @@ documents = Table(
     Column("content_type", String(200), nullable=False, default=""),
     Column("blob_key", String(200), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Index("ix_documents_blob_key", "blob_key"),  # faxout.db.blobrefs
 )
 
 jobs = Table(
@@ -192,6 +194,9 @@ jobs = Table(
     Column("rendered_key", String(200), nullable=True),
     Column("pages", Integer, nullable=True),
     Index("ix_jobs_state_send_at", "state", "send_at"),
+    # faxout.db.blobrefs: whether a stored key is still named, without a scan
+    Index("ix_jobs_rendered_key", "rendered_key"),
+    Index("ix_jobs_cover_key", "cover_key"),
 )
 
 attempts = Table(
@@ -502,6 +507,7 @@ inbound_faxes = Table(
     Index("ix_inbound_faxes_state", "state"),
     # retention's search: the faxes not purged yet, oldest first
     Index("ix_inbound_faxes_purged_at_finished_at", "purged_at", "finished_at"),
+    Index("ix_inbound_faxes_blob_key", "blob_key"),  # faxout.db.blobrefs
 )
 
 # Fax-to-email: one mail per received fax, waiting for (or accepted by) the relay, with the
