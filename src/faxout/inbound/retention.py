@@ -41,12 +41,13 @@ between this pass's reference check and its removal of the blob finds the blob g
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Engine,
@@ -207,17 +208,7 @@ class Retention:
         self, tier: _Tier, cutoff: datetime, now: datetime, dry_run: bool, counts: RetentionCounts
     ) -> Iterable[Purged]:
         due = self._received_due(tier, cutoff)
-        after = 0
-        while True:
-            with reading(self.engine) as conn:
-                ids = list(
-                    conn.execute(
-                        select(_f.id).where(due, _f.id > after).order_by(_f.id).limit(self.batch)
-                    ).scalars()
-                )
-            if not ids:
-                return
-            after = ids[-1]
+        for ids in self._batches(due, _f.finished_at, _f.id):
             yield from self._purge_received(ids, due, now, dry_run, counts)
 
     def _purge_received(
@@ -275,17 +266,7 @@ class Retention:
         self, tier: _Tier, cutoff: datetime, now: datetime, dry_run: bool, counts: RetentionCounts
     ) -> Iterable[Purged]:
         due = self._sent_due(tier, cutoff)
-        after = 0
-        while True:
-            with reading(self.engine) as conn:
-                ids = list(
-                    conn.execute(
-                        select(_s.id).where(due, _s.id > after).order_by(_s.id).limit(self.batch)
-                    ).scalars()
-                )
-            if not ids:
-                return
-            after = ids[-1]
+        for ids in self._batches(due, _s.created_at, _s.id):
             yield from self._purge_sent(ids, due, now, dry_run, counts)
 
     def _purge_sent(
@@ -327,7 +308,25 @@ class Retention:
             removed = self._remove_free(conn, _keys(items))
         return self._audited(items, removed, counts)
 
-    # -- the blobs --------------------------------------------------------------------------
+    # -- batches and blobs -----------------------------------------------------------------
+
+    def _batches(
+        self, due: ColumnElement[bool], when: Column[Any], row_id: Column[Any]
+    ) -> Iterator[list[int]]:
+        """The ids of the rows ``due``, ``batch`` at a time, oldest first: in the order of the
+        index on (purged_at, ``when``), from where the last batch ended (a row skipped stays
+        behind), so each batch reads only its own rows and a pass reads each row once."""
+        last: tuple[datetime, int] | None = None
+        while True:
+            query = select(row_id, when).where(due)
+            if last is not None:
+                query = query.where(or_(when > last[0], and_(when == last[0], row_id > last[1])))
+            with reading(self.engine) as conn:
+                rows = conn.execute(query.order_by(when, row_id).limit(self.batch)).all()
+            if not rows:
+                return
+            last = (rows[-1][1], rows[-1][0])
+            yield [r[0] for r in rows]
 
     def _remove_free(self, conn: Connection, keys: set[str]) -> set[str]:
         """Remove the blobs of ``keys`` no row names any more (inside the transaction that
