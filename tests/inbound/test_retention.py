@@ -495,3 +495,24 @@ def test_each_purged_item_writes_an_audit_line(
     with reading(engine) as conn:  # the rows stay: only the images went
         for table in (inbound_faxes, jobs, documents):
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1
+
+
+def test_a_pass_asked_to_stop_ends_at_its_next_batch(
+    engine: Engine,
+    blobs: LocalBlobStore,
+    clock: FrozenClock,
+    owners: dict[str, Account],
+    received: Received,
+) -> None:
+    faxes = [received.fax(MINE) for _ in range(5)]
+    clock.advance(31 * DAY)
+    seen: list[Purged] = []
+
+    # A server shutting down once the first batch is done.
+    first = Retention(engine, blobs, clock, default_days=30, batch=2).run(
+        on_item=seen.append, stop=lambda: len(seen) >= 2
+    )
+
+    assert first.received == 2
+    assert Retention(engine, blobs, clock, default_days=30).run().received == 3
+    assert all(no_image(_seen(engine, blobs, clock, f)) is NoImage.PURGED for f in faxes)

@@ -146,19 +146,24 @@ class Retention:
         self.batch = batch
 
     def run(
-        self, *, dry_run: bool = False, on_item: Callable[[Purged], None] | None = None
+        self,
+        *,
+        dry_run: bool = False,
+        on_item: Callable[[Purged], None] | None = None,
+        stop: Callable[[], bool] = lambda: False,
     ) -> RetentionCounts:
         """One pass: purge whatever is past its time (``dry_run``: only find it), calling
-        ``on_item`` for each item."""
+        ``on_item`` for each item; ``stop`` is asked before each batch (a server shutting
+        down ends the pass there, the next one goes on)."""
         counts = RetentionCounts()
         now = self.clock.now()
         for tier in self._tiers():
             cutoff = now - timedelta(days=tier.days)
-            for item in self._received(tier, cutoff, now, dry_run, counts):
+            for item in self._received(tier, cutoff, now, dry_run, counts, stop):
                 counts.received += 1
                 if on_item:
                     on_item(item)
-            for item in self._sent(tier, cutoff, now, dry_run, counts):
+            for item in self._sent(tier, cutoff, now, dry_run, counts, stop):
                 counts.sent += 1
                 if on_item:
                     on_item(item)
@@ -205,10 +210,16 @@ class Retention:
         )
 
     def _received(
-        self, tier: _Tier, cutoff: datetime, now: datetime, dry_run: bool, counts: RetentionCounts
+        self,
+        tier: _Tier,
+        cutoff: datetime,
+        now: datetime,
+        dry_run: bool,
+        counts: RetentionCounts,
+        stop: Callable[[], bool],
     ) -> Iterable[Purged]:
         due = self._received_due(tier, cutoff)
-        for ids in self._batches(due, _f.finished_at, _f.id):
+        for ids in self._batches(due, _f.finished_at, _f.id, stop):
             yield from self._purge_received(ids, due, now, dry_run, counts)
 
     def _purge_received(
@@ -263,10 +274,16 @@ class Retention:
         )
 
     def _sent(
-        self, tier: _Tier, cutoff: datetime, now: datetime, dry_run: bool, counts: RetentionCounts
+        self,
+        tier: _Tier,
+        cutoff: datetime,
+        now: datetime,
+        dry_run: bool,
+        counts: RetentionCounts,
+        stop: Callable[[], bool],
     ) -> Iterable[Purged]:
         due = self._sent_due(tier, cutoff)
-        for ids in self._batches(due, _s.created_at, _s.id):
+        for ids in self._batches(due, _s.created_at, _s.id, stop):
             yield from self._purge_sent(ids, due, now, dry_run, counts)
 
     def _purge_sent(
@@ -311,13 +328,17 @@ class Retention:
     # -- batches and blobs -----------------------------------------------------------------
 
     def _batches(
-        self, due: ColumnElement[bool], when: Column[Any], row_id: Column[Any]
+        self,
+        due: ColumnElement[bool],
+        when: Column[Any],
+        row_id: Column[Any],
+        stop: Callable[[], bool],
     ) -> Iterator[list[int]]:
         """The ids of the rows ``due``, ``batch`` at a time, oldest first: in the order of the
         index on (purged_at, ``when``), from where the last batch ended (a row skipped stays
         behind), so each batch reads only its own rows and a pass reads each row once."""
         last: tuple[datetime, int] | None = None
-        while True:
+        while not stop():
             query = select(row_id, when).where(due)
             if last is not None:
                 query = query.where(or_(when > last[0], and_(when == last[0], row_id > last[1])))

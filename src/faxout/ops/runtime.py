@@ -11,6 +11,7 @@ row and moves it by compare-and-set, so a duplicate or late message does nothing
 from __future__ import annotations
 
 import logging
+import threading
 
 from faxout.inbound.retention import Retention
 from faxout.jobs.lifecycle import Lifecycle
@@ -137,6 +138,7 @@ class Pipeline:
         )
         self.receivers = Receivers(gw, on_final=self._received)
         self.purge = Retention(gw.engine, gw.store, gw.clock, default_days=s.inbound.retention_days)
+        self._stopping = threading.Event()  # ends a retention pass at its next batch
         self.retention = Periodic(
             "retention",
             self._retain,
@@ -152,7 +154,7 @@ class Pipeline:
         self.webhooks.poke()
 
     def _retain(self) -> None:
-        self.purge.run()  # it logs what it removed, and audits each item
+        self.purge.run(stop=self._stopping.is_set)  # it logs what it removed, audits each item
 
     def _render(self, submission_id: int) -> None:
         if self.renderer.run(submission_id) is Ran.DEFERRED:
@@ -200,6 +202,7 @@ class Pipeline:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop dispatching, let running tasks finish (up to ``timeout``), close the queue."""
         if self._dispatcher:
+            self._stopping.set()
             self.retention.stop(timeout)
             self.receivers.stop()
             self.dispatcher.stop(timeout)
