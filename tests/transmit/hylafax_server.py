@@ -282,3 +282,91 @@ def enable_admin(lab: HylaFaxLab, password: str = ADMIN_PASSWORD) -> None:
     lines = [f"{line.rstrip(':')}:{hashed}" if line.startswith(prefix) else line for line in lines]
     hosts.write_text("\n".join(lines) + "\n")
     _own(hosts, 0o600)
+
+# ------------------------------------------------------------- one iaxmodem, its peer ours
+
+
+@dataclass
+class IaxModem:
+    """One iaxmodem whose IAX2 peer is a port of ours (``tests/transmit/iax2peer.py``): it
+    calls that port when its DTE dials, and answers what that port calls it with."""
+
+    device: str  # the pty name under /dev
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def path(self) -> str:
+        """The device the fax program opens."""
+        return f"/dev/{self.device}"
+
+    def stop(self) -> None:
+        """Stop it by its PID and remove what it leaves behind."""
+        stop_process(self.proc)
+        link = Path(self.path)
+        if link.is_symlink():
+            link.unlink(missing_ok=True)
+        Path(f"/var/lock/LCK..{self.device}").unlink(missing_ok=True)
+
+
+def start_iaxmodem(workdir: Path, tag: str, peer_port: int, number: str = "5550180") -> IaxModem:
+    """Start an iaxmodem on a free UDP port peering with ``127.0.0.1:peer_port``; returns once
+    its pty exists. ``tag`` (a letter or two) keeps the device name unique per test."""
+    iaxmodem = binary("iaxmodem")
+    assert iaxmodem
+    device = f"ttyIAXfo{os.getpid()}{tag}"
+    cfgdir = workdir / "iax"
+    cfgdir.mkdir(parents=True, exist_ok=True)
+    port = free_port(socket.SOCK_DGRAM)
+    (cfgdir / device).write_text(
+        f"device /dev/{device}\nowner uucp:uucp\nmode 660\nport {port}\nrefresh 0\n"
+        f"server 127.0.0.1:{peer_port}\npeername iaxmodem\nsecret password\n"
+        f"cidname faxout interop\ncidnumber {number}\ncodec slinear\n"
+    )
+    log = workdir / f"iaxmodem-{device}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [iaxmodem, f"../..{cfgdir / device}"],
+            cwd=workdir,
+            env=ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    modem = IaxModem(device, port, proc, log)
+    deadline = time.monotonic() + 15
+    while not Path(modem.path).exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            modem.stop()
+            raise RuntimeError(
+                f"iaxmodem {device} did not start: {log.read_text(errors='replace')}"
+            )
+        time.sleep(0.1)
+    return modem
+
+
+def start_peer_lab(workdir: Path, peer_port: int) -> tuple[HylaFaxLab, IaxModem]:
+    """A private HylaFAX with one iaxmodem peering with ``peer_port``, served by a faxgetty
+    (it answers calls and sends the jobs); waits until the modem is idle. ``lab.stop()``
+    stops the modem too."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lab = HylaFaxLab(workdir=workdir, spool=workdir / "spool")
+    try:
+        build_spool(lab.spool)
+        lab.start_server()
+        faxgetty = binary("faxgetty")
+        assert faxgetty
+        modem = start_iaxmodem(workdir, "h", peer_port)
+        lab.procs[f"iaxmodem-{modem.device}"] = modem.proc
+        lab.tx = lab.rx = modem.device  # stop() removes its link and lock
+        conf = lab.spool / "etc" / f"config.{modem.device}"
+        shutil.copy(IAXMODEM_EXAMPLE, conf)
+        _own(conf, 0o644)
+        lab._start(f"faxgetty-{modem.device}", [faxgetty, "-q", ".", modem.device], lab.spool)
+        lab.wait_for("the modem idle", lambda: "Running and idle" in lab.faxstat(), 60)
+    except BaseException:
+        lab.stop()
+        raise
+    return lab, modem
