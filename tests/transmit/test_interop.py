@@ -169,7 +169,7 @@ def test_hylafax_sends_to_faxout(
     lab, _modem = lab_mod.start_peer_lab(tmp_path / "hylafax", iax.port)
     try:
         sendfax = lab_mod.binary("sendfax") or "sendfax"
-        argv = [sendfax, "-h", lab.address, "-n", "-d", "5550102", str(doc)]
+        argv = [sendfax, "-h", lab.address, "-n", "-m", "-t", "1", "-d", "5550102", str(doc)]
         submitted = subprocess.run(
             argv, capture_output=True, text=True, timeout=60, check=False, env=lab_mod.ENV
         )
