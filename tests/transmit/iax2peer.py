@@ -8,13 +8,12 @@ mini frames, a full VOICE frame first and every 10 s (libiax2 needs it well befo
 every full frame received, retransmission of ours until ACKed, PING/LAGRQ answered, HANGUP.
 
 The audio side is the product's terminal (``AudioEndpoint``, or the inbound
-``AudioFaxMachine``), stepped every 20 ms in real time on the calling thread: iaxmodem paces
-itself by the wall clock and expects 160 samples every 20 ms. When this thread falls behind
-(a loaded machine), it runs the missed steps back to back, so the sample count that drives
-spandsp's T.30 timers keeps up with the wall clock.
+``AudioFaxMachine``), stepped on the calling thread in real time, one 20 ms frame back for
+each 20 ms frame iaxmodem sends (iaxmodem paces itself by the wall clock and balances what it
+sends against what it receives: see ``bridge``). The samples the terminal has received are
+its line clock, which drives spandsp's T.30 timers.
 
-No authentication, no registration, no jitter buffer beyond a small playout FIFO: loopback
-does not reorder.
+No authentication, no registration, no jitter buffer: loopback does not reorder.
 """
 
 from __future__ import annotations
@@ -62,9 +61,10 @@ IE_CAUSE, IE_CAUSECODE = 0x16, 0x2A
 _UNSEQUENCED = {(IAX, ACK), (IAX, INVAL), (IAX, VNAK)}
 RETRANSMIT_SECONDS = 0.5
 RETRIES = 10
-# Playout: start feeding the terminal once 40 ms are queued; drop audio beyond 200 ms.
-PREBUFFER = 2 * FRAME_SAMPLES
+# Audio queued beyond 200 ms is dropped (it never builds up: its frames are our clock).
 MAX_QUEUED = 10 * FRAME_SAMPLES
+# With no frame from the far end for this long, the bridge steps on the wall clock.
+STALL = 0.1
 # After the far end hangs up, how long our terminal may still run to finish (seconds).
 HANGUP_GRACE = 2.0
 FULL_VOICE_EVERY_MS = 10_000
@@ -142,15 +142,14 @@ class CallStats:
     frames_out: int = 0
     underruns: int = 0
     dropped_samples: int = 0
-    late_steps: int = 0
     retransmits: int = 0
     log: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for a call's notes."""
         return (
-            f"frames in {self.frames_in}, out {self.frames_out}, underruns {self.underruns}, "
-            f"late steps {self.late_steps}, retransmits {self.retransmits}"
+            f"frames in {self.frames_in}, out {self.frames_out}, silent steps {self.underruns}, "
+            f"dropped samples {self.dropped_samples}, retransmits {self.retransmits}"
         )
 
 
@@ -180,7 +179,6 @@ class Iax2Call:
         self._start = time.monotonic()
         self._pending: list[_Pending] = []
         self._rx = np.zeros(0, dtype=np.int16)
-        self._playing = False
         self._voice_ts: int | None = None
         self._last_full_voice: int | None = None
         self.answered = False
@@ -318,6 +316,8 @@ class Iax2Call:
             self._queue_audio(frame.body)
 
     def _queue_audio(self, payload: bytes) -> None:
+        if self.hung_up:
+            return
         samples = np.frombuffer(payload[: len(payload) // 2 * 2], dtype=">i2").astype(np.int16)
         self._rx = np.concatenate((self._rx, samples))
         if len(self._rx) > MAX_QUEUED:
@@ -391,18 +391,6 @@ class Iax2Call:
 
     # ------------------------------------------------------------------ audio
 
-    def _take_audio(self) -> Samples:
-        if self.hung_up:
-            return np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        if not self._playing and len(self._rx) >= PREBUFFER:
-            self._playing = True
-        if not self._playing or len(self._rx) < FRAME_SAMPLES:
-            if self._playing:
-                self.stats.underruns += 1
-            return np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        out, self._rx = self._rx[:FRAME_SAMPLES], self._rx[FRAME_SAMPLES:]
-        return out
-
     def _send_audio(self, samples: Samples) -> None:
         if self.hung_up:
             return
@@ -421,31 +409,45 @@ class Iax2Call:
         self._sendto(struct.pack("!HH", self.callno, ts & 0xFFFF) + payload)
 
     def bridge(self, terminal: Terminal, done: Callable[[], bool], limit: float) -> str:
-        """Exchange 20 ms of audio with ``terminal`` every 20 ms of wall time until ``done()``,
-        the far end hangs up or ``limit`` seconds pass; returns which."""
+        """Exchange 20 ms of audio with ``terminal`` until ``done()``, the far end hangs up or
+        ``limit`` seconds pass; returns which.
+
+        The far end's frames are the clock: each 20 ms that arrives is fed to the terminal and
+        answered with 20 ms of the terminal's. iaxmodem counts the frames it receives against
+        those it sends and shortens or stretches its own 20 ms ("skew") to balance them; a peer
+        on its own wall clock would make it drift (and, bursting after a late wake-up, drift
+        faster) until the audio overflowed. Only when nothing arrives for ``STALL`` seconds
+        does the bridge step on the wall clock with silence, so our T.30 timers still run."""
         start = time.monotonic()
-        steps = 0
+        last_step = start
         far_gone: float | None = None
         while True:
-            elapsed = time.monotonic() - start
-            due = int(elapsed / FRAME_SECONDS) + 1
-            if due - steps > 2:
-                self.stats.late_steps += due - steps - 1
-            while steps < due:
-                terminal.receive(self._take_audio())
+            now = time.monotonic()
+            stepped = False
+            while len(self._rx) >= FRAME_SAMPLES:
+                frame, self._rx = self._rx[:FRAME_SAMPLES], self._rx[FRAME_SAMPLES:]
+                terminal.receive(frame)
                 self._send_audio(terminal.transmit(FRAME_SAMPLES))
-                steps += 1
+                stepped = True
+            if stepped:
+                last_step = now
+            elif now - last_step >= STALL:
+                while last_step + FRAME_SECONDS <= now:
+                    self.stats.underruns += 1
+                    terminal.receive(np.zeros(FRAME_SAMPLES, dtype=np.int16))
+                    self._send_audio(terminal.transmit(FRAME_SAMPLES))
+                    last_step += FRAME_SECONDS
             if done():
                 return "done"
             if self.hung_up and far_gone is None:
-                far_gone = time.monotonic()
-            if far_gone is not None and time.monotonic() - far_gone > HANGUP_GRACE:
+                far_gone = now
+            if far_gone is not None and now - far_gone > HANGUP_GRACE:
                 # The far end hangs up as soon as DCN is through; ours ends its phase E by
                 # itself within the grace (silence from here on).
                 return f"far end: {self.hung_up}"
-            if elapsed > limit:
+            if now - start > limit:
                 return f"limit of {limit:.0f} s"
-            self.poll(start + steps * FRAME_SECONDS - time.monotonic())
+            self.poll(FRAME_SECONDS / 2)
 
 
 # ---------------------------------------------------------------- faxout's terminal on the call
