@@ -32,7 +32,8 @@ from faxout.render.tiff import TiffFWriter
 from faxout.transmit.result import Compression, FaxCall, Outcome
 from tests.transmit import efax_peer
 from tests.transmit import hylafax_server as lab_mod
-from tests.transmit.iax2peer import Iax2Call, faxout_receive, faxout_send
+from tests.transmit.iax2peer import Iax2Call
+from tests.transmit.iaxfaxout import faxout_receive, faxout_send
 from tests.transmit.pages import read_pages, text_page, write_tiff
 
 pytestmark = pytest.mark.slow
