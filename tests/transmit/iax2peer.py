@@ -289,7 +289,7 @@ class Iax2Call:
         elif kind == (IAX, ACCEPT):
             self.peer_callno = frame.scall
             self.accepted = True
-        elif kind in ((CONTROL, C_ANSWER),):
+        elif kind == (CONTROL, C_ANSWER):
             self.answered = True
         elif kind in ((IAX, HANGUP), (IAX, REJECT), (CONTROL, C_HANGUP)):
             cause = decode_ies(frame.body).get(IE_CAUSE, b"").decode(errors="replace")
