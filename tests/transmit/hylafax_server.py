@@ -283,6 +283,7 @@ def enable_admin(lab: HylaFaxLab, password: str = ADMIN_PASSWORD) -> None:
     hosts.write_text("\n".join(lines) + "\n")
     _own(hosts, 0o600)
 
+
 # ------------------------------------------------------------- one iaxmodem, its peer ours
 
 
