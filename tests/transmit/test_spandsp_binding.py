@@ -213,5 +213,6 @@ def test_libtiff_messages_go_to_logging_not_stderr(
     assert a.t30.completion == k.T30_ERR_FILEERROR
     records = [r for r in caplog.records if r.name == "faxout.transmit.libtiff"]
     assert any(str(missing) in r.getMessage() and "No such file" in r.getMessage() for r in records)
-    assert all(getattr(r, "call_id", None) == "call-9" for r in records)
+    # the call id is a field of the record, written on the log line as call_id=call-9
+    assert all(getattr(r, "fields", {}).get("call_id") == "call-9" for r in records)
     assert "No such file" not in capfd.readouterr().err
