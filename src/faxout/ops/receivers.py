@@ -69,7 +69,12 @@ class Receivers:
             ident=(s.transmit.ident or "faxout")[-20:],
             t38=sip.t38,
             t38_request_delay=sip.t38_request_delay,
-            media=MediaConfig(address=address, laws=sip.laws, redundancy=sip.t38_redundancy),
+            media=MediaConfig(
+                address=address,
+                laws=sip.laws,
+                redundancy=sip.t38_redundancy,
+                jitter_depth=sip.jitter_frames(),
+            ),
         )
         receiver = SipReceiver(config, wall=self.gw.clock, store=store)
         if sip.registration:

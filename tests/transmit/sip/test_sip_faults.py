@@ -3,6 +3,12 @@ lossy network (2 % RTP loss with jitter, 1 % UDPTL loss). Calls run in real time
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 import wave
 from pathlib import Path
 
@@ -14,6 +20,7 @@ from faxout.transmit.sip.config import Impairment, SipConfig
 from faxout.transmit.sip.media import MediaConfig, MediaImpairment
 from faxout.transmit.sip.session import T38Mode
 from faxout.transmit.sip.transport import SipTransport
+from tests.server import faxout_env
 from tests.transmit import sipfar
 from tests.transmit.pages import assert_same_pages
 from tests.transmit.sip.conftest import Progress, ReceiverFactory
@@ -105,3 +112,39 @@ def test_a_lossy_network_keeps_pages_intact_or_says_they_are_not(
         assert result.outcome in (Outcome.PARTIAL, Outcome.FAILED), result
         assert result.pages_confirmed < 2
         assert fax.pages == result.pages_confirmed
+
+
+def test_a_sender_paused_mid_page_still_delivers_every_page(
+    receiver: ReceiverFactory, doc2: Path, tmp_path: Path
+) -> None:
+    # A busy host, a GC pause or a VM's stolen time stops the sending process for 250 ms while
+    # page 1's image data is on the line. The receiver's playout buffer outlasts the pause and
+    # the sender's media clock makes up the missed 20 ms ticks, so the modem signal stays whole.
+    rx = receiver(t38=T38Mode.OFF)
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "faxout", "sip-send", str(doc2), "--to", "15557770200",
+         "--proxy", f"127.0.0.1:{rx.port}", "--t38", "off", "--json"],
+        env=faxout_env(tmp_path / "tx"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    progress: list[str] = []
+    reader = threading.Thread(target=lambda: progress.extend(sender.stderr or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(" sending" in line for line in progress):
+            assert sender.poll() is None and time.monotonic() < deadline, progress
+            time.sleep(0.02)
+        time.sleep(1.5)  # into the image data of page 1
+        sender.send_signal(signal.SIGSTOP)
+        time.sleep(0.25)
+        sender.send_signal(signal.SIGCONT)
+        out, _ = sender.communicate(timeout=120)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+            sender.wait()
+    reader.join(5)
+    result = json.loads(out)
+    assert (result["outcome"], result["pages_confirmed"]) == ("ok", 2), (result, progress)
+    (fax,) = rx.wait_for(1, 20)
+    assert_same_pages(doc2, Path(fax.path or ""))

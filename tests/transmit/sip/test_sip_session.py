@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import queue
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,3 +203,50 @@ def test_the_line_watchdog_hangs_up() -> None:
     result, _ = run(media, dialog, Policy(line_seconds=3.0, wall_seconds=100.0))
     assert result.finish is Finish.LINE_WATCHDOG and media.t30.terminated
     assert dialog.sent == [("hang_up", "")]
+
+
+def _stall_at(
+    tick: int, seconds: float, clock_box: list[Clock], log: list[tuple[float, int]]
+) -> Any:
+    def on_step(media: FakeMedia) -> None:
+        clock = clock_box[0]
+        log.append((clock.now, media.ticks))
+        if media.ticks == tick:
+            clock.now += seconds  # this end is paused (a GC pause, a busy host)
+
+    return on_step
+
+
+def _run_with_stall(seconds: float) -> list[tuple[float, int]]:
+    clock, log = Clock(), []
+    media = FakeMedia(finish_after=400)
+    media.on_step = _stall_at(100, seconds, [clock], log)
+    call = ConnectedCall(
+        FakeDialog(),  # type: ignore[arg-type]
+        media,  # type: ignore[arg-type]
+        LocalSdp("192.0.2.1"),
+        MediaConfig(address="192.0.2.1"),
+        Policy(),
+        True,
+        clock,  # type: ignore[arg-type]
+    )
+    call.run()
+    return log
+
+
+def test_a_stall_shorter_than_a_second_is_made_up_so_media_time_keeps_wall_time() -> None:
+    log = _run_with_stall(0.6)
+    start = log[0][0]
+    # every step after the catch-up is where a clock that never stopped would have put it
+    assert all(abs((now - start) - (ticks - 1) * 0.02) < 0.021 for now, ticks in log[140:])
+    # the missed 30 ticks were stepped back to back, without sleeping in between
+    burst = [ticks for now, ticks in log if now == log[100][0]]
+    assert len(burst) >= 30
+
+
+def test_a_longer_stall_is_not_made_up_in_one_burst() -> None:
+    log = _run_with_stall(5.0)
+    after = log[100][0]
+    burst = [ticks for now, ticks in log if now == after]
+    assert len(burst) <= 2  # no 250-step burst of stale audio: the clock starts again from now
+    assert all(b[0] > a[0] for a, b in itertools.pairwise(log[101:]))

@@ -10,6 +10,7 @@ from faxout.transmit.g711 import Law
 from faxout.transmit.result import Outcome
 from faxout.transmit.sip import causes, rtp
 from faxout.transmit.sip.config import SipConfig, split_hostport
+from faxout.transmit.sip.media import CATCH_UP_TICKS, PLAYOUT_FRAMES
 from faxout.transmit.sip.sdp import LocalSdp, MediaKind, SdpError, T38Params, parse
 from faxout.transmit.sip.transport import dial_string
 
@@ -146,3 +147,44 @@ def test_dial_strings_keep_digits_and_the_plus() -> None:
     assert dial_string("+1 (555) 777-0100") == "+15557770100"
     with pytest.raises(ValueError, match="no digits"):
         dial_string("fax")
+
+
+def _play(buf: rtp.JitterBuffer, arrivals: list[list[int]]) -> list[int]:
+    played = []
+    for packets in arrivals:
+        for n in packets:
+            buf.put(n, np.full(rtp.FRAME, 10 + n, dtype=np.int16))
+        played.append(int(buf.pop()[0]))
+    return played
+
+
+def test_the_default_playout_outlasts_a_250_ms_stall_of_the_far_end() -> None:
+    # As MediaSession builds it. The far end sends one frame per tick, stops for 250 ms (a GC
+    # pause, a busy host), then sends the missed frames at once as its step loop catches up.
+    buf = rtp.JitterBuffer(PLAYOUT_FRAMES, limit=2 * PLAYOUT_FRAMES + CATCH_UP_TICKS)
+    arrivals = [[n] for n in range(40)] + [[] for _ in range(12)]
+    arrivals.append(list(range(40, 53)))
+    arrivals += [[n] for n in range(53, 100)]
+    played = _play(buf, arrivals)
+    start = played.index(10)  # after the prefill, every frame plays, in order, no silence
+    assert played[start:] == [10 + n for n in range(len(played) - start)]
+    assert (buf.underruns, buf.lost) == (0, 0)
+
+
+def test_a_stall_of_this_end_loses_no_frame_when_it_catches_up() -> None:
+    # This end was paused for 1 s: 50 frames wait in the socket and arrive in one step.
+    buf = rtp.JitterBuffer(PLAYOUT_FRAMES, limit=2 * PLAYOUT_FRAMES + CATCH_UP_TICKS)
+    arrivals = [[n] for n in range(20)] + [list(range(20, 70))] + [[n] for n in range(70, 150)]
+    played = _play(buf, arrivals)
+    start = played.index(10)
+    assert played[start:] == [10 + n for n in range(len(played) - start)]
+    assert buf.lost == 0
+
+
+def test_a_far_end_whose_clock_runs_fast_cannot_grow_the_delay_without_bound() -> None:
+    buf = rtp.JitterBuffer(4, limit=10)
+    # two frames arrive per tick: the excess is dropped, the buffer never holds more than 10
+    arrivals = [[2 * t, 2 * t + 1] for t in range(30)]
+    played = _play(buf, arrivals)
+    assert buf.lost > 0
+    assert 59 - (played[-1] - 10) <= 10  # the last frame played is at most 10 behind the newest

@@ -66,6 +66,12 @@ class SipConfig(BaseModel):
     t38: T38Mode = Field(T38Mode.ACCEPT, description="off | accept | request")
     t38_request_delay: float = Field(1.0, ge=0, le=30, description="seconds before our re-INVITE")
     t38_redundancy: int = Field(3, ge=0, le=8, description="earlier IFPs repeated per datagram")
+    jitter_buffer_ms: int = Field(
+        300,
+        ge=60,
+        le=2000,
+        description="fixed playout buffer for G.711 audio; it must outlast the far end's stalls",
+    )
     lines: int | None = Field(
         None, ge=1, le=1000, description="calls the trunk allows at once; None: transmit.lines"
     )
@@ -83,6 +89,10 @@ class SipConfig(BaseModel):
     def _valid_proxy(cls, value: str) -> str:
         split_hostport(value)
         return value
+
+    def jitter_frames(self) -> int:
+        """``jitter_buffer_ms`` in 20 ms frames."""
+        return max(3, round(self.jitter_buffer_ms / 20))
 
     def target(self) -> tuple[str, int]:
         """The proxy's host and port."""

@@ -36,6 +36,14 @@ from faxout.transmit.spandsp.t30 import Listener
 
 TICK_SECONDS = 0.02
 TICK_SAMPLES = rtp.FRAME
+# G.711 fax audio is played out through a fixed buffer this many frames deep (300 ms). A gap in
+# the received audio is silence inside a modem signal, which loses the page, so the buffer must
+# outlast a stall of the far end (a GC pause, a busy host, a VM's stolen time), not only network
+# jitter; fax is indifferent to the delay, T.30 allowing seconds per response.
+PLAYOUT_FRAMES = 15
+# A step loop that fell behind steps up to this many missed ticks at once (1 s), so what it sends
+# keeps the far end's buffer at its level and what arrived in the meantime is consumed in order.
+CATCH_UP_TICKS = 50
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,7 @@ class MediaConfig:
     laws: tuple[Law, ...] = (Law.ALAW, Law.ULAW)
     t38: T38Params = field(default_factory=T38Params)
     redundancy: int = 3
-    jitter_depth: int = 3
+    jitter_depth: int = PLAYOUT_FRAMES
     impairment: MediaImpairment | None = None
 
 
@@ -159,7 +167,8 @@ class MediaSession:
         self._t38: T38Endpoint | None = None
         self._remote: tuple[str, int] | None = None
         self._sender: rtp.RtpSender | None = None
-        self._jitter = rtp.JitterBuffer(config.jitter_depth)
+        depth = config.jitter_depth
+        self._jitter = rtp.JitterBuffer(depth, limit=2 * depth + CATCH_UP_TICKS)
         self._law = Law.ALAW
         self._encoder: UdptlEncoder | None = None
         self._decoder = UdptlDecoder()

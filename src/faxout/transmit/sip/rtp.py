@@ -67,11 +67,14 @@ class JitterBuffer:
     drift in phase by up to that much without a gap: a frame played late would insert 20 ms
     of silence into a modem signal and break a page. When the buffer runs dry it refills
     before playing again (an underrun); a frame that is still missing when ``depth`` later
-    frames have arrived is lost and plays as silence.
+    frames have arrived is lost and plays as silence. More than ``limit`` frames held (default
+    ``4 * depth``) means the far end's clock runs fast, and the oldest frame is dropped; the
+    limit must leave room for the burst a stalled end sends when it catches up.
     """
 
-    def __init__(self, depth: int = 3) -> None:
+    def __init__(self, depth: int = 3, limit: int | None = None) -> None:
         self._depth = max(1, depth)
+        self._limit = max(self._depth, limit if limit is not None else 4 * self._depth)
         self._frames: dict[int, Samples] = {}
         self._next: int | None = None  # sequence number of the next frame to play
         self._playing = False
@@ -89,7 +92,7 @@ class JitterBuffer:
             self.late += 1  # already played (as silence): too late to use
             return
         self._frames[seq] = samples
-        if len(self._frames) > 4 * self._depth:
+        if len(self._frames) > self._limit:
             # The far end's clock runs fast: drop the oldest so the delay stays bounded.
             start = self._next
             oldest = min(self._frames, key=lambda s: (s - start) & 0xFFFF)

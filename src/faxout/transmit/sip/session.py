@@ -22,7 +22,13 @@ from faxout.transmit.sip.dialog import (
     RemoteReinvite,
     glare_delay,
 )
-from faxout.transmit.sip.media import TICK_SECONDS, MediaConfig, MediaSession, Mode
+from faxout.transmit.sip.media import (
+    CATCH_UP_TICKS,
+    TICK_SECONDS,
+    MediaConfig,
+    MediaSession,
+    Mode,
+)
 from faxout.transmit.sip.modes import T38Mode as T38Mode
 from faxout.transmit.sip.sdp import LocalSdp, Media, MediaKind, SdpError, T38Params, parse
 
@@ -138,8 +144,11 @@ class ConnectedCall:
             delay = next_tick - wall.monotonic()
             if delay > 0:
                 wall.sleep(delay)  # the 20 ms media clock
-            elif delay < -0.2:
-                next_tick = wall.monotonic()  # fell far behind (a stall): don't burst to catch up
+            elif delay < -CATCH_UP_TICKS * TICK_SECONDS:
+                # Too far behind to make up: go on from now. The sample stream stays whole
+                # either way (a tick is 20 ms of signal, not of wall time); only the far end's
+                # playout buffer sees the gap.
+                next_tick = wall.monotonic()
 
     def _stop_t30(self) -> None:
         t30 = self.media.t30

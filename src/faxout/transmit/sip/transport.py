@@ -56,6 +56,7 @@ class SipTransport:
             address=self._address,
             laws=config.laws,
             redundancy=config.t38_redundancy,
+            jitter_depth=config.jitter_frames(),
             impairment=config.impairment.media(),
         )
 
