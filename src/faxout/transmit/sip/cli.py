@@ -17,6 +17,7 @@ from faxout.errors import FaxoutError
 from faxout.transmit.cli import data_dir_option, show_progress, summary
 from faxout.transmit.result import FaxCall
 from faxout.transmit.sip.config import SipConfig, split_hostport
+from faxout.transmit.sip.media import MediaConfig
 from faxout.transmit.sip.receiver import ReceivedFax, ReceiverConfig, SipReceiver
 from faxout.transmit.sip.session import T38Mode
 from faxout.transmit.sip.stack import Credentials
@@ -29,6 +30,15 @@ def _hostport(_ctx: click.Context, param: click.Parameter, value: str | None) ->
         return split_hostport(value, any_port=param.name == "listen")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+
+
+def _settings(ctx: click.Context) -> SipConfig:
+    """``transmit.sip`` from the settings (the defaults when run without the faxout group)."""
+    settings = getattr(ctx.find_root().obj, "settings", None)
+    try:
+        return settings().transmit.sip if callable(settings) else SipConfig()
+    except FaxoutError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("sip-receiver")
@@ -95,6 +105,7 @@ def sip_receiver(
         ident=ident,
         t38=T38Mode(t38),
         hang_up_after_pages=hang_up_after_pages,
+        media=MediaConfig(address=listen[0], jitter_depth=_settings(ctx).jitter_frames()),
     )
 
     def show(fax: ReceivedFax) -> None:
@@ -168,11 +179,7 @@ def sip_send(
     """
     from faxout.transmit.sip.transport import SipTransport
 
-    settings = getattr(ctx.find_root().obj, "settings", None)
-    try:
-        base = settings().transmit.sip if callable(settings) else SipConfig()
-    except FaxoutError as exc:
-        raise click.ClickException(str(exc)) from exc
+    base = _settings(ctx)
     changes: dict[str, Any] = {}
     if proxy:
         changes["proxy"] = proxy

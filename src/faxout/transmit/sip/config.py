@@ -15,6 +15,18 @@ if TYPE_CHECKING:  # the SIP stack and numpy load when a call is made, not with 
     from faxout.transmit.sip.media import MediaImpairment
     from faxout.transmit.sip.stack import Credentials
 
+# G.711 fax audio is played out through a fixed buffer this deep. A gap in the received audio is
+# silence inside a modem signal, which loses the page, so the buffer must outlast a stall of the
+# far end (a GC pause, a busy host, a VM's stolen time), not only network jitter; fax is
+# indifferent to the delay, T.30 allowing seconds per response.
+JITTER_BUFFER_MS = 300
+
+
+def playout_frames(ms: int) -> int:
+    """A playout buffer of ``ms`` in 20 ms RTP frames."""
+    return round(ms / 20)
+
+
 _HOSTPORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-:]+?)\]?(:(?P<port>\d{1,5}))?$")
 
 
@@ -67,7 +79,7 @@ class SipConfig(BaseModel):
     t38_request_delay: float = Field(1.0, ge=0, le=30, description="seconds before our re-INVITE")
     t38_redundancy: int = Field(3, ge=0, le=8, description="earlier IFPs repeated per datagram")
     jitter_buffer_ms: int = Field(
-        300,
+        JITTER_BUFFER_MS,
         ge=60,
         le=2000,
         description="fixed playout buffer for G.711 audio; it must outlast the far end's stalls",
@@ -92,7 +104,7 @@ class SipConfig(BaseModel):
 
     def jitter_frames(self) -> int:
         """``jitter_buffer_ms`` in 20 ms frames."""
-        return max(3, round(self.jitter_buffer_ms / 20))
+        return playout_frames(self.jitter_buffer_ms)
 
     def target(self) -> tuple[str, int]:
         """The proxy's host and port."""

@@ -22,6 +22,7 @@ from faxout.errors import TransportError
 from faxout.transmit import g711
 from faxout.transmit.g711 import Law
 from faxout.transmit.sip import rtp
+from faxout.transmit.sip.config import JITTER_BUFFER_MS, playout_frames
 from faxout.transmit.sip.sdp import PCMA, PCMU, Media, T38Params
 from faxout.transmit.sip.udptl import UdptlDecoder, UdptlEncoder, UdptlError
 from faxout.transmit.spandsp import (
@@ -36,11 +37,7 @@ from faxout.transmit.spandsp.t30 import Listener
 
 TICK_SECONDS = 0.02
 TICK_SAMPLES = rtp.FRAME
-# G.711 fax audio is played out through a fixed buffer this many frames deep (300 ms). A gap in
-# the received audio is silence inside a modem signal, which loses the page, so the buffer must
-# outlast a stall of the far end (a GC pause, a busy host, a VM's stolen time), not only network
-# jitter; fax is indifferent to the delay, T.30 allowing seconds per response.
-PLAYOUT_FRAMES = 15
+PLAYOUT_FRAMES = playout_frames(JITTER_BUFFER_MS)
 # A step loop that fell behind steps up to this many missed ticks at once (1 s), so what it sends
 # keeps the far end's buffer at its level and what arrived in the meantime is consumed in order.
 CATCH_UP_TICKS = 50
