@@ -26,6 +26,7 @@ from faxout.schedule.lines import sync_lines
 from faxout.schedule.reconciler import Reconciler, worker_id
 from faxout.taskqueue.huey_queue import open_queue
 from faxout.taskqueue.port import TaskQueue
+from faxout.transmit import stamper
 from faxout.transmit.attempt import AttemptRunner
 from faxout.transmit.behaviour import BehaviourTable
 from faxout.transmit.hylafax import HylaFaxTransport
@@ -184,12 +185,19 @@ class Pipeline:
             except Exception:
                 log.exception("dispatch after a freed line failed; the dispatcher will do it")
 
+    def _warm_stamper(self) -> None:
+        try:
+            stamper.shared().start()
+        except Exception:  # the first call will meet the same trouble and report it
+            log.exception("the page stamper did not start")
+
     def start(self) -> None:
         """Start the consumer threads and the dispatcher thread."""
         s = self.gw.settings
         sync_lines(self.gw.engine, s.transmit.transport, s.transmit.line_count())
         if self._consumers:
             self.renderer.start()  # the jailed workers warm up now, not at the first fax
+            threading.Thread(target=self._warm_stamper, name="faxout-stamper", daemon=True).start()
             threads = s.runtime.consumer_threads or s.transmit.line_count() + 2
             self.queue.start(workers=threads)
         if self._dispatcher:
@@ -212,6 +220,7 @@ class Pipeline:
             self.queue.stop(timeout)
         self.queue.close()
         self.renderer.close()
+        stamper.shared().close()
 
     def dispatch_once(self) -> int:
         """One dispatcher pass (tests step the pipeline with it)."""

@@ -21,17 +21,12 @@ office_warm.py), each seeing only its own files.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import queue
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -41,15 +36,13 @@ from faxout.render import office_warm
 from faxout.render.options import RenderOptions
 from faxout.render.result import Refusal, RefusalReason, RenderResult
 from faxout.sandbox import jail, workspace
+from faxout.sandbox.worker import JailedWorker, Job, seen_as
 
 if TYPE_CHECKING:
     from faxout.render.cover import CoverSheet
 
 GRACE_S = 5.0  # beyond the job's time limit, for process start and file flushing
-START_TIMEOUT_S = 60.0
 _MIB = 1024 * 1024
-_Job = tuple[str, tuple[Any, ...], dict[str, Any]]  # function name, args, keyword args
-_VIEW = Path("/job")  # where a jailed worker sees its directories
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,151 +54,32 @@ class WorkerLimits:
     file_mb: int = 1024  # the largest file any of them may write
 
 
-def _python_inside(pid: int) -> int:
-    """The host pid of the Python process inside the jail started as ``pid`` (bubblewrap
-    forks its init and then the command); ``pid`` itself when nothing is jailed."""
-    target = Path(sys.executable).resolve()
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop(0)
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{current}/exe").resolve() == target:
-                return current
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                frontier += [int(c) for c in (task / "children").read_text().split()]
-    return pid
-
-
-class _Worker:
-    def __init__(
-        self,
-        home: Path,
-        pristine: Path,
-        covers: Path | None,
-        limits: WorkerLimits,
-        warm_up: str = "",
-    ) -> None:
-        self.home = home
-        self.jobs = 0
-        self.pid = 0
-        self.inbox, self.outbox, scratch = home / "in", home / "out", home / "work"
-        self.inbox.mkdir(mode=0o755)
-        self.inbox.chmod(0o755)  # the jailed uid reads it; only faxout writes it
-        confined = jail.enabled()
-        view = _VIEW if confined else home
-        self.view_in, self.view_out = view / "in", view / "out"
-        self.view_covers = (_VIEW / "covers" if confined else covers) if covers else None
-        cell = jail.Jail(
-            ro=[
-                *((p, p) for p in jail.python_paths()),
-                (self.inbox, _VIEW / "in"),
-                (pristine, _VIEW / "lo-pristine"),
-                *([(covers, _VIEW / "covers")] if covers else []),
-            ],
-            rw=[(self.outbox, _VIEW / "out"), (scratch, _VIEW / "work")],
-            budget=jail.Budget(
-                memory_bytes=limits.memory_mb * _MIB,
-                # The whole tree: the worker and the converters it starts inside its jail.
-                resident_bytes=(limits.memory_mb + limits.converter_memory_mb) * _MIB,
-                cpu_seconds=0,
-                file_bytes=limits.file_mb * _MIB,
-            ),
-            env={
-                "TMPDIR": str(view / "work"),
-                "FAXOUT_LO_PRISTINE": str(view / "lo-pristine" if confined else pristine),
-                "FAXOUT_CONVERTER_MEMORY_MB": str(limits.converter_memory_mb),
-                "FAXOUT_CONVERTER_FILE_MB": str(limits.file_mb),
-                "FAXOUT_WORKER_WARM_UP": warm_up,
-                **jail.python_env(),
-            },
-            nested=True,
-            proc=True,  # of its own PID namespace: bubblewrap reads it to nest the jails
-        )
-        for path in (self.outbox, scratch):
-            path.mkdir(mode=0o700)
-            jail.prepare_rw(path, cell)
-        ours, theirs = socket.socketpair()
-        self.conn = Connection(ours.detach())
-        child_fd = theirs.detach()
-        self.log = (home / "worker.log").open("wb")
-        env = None if confined else {**os.environ, **cell.env}
-        try:
-            self.process: subprocess.Popen[Any] = jail.popen(
-                cell,
-                [sys.executable, "-m", "faxout.render.worker", str(child_fd)],
-                pass_fds=(child_fd,),
-                stdout=subprocess.DEVNULL,
-                stderr=self.log,
-                env=env,
-            )
-        finally:
-            os.close(child_fd)
-        self._check_started()
-
-    def _check_started(self) -> None:
-        try:
-            self.conn.send(("ping", (), {}))
-            if self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == ("ok", "pong"):
-                self.pid = _python_inside(self.process.pid)
-                return
-        except (EOFError, OSError):
-            pass
-        self.stop(kill=True)
-        raise RenderError(f"a render worker did not start: {self.log_tail() or 'no output'}")
-
-    def log_tail(self) -> str:
-        """The last lines the worker wrote to stderr (for error messages)."""
-        try:
-            text = (self.home / "worker.log").read_bytes()[-600:].decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return " ".join(text.split())
-
-    def take_in(self, documents: Sequence[Path]) -> list[Path]:
-        """Place ``documents`` where the worker can read them; their paths as it sees them."""
-        seen: list[Path] = []
-        for document in documents:
-            placed = self.inbox / document.name
-            try:
-                os.link(document, placed)
-            except OSError:
-                shutil.copyfile(document, placed)
-            placed.chmod(0o644)
-            seen.append(self.view_in / document.name)
-        return seen
-
-    def take_out(self, name: str, out_path: Path) -> None:
-        """Move the worker's result ``name`` to ``out_path`` (faxout's own file, 0600)."""
-        produced = self.outbox / name
-        if produced.is_symlink():
-            raise RenderError("a render worker left a link instead of its result")
-        shutil.move(produced, out_path)
-        out_path.chmod(0o600)
-
-    def clear(self) -> None:
-        """Empty both job directories: the next job sees nothing of this one."""
-        for box in (self.inbox, self.outbox):
-            for entry in box.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-
-    def stop(self, *, kill: bool = False) -> None:
-        if kill:
-            jail.kill(self.process)
-        else:
-            with contextlib.suppress(OSError):
-                self.conn.send(None)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            jail.kill(self.process)
-            self.process.wait()
-        self.conn.close()
-        self.log.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+def _worker(
+    home: Path, pristine: Path, covers: Path | None, limits: WorkerLimits, warm_up: str
+) -> JailedWorker:
+    """A render worker: the covers and LibreOffice's pristine profile mounted read-only
+    beside its job directories, and room for the converters it starts in nested jails."""
+    return JailedWorker(
+        home,
+        "faxout.render.worker",
+        budget=jail.Budget(
+            memory_bytes=limits.memory_mb * _MIB,
+            # The whole tree: the worker and the converters it starts inside its jail.
+            resident_bytes=(limits.memory_mb + limits.converter_memory_mb) * _MIB,
+            cpu_seconds=0,
+            file_bytes=limits.file_mb * _MIB,
+        ),
+        mounts=[(pristine, "lo-pristine"), *([(covers, "covers")] if covers else [])],
+        env={
+            "FAXOUT_LO_PRISTINE": str(seen_as(pristine, "lo-pristine")),
+            "FAXOUT_CONVERTER_MEMORY_MB": str(limits.converter_memory_mb),
+            "FAXOUT_CONVERTER_FILE_MB": str(limits.file_mb),
+            "FAXOUT_WORKER_WARM_UP": warm_up,
+        },
+        nested=True,
+        error=RenderError,
+        what="a render worker",
+    )
 
 
 class RenderPool:
@@ -243,8 +117,8 @@ class RenderPool:
         # The LibreOffice profile every worker's soffice starts from: written once by faxout,
         # read-only to every jail, copied afresh whenever a soffice starts.
         self._pristine = office_warm.pristine_profile()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: list[_Worker] = []
+        self._idle: queue.Queue[JailedWorker] = queue.Queue()
+        self._all: list[JailedWorker] = []
         self._lock = threading.Lock()
         self._closed = False
         try:
@@ -270,15 +144,15 @@ class RenderPool:
                     shutil.copy2(source, copy)
                     copy.chmod(0o644)
 
-    def _add_worker(self) -> _Worker:
+    def _add_worker(self) -> JailedWorker:
         home = self._space.new_dir("w-")
-        worker = _Worker(home, self._pristine, self._covers, self.limits, self.warm_up)
+        worker = _worker(home, self._pristine, self._covers, self.limits, self.warm_up)
         with self._lock:
             self._all.append(worker)
         self._idle.put(worker)
         return worker
 
-    def _retire(self, worker: _Worker, *, kill: bool) -> None:
+    def _retire(self, worker: JailedWorker, *, kill: bool) -> None:
         with self._lock:
             if worker in self._all:
                 self._all.remove(worker)
@@ -337,16 +211,12 @@ class RenderPool:
             view_out = worker.view_out / "result.tif"
             if name == "cover":
                 args: tuple[Any, ...] = (*head, view_out, options)
-                kwargs = {**kwargs, "template_dir": worker.view_covers}
+                covers = seen_as(self._covers, "covers") if self._covers else None
+                kwargs = {**kwargs, "template_dir": covers}
             else:
                 args = (seen, view_out, options)
-            job: _Job = (name, args, kwargs)
-            try:
-                worker.conn.send(job)
-                answered = worker.conn.poll(limit)
-                reply = worker.conn.recv() if answered else None
-            except (EOFError, OSError):
-                answered, reply = True, None  # the worker died mid-job
+            job: Job = (name, args, kwargs)
+            answered, reply = worker.call(job, limit)
             if reply is None:
                 settled = True
                 self._retire(worker, kill=True)
@@ -373,7 +243,7 @@ class RenderPool:
                 self._retire(worker, kill=True)
             raise
 
-    def _recycle(self, worker: _Worker) -> None:
+    def _recycle(self, worker: JailedWorker) -> None:
         worker.clear()
         worker.jobs += 1
         if worker.jobs >= self.max_documents:

@@ -18,6 +18,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from faxout.sandbox.worker import serve as serve_jobs
+
 WARM_UP_ENV = "FAXOUT_WORKER_WARM_UP"  # "cover", "cover,office" or empty: what to warm
 
 
@@ -74,22 +76,7 @@ def serve(conn: Connection) -> None:
         ready.acquire()
         threading.Thread(target=warming, name="faxout-warm-up", daemon=True).start()
 
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        name, args, kwargs = job
-        try:
-            if name == "ping":
-                conn.send(("ok", "pong"))
-                continue
-            with ready:
-                conn.send(("ok", functions[name](*args, **kwargs)))
-        except Exception as exc:  # report breakage to the parent instead of dying silently
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    serve_jobs(conn, functions, lambda: ready)
 
 
 def main() -> None:

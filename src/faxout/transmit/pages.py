@@ -1,7 +1,7 @@
 """The pages one call sends: cover and document from the first unconfirmed page, each with the
 header printed into its blank band, re-encoded as one TIFF-F.
 
-This runs at every attempt, in a jail (``python -m faxout.transmit.pages SPEC``), because it
+This runs at every attempt, in a jailed worker (:mod:`faxout.transmit.stamper`), because it
 decodes files a render worker wrote from a sender's document: a worker subverted by a hostile
 document could have left a TIFF crafted against libtiff. The jailed step decodes the pages
 into plain bitmaps and writes a fresh file with faxout's own writer, so the transport's
@@ -13,7 +13,6 @@ Pages keep their exact length: the header goes into the band the renderer left b
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -23,15 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from faxout import timezones
 from faxout.errors import TransportError
-from faxout.jobs.numbers import home_number, readable
 from faxout.render import tagline
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-_VIEW = Path("/call")  # where the jailed step sees its directories
-_TIMEOUT_S = 120.0
 _MAX_PIXELS = 40_000_000  # a fax page is 1728 px wide and at most a few thousand rows long
 
 
@@ -64,6 +60,8 @@ class Sender:
 
 
 def _own_number(sender: Sender) -> str:
+    from faxout.jobs.numbers import home_number, readable  # not in the jailed step: 50 ms
+
     return readable(home_number(sender.username) or sender.username)
 
 
@@ -87,6 +85,8 @@ def header_for(
     server prints none."""
     if not style.enabled:
         return None
+    from faxout.jobs.numbers import readable
+
     when = timezones.local(now, sender.time_zone or style.time_zone)
     return Header(
         template=tagline.stamp_time(sender.tagline or style.format, when),
@@ -114,55 +114,33 @@ def prepare(parts: list[Path], first_page: int, header: Header | None, workdir: 
     """Write ``workdir/out/fax.tif``: the pages of ``parts`` (cover first) from ``first_page``
     (1-based over all parts), each stamped with ``header`` (or with a blank band if None).
 
-    Raises ``TransportError`` when the pages cannot be prepared (the attempt is abandoned
-    before dialling, never sent half-made).
+    Runs in a warm jailed worker (:mod:`faxout.transmit.stamper`). Raises ``TransportError``
+    when the pages cannot be prepared (the attempt is abandoned before dialling, never sent
+    half-made).
     """
-    from faxout.sandbox import jail
+    from faxout.transmit import stamper
 
     out = workdir / "out"
     out.mkdir()
-    inside = jail.enabled()
-    view_in = _VIEW / "in" if inside else workdir
-    view_out = _VIEW / "out" if inside else out
-    spec = {
-        "parts": [str(view_in / p.name) for p in parts],
-        "first_page": first_page,
-        "header": asdict(header) if header is not None else None,
-        "out": str(view_out / "fax.tif"),
-        "result": str(view_out / "result.json"),
-    }
-    spec_path = workdir / "spec.json"
-    spec_path.write_text(json.dumps(spec))
-    for path in (*parts, spec_path):
-        path.chmod(0o644)  # read by the jail's uid
-    cell = jail.Jail(
-        ro=[
-            *((p, p) for p in jail.python_paths()),
-            *((p, view_in / p.name) for p in (*parts, spec_path)),
-        ],
-        rw=[(out, view_out)],
-        budget=jail.converter_budget(_TIMEOUT_S),
-        env=jail.python_env(),
-    )
-    jail.prepare_rw(out, cell)
-    argv = [sys.executable, "-m", "faxout.transmit.pages", str(view_in / spec_path.name)]
-    outcome = jail.run(cell, argv, timeout_s=_TIMEOUT_S)
-    produced, result = out / "fax.tif", out / "result.json"
-    if outcome.returncode != 0 or not _plain_file(produced) or not _plain_file(result):
-        raise TransportError(f"could not prepare the pages: {outcome.summary}")
+
+    def job(seen: list[Path], view_out: Path) -> tuple[str, dict[str, Any]]:
+        spec = {
+            "parts": [str(p) for p in seen],
+            "first_page": first_page,
+            "header": asdict(header) if header is not None else None,
+            "out": str(view_out / "fax.tif"),
+        }
+        return "stamp", {"spec": spec}
+
+    counts = stamper.shared().call(parts, job, out / "fax.tif")
     try:
-        counts = json.loads(result.read_text())
-        return Pages(produced, int(counts["count"]), int(counts["total"]))
-    except (ValueError, KeyError, TypeError) as exc:
+        return Pages(out / "fax.tif", int(counts["count"]), int(counts["total"]))
+    except (KeyError, TypeError, ValueError) as exc:
         raise TransportError(f"could not prepare the pages: bad result {exc}") from exc
 
 
-def _plain_file(path: Path) -> bool:
-    return not path.is_symlink() and path.is_file()
-
-
 def _stamp(spec: dict[str, Any]) -> dict[str, int]:
-    """Inside the jail: decode, stamp and re-encode the selected pages."""
+    """Inside the worker: decode, stamp and re-encode the selected pages."""
     from PIL import Image
 
     from faxout.render import taglineink
@@ -220,10 +198,15 @@ def _pages(
 
 
 def main() -> None:
-    """Entry point inside the jail: the path of the JSON spec is the only argument."""
-    spec = json.loads(Path(sys.argv[1]).read_text())
-    counts = _stamp(spec)
-    Path(spec["result"]).write_text(json.dumps(counts))
+    """Entry point of a stamping worker: the socket's file descriptor is the only argument."""
+    from multiprocessing.connection import Connection
+
+    from PIL import Image  # noqa: F401  # loaded now, while idle, not at the first call
+
+    from faxout.render import taglineink, tiff  # noqa: F401
+    from faxout.sandbox.worker import serve
+
+    serve(Connection(int(sys.argv[1])), {"stamp": _stamp})
 
 
 if __name__ == "__main__":
