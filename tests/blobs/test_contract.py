@@ -149,7 +149,8 @@ class TestBlobStoreContract:
             "from pathlib import Path\n"
             "from faxout.blobs.factory import open_store\n"
             "upload = open_store(sys.argv[1], Path(sys.argv[2])).new_upload()\n"
-            "upload.write(b'half a document' * 10000)\n"
+            # more than an upload keeps in memory (SpoolUpload.SPILL_BYTES): on disk by now
+            "upload.write(b'half a document' * 40000)\n"
             "os._exit(9)\n"
         )
         result = subprocess.run(

@@ -39,7 +39,7 @@ class LocalUpload(SpoolUpload):
             if target.exists():
                 return  # the same bytes are already stored (and durable): keep that copy
             private_dir(target.parent)
-            self._path.rename(target)
+            self.spool_path.rename(target)
             _fsync_dir(target.parent)
         except OSError as exc:
             raise StorageError(f"cannot store document {key}: {exc}") from exc

@@ -96,7 +96,7 @@ class S3Upload(SpoolUpload):
 
     def _store(self, key: str) -> None:
         if not self._s3.exists(key):
-            self._s3.put_file(self._path, key)
+            self._s3.put_file(self.spool_path, key)
 
 
 class S3BlobStore:

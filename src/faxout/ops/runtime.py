@@ -11,6 +11,7 @@ row and moves it by compare-and-set, so a duplicate or late message does nothing
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 
 from faxout.inbound.retention import Retention
@@ -240,34 +241,51 @@ class ApiNode:
     """What runs beside the HTTP intake of ``faxout serve --no-workers``: no pipeline, only a
     handle on the task queue, so a new submission is enqueued for rendering at once instead of
     waiting for the dispatcher's next pass in another process. (A render message the
-    dispatcher sends as well is harmless: the render claim is a compare-and-set.)"""
+    dispatcher sends as well is harmless: the render claim is a compare-and-set.)
+
+    The enqueue is a broker write (a commit, an fsync on the embedded queue) that the request
+    must not wait for: ``accepted`` runs on the server's event loop, so it only hands the id
+    to a thread of this node's, which writes it. An id that thread never writes (a crash, a
+    broker outage) only waits for the dispatcher's next pass: the submission is committed."""
 
     def __init__(self, gw: Gateway) -> None:
         self._url = gw.settings.queue
         self._queue: TaskQueue | None = None
+        self._waiting: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Open the task queue."""
+        """Open the task queue and start the thread that writes to it."""
         self._queue = open_queue(self._url)
         # Huey sends only tasks it knows; this process never consumes them (workers do).
         self._queue.register(RENDER, _consumed_elsewhere)
+        self._thread = threading.Thread(target=self._enqueue, name="faxout-enqueue", daemon=True)
+        self._thread.start()
 
     def accepted(self, submission_id: int) -> None:
-        """Enqueue ``submission_id`` for rendering (a queue outage only delays it: the
-        dispatcher finds the submission in the database)."""
-        if self._queue is None:
-            return
-        try:
-            self._queue.enqueue(RENDER, submission_id)
-        except Exception:
-            log.warning(
-                "could not enqueue the render; the dispatcher will",
-                extra={"fields": {"submission": submission_id}},
-                exc_info=True,
-            )
+        """Have ``submission_id`` enqueued for rendering, without waiting for the broker."""
+        if self._thread is not None:
+            self._waiting.put(submission_id)
+
+    def _enqueue(self) -> None:
+        while (submission_id := self._waiting.get()) is not None:
+            if self._queue is None:
+                continue
+            try:
+                self._queue.enqueue(RENDER, submission_id)
+            except Exception:
+                log.warning(
+                    "could not enqueue the render; the dispatcher will",
+                    extra={"fields": {"submission": submission_id}},
+                    exc_info=True,
+                )
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Close the task queue."""
+        """Write what is waiting (up to ``timeout``), then close the task queue."""
+        if self._thread is not None:
+            self._waiting.put(None)
+            self._thread.join(timeout)
+            self._thread = None
         if self._queue is not None:
             self._queue.close()
             self._queue = None
