@@ -23,7 +23,16 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
+
+
+def _leased(table: str) -> Index:
+    """The reconciler asks every leased table which owners hold leases (faxout.db.leases);
+    this partial index holds only the rows leased now, so the question never reads history
+    (1.75 s on a million-fax SQLite outbox without it: bench/history.py)."""
+    held = text("lease_owner IS NOT NULL")
+    return Index(f"ix_{table}_lease_owner", "lease_owner", sqlite_where=held, postgresql_where=held)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -134,6 +143,8 @@ submissions = Table(
     # its documents' keys then hold nothing (faxout.db.blobrefs).
     Column("purged_at", UTCDateTime(), nullable=True),
     Index("ix_submissions_account_created", "account_id", "created_at"),
+    Index("ix_submissions_account_id_id", "account_id", "id"),  # an account's newest first
+    _leased("submissions"),
     Index("ix_submissions_state", "state"),
     Index("ix_submissions_purged_at_created_at", "purged_at", "created_at"),
     Index("ix_submissions_rendered_key", "rendered_key"),  # faxout.db.blobrefs
@@ -194,6 +205,7 @@ jobs = Table(
     Column("rendered_key", String(200), nullable=True),
     Column("pages", Integer, nullable=True),
     Index("ix_jobs_state_send_at", "state", "send_at"),
+    _leased("jobs"),
     # faxout.db.blobrefs: whether a stored key is still named, without a scan
     Index("ix_jobs_rendered_key", "rendered_key"),
     Index("ix_jobs_cover_key", "cover_key"),
@@ -270,6 +282,7 @@ outbox = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     UniqueConstraint("submission_id", "kind", "ref"),
     Index("ix_outbox_state_next_at", "state", "next_at"),
+    _leased("outbox"),
 )
 
 
@@ -351,6 +364,7 @@ webhook_deliveries = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=True),
     Index("ix_webhook_deliveries_state_next_at", "state", "next_at"),
+    _leased("webhook_deliveries"),
     Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
     Index("ix_webhook_deliveries_submission_id", "submission_id"),
     # the received fax of a fax.received / fax.receive.failed event (no foreign key, as
@@ -536,4 +550,5 @@ inbound_mails = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=True),
     Index("ix_inbound_mails_state_next_at", "state", "next_at"),
+    _leased("inbound_mails"),
 )

@@ -77,7 +77,9 @@ class Reconciler:
         owners: set[str | None] = set()
         with reading(self._engine) as conn:
             for lease in LEASES:
-                owners |= set(conn.execute(select(lease.owner).distinct()).scalars())
+                # only the rows leased now (a partial index each): never the history
+                held = select(lease.owner).where(lease.owner.is_not(None)).distinct()
+                owners |= set(conn.execute(held).scalars())
         return sorted(o for o in owners if o and _dead(o))
 
     def run_once(self, now: datetime) -> Reconciled:
