@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     text,
 )
 
@@ -205,10 +206,20 @@ jobs = Table(
     Column("rendered_key", String(200), nullable=True),
     Column("pages", Integer, nullable=True),
     Index("ix_jobs_state_send_at", "state", "send_at"),
+    Index("ix_jobs_state_kill_at", "state", "kill_at"),  # expire_killed, with a backlog
     _leased("jobs"),
     # faxout.db.blobrefs: whether a stored key is still named, without a scan
     Index("ix_jobs_rendered_key", "rendered_key"),
     Index("ix_jobs_cover_key", "cover_key"),
+)
+
+# The dispatcher's queue_due: ready jobs by when they are due (schedule/dispatcher.py's _due),
+# without sorting a 10,000-job backlog at every pass (bench/burst.py: 20 ms → 0.01 ms).
+Index(
+    "ix_jobs_state_due_id",
+    jobs.c.state,
+    func.coalesce(jobs.c.next_attempt_at, jobs.c.send_at),
+    jobs.c.id,
 )
 
 attempts = Table(
