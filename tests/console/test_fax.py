@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.console.conftest import DELIVERY_MS, images_loaded, shot, submit
 from tests.server import Server
@@ -94,6 +94,39 @@ def test_a_scheduled_fax_can_be_canceled(page: Page) -> None:
     assert _press(page, "Cancel") == "Canceled for the recipient not yet dialled."
     expect(page.locator("#fax-live article.recipient .rhead .badge")).to_have_text("Canceled")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_a_live_answer_that_arrives_while_cancel_is_on_its_way_does_not_abort_it(
+    page: Page,
+) -> None:
+    """The live part asks for changes while the user presses Cancel; its answer (the fax now
+    canceled, so final) arrives before the Cancel's own page. The page must not reload itself
+    then: the reload would abort the Cancel's navigation and lose its message."""
+    later = datetime.now(UTC) + timedelta(hours=1)
+    page.goto("/send")
+    page.get_by_label("Choose documents").set_input_files(
+        {"name": "race-cancel.txt", "mimeType": "text/plain", "buffer": b"Later.\n"}
+    )
+    page.get_by_label("Fax numbers").fill("+1 650 555 0142")
+    page.get_by_label("Send at").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Time zone").select_option("UTC")
+    with page.expect_navigation(url=re.compile(r"/faxes/\d+$"), timeout=60_000):
+        page.get_by_role("button", name="Send fax").click()
+    expect(page.locator("#thumbs a[data-page]")).to_have_count(2, timeout=DELIVERY_MS)
+    held: list[Route] = []
+
+    def cancel_then_answer_the_live_part_first(route: Route) -> None:
+        canceled = route.fetch()  # the server cancels
+        for live in held:
+            live.fulfill(response=live.fetch())  # the canceled, final live part
+        route.fulfill(response=canceled)
+
+    page.route(re.compile(r"/cancel$"), cancel_then_answer_the_live_part_first)
+    with page.expect_request(re.compile(r"/faxes/\d+/live")):
+        page.route(re.compile(r"/faxes/\d+/live"), lambda route: held.append(route))  # unanswered
+    page.once("dialog", lambda dialog: dialog.accept())
+    assert _press(page, "Cancel") == "Canceled for the recipient not yet dialled."
+    expect(page.locator("#fax-live article.recipient .rhead .badge")).to_have_text("Canceled")
 
 
 @pytest.mark.slow

@@ -62,6 +62,13 @@
       .some((field) => field.value.trim() !== "");
   }
 
+  // Once a form is on its way (Cancel, Retry...), the page is leaving: a live answer must not
+  // reload it then, or the reload would abort the form's navigation and lose its message.
+  let leaving = false;
+  document.addEventListener("submit", (event) => {
+    if (!event.defaultPrevented && event.target.getAttribute("method") !== "dialog") leaving = true;
+  });
+
   // Live regions: an element with data-live="/url" is refreshed from that URL while visible,
   // until its content holds an element with data-live-stop (nothing will change any more).
   function follow(el) {
@@ -70,12 +77,13 @@
     const stopped = () => el.querySelector("[data-live-stop]") !== null;
     async function tick() {
       timer = null;
-      if (document.visibilityState !== "visible" || stopped()) return;
+      if (leaving || document.visibilityState !== "visible" || stopped()) return;
       try {
         const answer = await fetch(el.dataset.live, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });
         if (answer.status === 401) { signedOut(); return; }
         if (answer.ok) {
           const html = await answer.text();
+          if (leaving) return;
           if (html !== last) {
             el.innerHTML = html;
             last = html;

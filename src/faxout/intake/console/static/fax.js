@@ -8,7 +8,7 @@
 
   // The recipient whose pages are shown: a change reloads the page for it.
   document.querySelectorAll("form[data-autosubmit] select").forEach((select) => {
-    select.addEventListener("change", () => select.form.submit());
+    select.addEventListener("change", () => select.form.requestSubmit());
   });
 
   if (!dialog || !thumbs.length || typeof dialog.showModal !== "function") return;
