@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from faxout import __version__
 from faxout.db.engine import reading
@@ -39,6 +40,24 @@ def _ping(intake: Intake) -> None:
     with reading(intake.engine) as conn:
         conn.execute(text("SELECT 1"))
     intake.store.check()
+
+
+class Gateway(FastAPI):
+    """The FastAPI app, with the FaxOut endpoint answered before FastAPI's middleware stack and
+    router. That endpoint is the hot path of legacy clients, and it needs none of what lies in
+    between: it answers every failure with its own ``5``, bounds its body itself (the edge and
+    the parser) and sets no ``/api/v1`` rate-limit headers. Matching it last, behind the API's
+    and the console's routes and five middlewares, cost about a third of its time on the event
+    loop (docs/benchmarks.md, Intake 2026-12-03). Any other method on its paths (a 405 naming
+    the allowed ones) still goes through FastAPI."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in PATHS and scope["method"] in FAXOUT_METHODS:
+            scope["app"] = self
+            response = await faxout_endpoint(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(intake: Intake, *, background: Callable[[], Background] | None = None) -> FastAPI:
@@ -63,7 +82,7 @@ def create_app(intake: Intake, *, background: Callable[[], Background] | None = 
             if previews is not None:
                 await anyio.to_thread.run_sync(previews.close)
 
-    app = FastAPI(
+    app = Gateway(
         lifespan=lifespan,
         title="faxout",
         version=__version__,
