@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, insert, select
+from sqlalchemy import Connection, Select, bindparam, insert, select
 
 from faxout.db.tables import (
     inbound_faxes,
@@ -83,22 +83,34 @@ def new_msg_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def _endpoints(
-    conn: Connection, event: Event, key: Any, where: ColumnElement[bool]
-) -> dict[int, list[int]]:
-    """The enabled endpoints subscribed to ``event``, by ``key`` (a submission's or a job's
-    id) of the rows ``where`` picks: one query, and the only one when nobody listens."""
-    query = (
+def _subscribed(key: Any) -> Select[Any]:
+    """The enabled endpoints of the accounts of the rows whose ``key`` (a submission's or a
+    job's id) is in the bound list ``ids``."""
+    return (
         select(key.label("key"), webhooks.c.id, webhooks.c.events)
         .select_from(jobs)
         .join(submissions, submissions.c.id == jobs.c.submission_id)
         .join(webhooks, webhooks.c.account_id == submissions.c.account_id)
-        .where(where, webhooks.c.enabled.is_(True))
+        .where(key.in_(bindparam("ids", expanding=True)), webhooks.c.enabled.is_(True))
         .distinct()
         .order_by(key, webhooks.c.id)
     )
+
+
+# Built once: every acceptance and every call asks, mostly to learn that nobody listens, and a
+# statement built anew each time cost more than the query (docs/benchmarks.md, Intake).
+_BY_SUBMISSION = _subscribed(submissions.c.id)
+_BY_JOB = _subscribed(jobs.c.id)
+
+
+def _endpoints(
+    conn: Connection, event: Event, query: Select[Any], ids: list[int]
+) -> dict[int, list[int]]:
+    """The enabled endpoints subscribed to ``event``, by the id in ``ids`` they concern
+    (``query``: ``_BY_SUBMISSION`` or ``_BY_JOB``): one query, and the only one when nobody
+    listens."""
     found: dict[int, list[int]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(query, {"ids": ids}):
         if subscribes(row.events, event):
             found.setdefault(int(row.key), []).append(row.id)
     return found
@@ -146,9 +158,7 @@ def emit_for_faxes(
     deliveries were queued."""
     if not submission_ids:
         return 0
-    endpoints = _endpoints(
-        conn, event, submissions.c.id, submissions.c.id.in_(list(submission_ids))
-    )
+    endpoints = _endpoints(conn, event, _BY_SUBMISSION, list(submission_ids))
     if not endpoints:
         return 0
     wanted = list(endpoints)
@@ -191,7 +201,7 @@ def emit_for_recipients(
         return 0
     if event in _PER_FAX or event in _INBOUND:
         raise ValueError(f"{event} is not an event of a recipient")
-    endpoints = _endpoints(conn, event, jobs.c.id, jobs.c.id.in_(list(job_ids)))
+    endpoints = _endpoints(conn, event, _BY_JOB, list(job_ids))
     if not endpoints:
         return 0
     rows = conn.execute(
