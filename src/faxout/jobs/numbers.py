@@ -18,11 +18,18 @@ recipients must not store each one twice over.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import phonenumbers as pn
-from phonenumbers import CountryCodeSource, PhoneNumber, PhoneNumberType, ValidationResult
+from phonenumbers import (
+    CountryCodeSource,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberType,
+    ValidationResult,
+)
 
 from faxout.text import quoted
 
@@ -165,6 +172,28 @@ def _area_code(home: PhoneNumber) -> str:
     return nsn[: pn.length_of_geographical_area_code(home)]
 
 
+@functools.cache
+def _longest_short_number(country_code: int) -> int:
+    """The most digits an emergency or short number of ``country_code`` has, in any of its
+    regions (6 for +1). A longer number is neither, and asking each region (25 for +1) for
+    every recipient made a 10,000-recipient broadcast take seconds."""
+    longest = 0
+    for region in pn.region_codes_for_country_code(country_code):
+        meta = PhoneMetadata.short_metadata_for_region(region)
+        if meta is None:
+            continue
+        for desc in (meta.general_desc, meta.emergency, meta.short_code):
+            if desc is not None and desc.possible_length:
+                longest = max(longest, *desc.possible_length)
+    return longest
+
+
+def _may_be_short(number: PhoneNumber) -> bool:
+    """Whether ``number`` is short enough to be an emergency or short number."""
+    nsn = pn.national_significant_number(number)
+    return len(nsn) <= _longest_short_number(number.country_code or 0)
+
+
 def _is_emergency(number: PhoneNumber) -> bool:
     nsn = pn.national_significant_number(number)
     regions = pn.region_codes_for_country_code(number.country_code or 0)
@@ -231,10 +260,11 @@ def read_number(
         return Refused("it is not a phone number")
     if number.extension:
         return Refused("it has an extension, which a fax call cannot dial")
-    if _is_emergency(number):
-        return Refused("it is an emergency number; faxout never dials emergency services")
-    if pn.is_valid_short_number(number):
-        return Refused("it is a short code (a carrier or service number), not a fax number")
+    if _may_be_short(number):
+        if _is_emergency(number):
+            return Refused("it is an emergency number; faxout never dials emergency services")
+        if pn.is_valid_short_number(number):
+            return Refused("it is a short code (a carrier or service number), not a fax number")
     nationally = number.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
     number = _completed(number, home)
     e164 = pn.format_number(number, pn.PhoneNumberFormat.E164)
