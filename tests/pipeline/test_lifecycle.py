@@ -227,3 +227,24 @@ def test_the_report_writes_numbers_the_way_people_do(h: Harness, tmp_path: Path)
     text = msg.get_body(("plain",))
     assert text is not None and "+44 20 7946 0000" in text.get_content()
     assert "+442079460000" not in text.get_content()
+
+
+def test_a_freed_line_goes_straight_to_the_next_due_job(tmp_path: Path) -> None:
+    # One line, three recipients: one dispatcher pass queues one job (one free line); the
+    # consumer that ran it hands the line it frees to the next due job itself, in due order,
+    # rather than waiting for the dispatcher's next pass.
+    h = Harness(tmp_path, lines=1)
+    sid = h.submit(["5551011", "5551012", "5551013"])
+    h.tick()
+    assert [j.state for j in h.jobs(sid)] == ["done"] * 3
+    assert [s.number for s in h.line.sent] == ["5551011", "5551012", "5551013"]
+    assert [len(h.gw.jobs.attempts(j.id)) for j in h.jobs(sid)] == [1, 1, 1]  # once each
+
+
+def test_a_freed_line_is_not_handed_to_a_job_not_yet_due(tmp_path: Path) -> None:
+    h = Harness(tmp_path, lines=1)
+    now = h.submit(["5551021"])
+    later = h.submit(["5551022"], send_at=h.clock.now() + timedelta(hours=1))
+    h.tick()
+    assert h.job(now).state == "done"
+    assert h.job(later).state == "ready" and [s.number for s in h.line.sent] == ["5551021"]

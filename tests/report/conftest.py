@@ -137,11 +137,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         sids["hostile"] = _submit(
             h, [("5550701", HOSTILE_NAME)], account_id=hostile.id, filename=HOSTILE_FILE + ".txt"
         )
+        h.tick()  # a freed line goes to the next due job: every due job is called once
         line["5550801"] = [lambda n: result("busy", n)] * 3
         sids["retrying"] = _submit(h, [("5550801", "Frank")])
-        h.tick()
         h.pipeline.lifecycle.cancel(h.clock.now(), submission_id=sids["canceled"])
-        h.tick(181)  # the busy number's second call: not a fax machine
+        h.tick(181)  # the busy number's second call (not a fax machine), Frank's first (busy)
         # A worker that died while dialling: what the reconciler leaves behind.
         job_id = h.job(sids["interrupted"]).id
         with h.gw.engine.begin() as conn:

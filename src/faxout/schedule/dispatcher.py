@@ -188,6 +188,15 @@ class Dispatcher:
             self._queue.enqueue(TRANSMIT, job_id)
         return ids
 
+    def take_due(self) -> int | None:
+        """Queue the next due job for a line just freed and return its id, for the caller (the
+        consumer that freed the line) to run at once rather than through the task queue; None
+        when nothing is due or no line is free. A caller that dies before running it leaves a
+        queued job, which ``requeue_lost`` enqueues again: taken this way a job is delayed by a
+        crash, never lost."""
+        ids = queue_due(self._engine, self._clock.now(), limit=1, transport=self._transport)
+        return ids[0] if ids else None
+
     def dispatch_once(self) -> int:
         """One pass: enqueue renders and due jobs, fail killed jobs, settle; how many were
         enqueued."""

@@ -100,7 +100,6 @@ class AttemptRunner:
         ident: str = "",
         header: pages.HeaderStyle | None = None,
         dial: DialRules | None = None,
-        on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -114,7 +113,6 @@ class AttemptRunner:
         self._ident = ident
         self._header = header or pages.HeaderStyle()
         self._dial = dial or DialRules()
-        self._on_released = on_released
 
     # -- phase 1: claim -------------------------------------------------------------------
 
@@ -235,37 +233,34 @@ class AttemptRunner:
         if claim is None:
             return
         fields = {"job": job_id, "attempt": claim.held.attempt_no, "line": claim.line_no}
-        try:
-            with workspace.current().temp_dir("job-") as tmp:
-                try:
-                    document = self._document(claim, tmp)
-                except (FaxoutError, OSError) as exc:
-                    self._abandon(claim, f"could not prepare the pages: {exc}")
-                    return
-                check = preflight(document)  # once, before any transport sees the pages
-                dialing = self.mark_dialing(claim)
-                if dialing is None:
-                    self._abandon(claim, "lease lost before dialing")
-                    return
-                claim = dialing
-                call = FaxCall(
-                    document=document,
-                    number=dial_string(claim.number, self._dial),  # jobs keep E.164
-                    call_id=f"job{job_id}-{claim.held.attempt_no}",
-                    ident=claim.ident,
-                    modems=claim.modems,
-                    checked=check,
-                )
-                if check.ok:
-                    log.info("dialing %s", claim.number, extra={"fields": fields})
-                    result = self._call(claim, call, progress, fields)
-                else:
-                    log.error("pages refused: %s", check.reason, extra={"fields": fields})
-                    result = refused(check)
-                self.finish(claim, result)
-                log.info("attempt finished: %s", result.outcome.value, extra={"fields": fields})
-        finally:
-            self._on_released()
+        with workspace.current().temp_dir("job-") as tmp:
+            try:
+                document = self._document(claim, tmp)
+            except (FaxoutError, OSError) as exc:
+                self._abandon(claim, f"could not prepare the pages: {exc}")
+                return
+            check = preflight(document)  # once, before any transport sees the pages
+            dialing = self.mark_dialing(claim)
+            if dialing is None:
+                self._abandon(claim, "lease lost before dialing")
+                return
+            claim = dialing
+            call = FaxCall(
+                document=document,
+                number=dial_string(claim.number, self._dial),  # jobs keep E.164
+                call_id=f"job{job_id}-{claim.held.attempt_no}",
+                ident=claim.ident,
+                modems=claim.modems,
+                checked=check,
+            )
+            if check.ok:
+                log.info("dialing %s", claim.number, extra={"fields": fields})
+                result = self._call(claim, call, progress, fields)
+            else:
+                log.error("pages refused: %s", check.reason, extra={"fields": fields})
+                result = refused(check)
+            self.finish(claim, result)
+            log.info("attempt finished: %s", result.outcome.value, extra={"fields": fields})
 
     def _call(
         self,
