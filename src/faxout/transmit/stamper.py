@@ -47,17 +47,23 @@ class Stamper:
 
     def start(self) -> None:
         """Start one worker now if none is running, so the first call does not wait."""
+        worker = self._reserved_new(only_if_none=True)
+        if worker is not None:
+            self._idle.put(worker)
+
+    def _reserved_new(self, *, only_if_none: bool = False) -> JailedWorker | None:
+        """A new worker in a slot reserved for it (given back if it does not start); None when
+        there is no slot (all ``size`` taken or, ``only_if_none``, any)."""
         with self._lock:
-            if self._count:
-                return
+            if self._count >= (1 if only_if_none else self.size):
+                return None
             self._count += 1
         try:
-            worker = self._new()
+            return self._new()
         except BaseException:
             with self._lock:
                 self._count -= 1
             raise
-        self._idle.put(worker)
 
     def _new(self) -> JailedWorker:
         if problem := jail.problem():
@@ -78,19 +84,10 @@ class Stamper:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                with self._lock:
-                    grow = self._count < self.size
-                    if grow:
-                        self._count += 1
-                if not grow:
-                    worker = self._idle.get()
-                else:
-                    try:
-                        return self._new()
-                    except BaseException:
-                        with self._lock:
-                            self._count -= 1
-                        raise
+                made = self._reserved_new()
+                if made is not None:
+                    return made
+                worker = self._idle.get()
             if worker.alive():
                 return worker
             self._drop(worker, kill=True)  # died while idle: its successor takes the call
